@@ -1,0 +1,89 @@
+"""Typed events produced by the device converters and read back from storage.
+
+Every event carries the device id, the instant it happened (`at`, aware) and
+the instant the collector received it (`received`). Converters return one of
+these or a `Rejection`; nothing else crosses from `devices/` into the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+BadgeAction = Literal["in", "out"]
+PayloadSource = Literal["native", "zigbee2mqtt", "tasmota"]
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeRead:
+    """A card read at a desk or office reader. `uid` is upper-case hex."""
+
+    device: str
+    at: datetime
+    uid: str
+    action: BadgeAction = "in"
+    received: datetime | None = None
+    source: PayloadSource = "native"
+    device_time: str | None = None  # the device's own clock reading when we did not trust it
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceReport:
+    """A seat sensor saying whether the seat is occupied."""
+
+    device: str
+    at: datetime
+    occupied: bool
+    received: datetime | None = None
+    source: PayloadSource = "native"
+    device_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A device saying it is alive; `extra` holds numeric telemetry (battery, rssi, …)."""
+
+    device: str
+    at: datetime
+    received: datetime | None = None
+    source: PayloadSource = "native"
+    extra: dict[str, float] = field(default_factory=dict)
+    device_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A device (or its MQTT will) announcing itself online or offline."""
+
+    device: str
+    at: datetime
+    online: bool
+    received: datetime | None = None
+    source: PayloadSource = "native"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A message we could not understand, kept with the reason so nothing is lost."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    received: datetime
+
+
+Event = BadgeRead | PresenceReport | Heartbeat | DeviceStatus
+ConversionResult = Event | Rejection
+
+EVENT_TYPES: dict[type, str] = {
+    BadgeRead: "badge",
+    PresenceReport: "presence",
+    Heartbeat: "heartbeat",
+    DeviceStatus: "status",
+}
+
+
+def event_type(event: Event) -> str:
+    """The stored `type` tag of an event: badge, presence, heartbeat or status."""
+    return EVENT_TYPES[type(event)]

@@ -1,0 +1,175 @@
+"""Events ↔ InfluxDB points, and the few queries the rest of HallWatch needs.
+
+Schema (measurement `hw_event`): tags `device`, `type` (badge, presence,
+heartbeat, status) and, for badges, `uid`; fields `received_ms` on every
+point plus `action`/`staff`, `occupied`, `online` or heartbeat numbers
+`x_<name>`; `source` and `device_time` where known. The point's time is the
+event's time, so a redelivered message overwrites its own point.
+Rejected messages go to `hw_rejected` at their receipt time.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+
+from hallwatch.events import (
+    BadgeRead,
+    DeviceStatus,
+    Event,
+    Heartbeat,
+    PresenceReport,
+    Rejection,
+    event_type,
+)
+from hallwatch.influx.client import InfluxClient, rows
+from hallwatch.influx.lineprotocol import FieldValue, Point
+
+EVENTS = "hw_event"
+REJECTED = "hw_rejected"
+CARRY_OVER_LOOKBACK = timedelta(days=14)  # how far back the last known device facts are sought
+MAX_STORED_PAYLOAD_CHARS = 16_000  # InfluxDB 1.x string fields stay well under its 64 KB limit
+_EXTRA_KEY = re.compile(r"[^A-Za-z0-9_]")
+
+
+def to_ns(at: datetime) -> int:
+    """Aware datetime → integer nanoseconds since the epoch, without float rounding."""
+    delta = at.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def from_ns(ns: int) -> datetime:
+    seconds, rest = divmod(int(ns), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
+
+
+def _received_ms(event: Event | Rejection) -> int:
+    received = event.received or getattr(event, "at", None)
+    return to_ns(received) // 1_000_000 if received else 0
+
+
+def event_point(event: Event, staff: str | None = None) -> Point:
+    """The point an event is stored as; `staff` is the card holder known at ingest, if any."""
+    tags = {"device": event.device, "type": event_type(event)}
+    fields: dict[str, FieldValue] = {"received_ms": _received_ms(event), "source": event.source}
+    if isinstance(event, BadgeRead):
+        tags["uid"] = event.uid
+        fields.update(action=event.action, staff=staff or "")
+    elif isinstance(event, PresenceReport):
+        fields["occupied"] = event.occupied
+    elif isinstance(event, DeviceStatus):
+        fields["online"] = event.online
+    elif isinstance(event, Heartbeat):
+        fields.update(
+            {f"x_{_EXTRA_KEY.sub('_', k)[:40]}": float(v) for k, v in event.extra.items()}
+        )
+    device_time = getattr(event, "device_time", None)
+    if device_time:
+        fields["device_time"] = device_time[:200]
+    return Point(EVENTS, tags, fields, to_ns(event.at))
+
+
+def rejection_point(rejection: Rejection) -> Point:
+    """A rejected message as stored: topic, payload (text, or base64 if not UTF-8), reason."""
+    try:
+        text, encoding = rejection.payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(rejection.payload).decode(), "base64"
+    fields: dict[str, FieldValue] = {
+        "topic": rejection.topic[:1000],
+        "payload": text[:MAX_STORED_PAYLOAD_CHARS],
+        "encoding": encoding,
+        "size": len(rejection.payload),
+        "truncated": len(text) > MAX_STORED_PAYLOAD_CHARS,
+        "reason": rejection.reason[:1000],
+    }
+    return Point(REJECTED, {}, fields, to_ns(rejection.received))
+
+
+def event_from_row(row: dict) -> Event | None:
+    """Rebuild an event from a `SELECT *` row of hw_event (None for an unknown type)."""
+    at = from_ns(row["time"])
+    received = from_ns(row["received_ms"] * 1_000_000) if row.get("received_ms") else None
+    device, kind = row["device"], row.get("type")
+    source = row.get("source") or "native"
+    if kind == "badge":
+        return BadgeRead(
+            device, at, row.get("uid") or "", row.get("action") or "in", received, source
+        )
+    if kind == "presence":
+        return PresenceReport(device, at, bool(row.get("occupied")), received, source)
+    if kind == "status":
+        return DeviceStatus(device, at, bool(row.get("online")), received, source)
+    if kind == "heartbeat":
+        extra = {k[2:]: float(v) for k, v in row.items() if k.startswith("x_") and v is not None}
+        return Heartbeat(device, at, received, source, extra)
+    return None
+
+
+class EventStore:
+    """Reads and writes HallWatch's measurements through one InfluxClient."""
+
+    def __init__(self, client: InfluxClient):
+        self.client = client
+
+    def events_between(self, start: datetime, end: datetime) -> list[Event]:
+        """All events with start <= time <= end, in time order."""
+        series = self.client.query(
+            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND time <= $end',
+            {"start": to_ns(start), "end": to_ns(end)},
+        )
+        events = [event_from_row(r) for s in series for r in rows(s)]
+        return sorted((e for e in events if e is not None), key=lambda e: e.at)
+
+    def carry_over(self, before: datetime) -> list[Event]:
+        """Each device's last occupancy, status and sighting before `before`, as events."""
+        window = {"start": to_ns(before - CARRY_OVER_LOOKBACK), "end": to_ns(before) - 1}
+        where = "time >= $start AND time <= $end"
+        events: list[Event] = []
+        for s in self.client.query(
+            f'SELECT last("received_ms") FROM "{EVENTS}" WHERE {where} GROUP BY "device"', window
+        ):
+            events += [Heartbeat(r["device"], from_ns(r["time"])) for r in rows(s)]
+        for s in self.client.query(
+            f'SELECT last("occupied") AS "occupied" FROM "{EVENTS}" '
+            f'WHERE "type" = \'presence\' AND {where} GROUP BY "device"',
+            window,
+        ):
+            events += [
+                PresenceReport(r["device"], from_ns(r["time"]), r["occupied"]) for r in rows(s)
+            ]
+        for s in self.client.query(
+            f'SELECT last("online") AS "online" FROM "{EVENTS}" '
+            f'WHERE "type" = \'status\' AND {where} GROUP BY "device"',
+            window,
+        ):
+            events += [DeviceStatus(r["device"], from_ns(r["time"]), r["online"]) for r in rows(s)]
+        return sorted(events, key=lambda e: e.at)
+
+    def day_history(self, day_start: datetime, at: datetime) -> list[Event]:
+        """What the state function needs for an instant: carried-over facts plus the day so far."""
+        return self.carry_over(day_start) + self.events_between(day_start, at)
+
+    def rejected(self, start: datetime, end: datetime, limit: int = 100) -> list[dict]:
+        """Rejected messages, newest first, for operators."""
+        series = self.client.query(
+            f'SELECT * FROM "{REJECTED}" WHERE time >= $start AND time <= $end '
+            f"ORDER BY time DESC LIMIT {int(limit)}",
+            {"start": to_ns(start), "end": to_ns(end)},
+        )
+        return [{**r, "time": from_ns(r["time"])} for s in series for r in rows(s)]
+
+    def unknown_cards(self, start: datetime, end: datetime) -> list[dict]:
+        """Badge reads whose card nobody holds, newest first."""
+        series = self.client.query(
+            f'SELECT "uid", "device", "staff" FROM "{EVENTS}" WHERE "type" = \'badge\' '
+            "AND time >= $start AND time <= $end ORDER BY time DESC",
+            {"start": to_ns(start), "end": to_ns(end)},
+        )
+        return [
+            {"uid": r["uid"], "device": r["device"], "time": from_ns(r["time"])}
+            for s in series
+            for r in rows(s)
+            if not r.get("staff")
+        ]

@@ -1,0 +1,58 @@
+"""Line protocol encoding: the only place that escapes values for InfluxDB writes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FieldValue = bool | int | float | str
+
+
+class LineProtocolError(ValueError):
+    """A point that cannot be written (no fields, a newline in a tag, a non-finite number)."""
+
+
+def _escape_key(text: str) -> str:
+    if "\n" in text or "\r" in text:
+        raise LineProtocolError(f"newline in tag or field key {text!r}")
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _escape_measurement(text: str) -> str:
+    return _escape_key(text).replace("\\=", "=")
+
+
+def _field_value(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise LineProtocolError(f"non-finite number {value!r}")
+        return repr(value)
+    # Newlines in string fields are legal in quoted strings for 1.x but not portable: escape.
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{text}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+
+    def to_line(self) -> str:
+        """One line of line protocol with an explicit nanosecond timestamp."""
+        if not self.fields:
+            raise LineProtocolError(f"point in {self.measurement!r} has no fields")
+        head = _escape_measurement(self.measurement)
+        for key in sorted(self.tags):
+            value = self.tags[key]
+            if value == "":
+                continue  # InfluxDB rejects empty tag values; an absent tag reads back as ""
+            head += f",{_escape_key(key)}={_escape_key(value)}"
+        body = ",".join(f"{_escape_key(k)}={_field_value(v)}" for k, v in self.fields.items())
+        return f"{head} {body} {self.time_ns}"

@@ -1,0 +1,214 @@
+"""The hall at any instant, derived from the registry and the events before it.
+
+`HallTracker` folds events of one hall day in time order (plus the last known
+device facts carried over from before the day) and answers `state_at(at)`.
+`hall_at()` is the one-shot form. The live page, replay, alerts and reports
+all go through here; nothing else decides a window's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from hallwatch.events import BadgeRead, DeviceStatus, Event, Heartbeat, PresenceReport
+from hallwatch.registry.spec import Registry
+from hallwatch.schedule import DaySchedule, containing, day_of
+
+WindowStateName = Literal["closed", "unknown", "staffed", "away", "empty"]
+STATES: tuple[WindowStateName, ...] = ("staffed", "away", "empty", "closed", "unknown")
+
+REPEAT_TAP_WINDOW = timedelta(seconds=60)  # the same card at the same reader counts once
+
+
+@dataclass
+class DeviceFacts:
+    """What we know about one device from its messages so far."""
+
+    last_seen: datetime | None = None
+    last_status: bool | None = None  # True online, False offline, None never sent
+    status_at: datetime | None = None
+    occupied: bool | None = None
+    occupancy_changed_at: datetime | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def online(self, at: datetime, offline_after: timedelta) -> bool:
+        """Contract §4: the last status decides; a device that never sent one must not be silent."""
+        if self.last_seen is None:
+            return False
+        if self.last_status is not None:
+            # A report after an offline status means it is back.
+            return self.last_status or (
+                self.status_at is not None and self.last_seen > self.status_at
+            )
+        return at - self.last_seen < offline_after
+
+
+@dataclass(frozen=True)
+class SignIn:
+    staff: str
+    window: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WindowState:
+    window: str
+    state: WindowStateName
+    since: datetime
+    signed_in: tuple[SignIn, ...]
+    rostered: tuple[str, ...]
+    on_leave: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HallState:
+    at: datetime
+    windows: tuple[WindowState, ...]
+    warning: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for w in self.windows:
+            counts[w.state] += 1
+        return counts
+
+
+class HallTracker:
+    """Folds one hall day's events; ask `state_at()` for any instant not before the last event."""
+
+    def __init__(self, registry: Registry, day: date):
+        self.registry = registry
+        self.schedule = DaySchedule(registry, day)
+        self.devices: dict[str, DeviceFacts] = {}
+        self.signed_in: dict[str, SignIn] = {}  # staff id → where they are signed in
+        self.at_office: dict[str, datetime] = {}  # staff id → last office read today
+        self.unknown_cards: dict[str, datetime] = {}  # uid → last seen today
+        self.badge_occupancy: dict[str, tuple[bool, datetime]] = {}  # window → (anyone?, since)
+        self._last_counted: dict[tuple[str, str, str], datetime] = {}
+        self.latest: datetime | None = None
+
+    def apply(self, event: Event) -> None:
+        """Take one event into account; events must come in time order."""
+        self.latest = event.at if self.latest is None else max(self.latest, event.at)
+        facts = self.devices.setdefault(event.device, DeviceFacts())
+        if facts.last_seen is None or event.at >= facts.last_seen:
+            facts.last_seen = event.at
+        if isinstance(event, DeviceStatus):
+            facts.last_status, facts.status_at = event.online, event.at
+        elif isinstance(event, PresenceReport):
+            if facts.occupied is None or facts.occupied != event.occupied:
+                facts.occupancy_changed_at = event.at
+            facts.occupied = event.occupied
+        elif isinstance(event, Heartbeat):
+            facts.extra.update(event.extra)
+        elif isinstance(event, BadgeRead) and event.at >= self.schedule.start:
+            self._badge(event)
+
+    def apply_all(self, events: Iterable[Event]) -> HallTracker:
+        for event in sorted(events, key=lambda e: e.at):
+            self.apply(event)
+        return self
+
+    def _badge(self, read: BadgeRead) -> None:
+        key = (read.device, read.uid, read.action)
+        last = self._last_counted.get(key)
+        if last is not None and read.at - last < REPEAT_TAP_WINDOW:
+            return
+        self._last_counted[key] = read.at
+        device = self.registry.device_by_id.get(read.device)
+        person = self.registry.staff_by_badge.get(read.uid)
+        if device is None:
+            return
+        if person is None:
+            self.unknown_cards[read.uid] = read.at
+            return
+        current = self.signed_in.get(person.id)
+        if device.window is None:  # an office reader: back at the home department
+            self.at_office[person.id] = read.at
+            self._sign_out(person.id, read.at)
+        elif read.action == "out":
+            if current and current.window == device.window:
+                self._sign_out(person.id, read.at)
+        elif current is None or current.window != device.window:
+            self._sign_out(person.id, read.at)
+            self.signed_in[person.id] = SignIn(person.id, device.window, read.at)
+            self._mark_badge_occupancy(device.window, read.at)
+
+    def _sign_out(self, staff: str, at: datetime) -> None:
+        current = self.signed_in.pop(staff, None)
+        if current is not None:
+            self._mark_badge_occupancy(current.window, at)
+
+    def _mark_badge_occupancy(self, window: str, at: datetime) -> None:
+        anyone = any(s.window == window for s in self.signed_in.values())
+        previous = self.badge_occupancy.get(window)
+        if previous is None or previous[0] != anyone:
+            self.badge_occupancy[window] = (anyone, at)
+
+    def state_at(self, at: datetime) -> HallState:
+        """Every window's state at `at` (on this tracker's day), from what was applied."""
+        windows = tuple(self.window_state(w.id, at) for w in self.registry.windows)
+        return HallState(at=at, windows=windows, warning=self.schedule.warning)
+
+    def window_state(self, window: str, at: datetime) -> WindowState:
+        signed = tuple(
+            sorted((s for s in self.signed_in.values() if s.window == window), key=lambda s: s.at)
+        )
+        rostered = tuple(self.schedule.rostered_at(window, at))
+        on_leave = tuple(self.schedule.on_leave_at(window, at))
+        intervals = self.schedule.open_intervals.get(window, [])
+        open_now = containing(intervals, at)
+        if open_now is None:
+            since = max([end for _, end in intervals if end <= at], default=self.schedule.start)
+            return WindowState(window, "closed", since, signed, (), on_leave)
+        open_since = open_now[0]
+        seat = self._seat(window, at)
+        if seat is None:
+            unknown_since = max(open_since, self._offline_since(window) or open_since)
+            return WindowState(window, "unknown", unknown_since, signed, rostered, on_leave)
+        occupied, changed_at = seat
+        if occupied:
+            return WindowState(
+                window, "staffed", max(changed_at, open_since), signed, rostered, on_leave
+            )
+        grace = timedelta(minutes=self.registry.hall.empty_grace_minutes)
+        state: WindowStateName = "empty" if at - max(changed_at, open_since) >= grace else "away"
+        return WindowState(window, state, changed_at, signed, rostered, on_leave)
+
+    def _seat(self, window: str, at: datetime) -> tuple[bool, datetime] | None:
+        """(occupied, since when) from the seat sensors, or from sign-ins if it has none."""
+        sensors = self.registry.seat_sensors.get(window)
+        if not sensors:
+            return self.badge_occupancy.get(window, (False, self.schedule.start))
+        offline_after = timedelta(minutes=self.registry.hall.offline_after_minutes)
+        readings = [
+            (f.occupied, f.occupancy_changed_at)
+            for f in (self.devices.get(d) for d in sensors)
+            if f is not None and f.occupied is not None and f.online(at, offline_after)
+        ]
+        if not readings:
+            return None
+        occupied = [changed for is_occupied, changed in readings if is_occupied]
+        if occupied:
+            return True, min(occupied)
+        return False, max(changed for _, changed in readings)
+
+    def _offline_since(self, window: str) -> datetime | None:
+        """When the window's seat sensors last said offline (for the `since` of unknown)."""
+        times = [
+            f.status_at
+            for f in (self.devices.get(d) for d in self.registry.seat_sensors.get(window, ()))
+            if f is not None and f.last_status is False and f.status_at is not None
+        ]
+        return max(times, default=None)
+
+
+def hall_at(registry: Registry, events: Iterable[Event], at: datetime) -> HallState:
+    """The hall at instant `at` from the events up to it (the one state function)."""
+    tracker = HallTracker(registry, day_of(registry.hall, at))
+    tracker.apply_all(e for e in events if e.at <= at)
+    return tracker.state_at(at)
