@@ -29,7 +29,7 @@ def at(hhmm: str, day: date = MONDAY, seconds: int = 0) -> datetime:
 
 
 def hall(**overrides) -> Registry:
-    """民政局 with W01 (seat sensor), W02 (badge only); 张三 at W01, 李四 at W02, an office reader."""
+    """民政局: W01 (seat sensor) and W02 (badge only), staffed by 张三 and 李四; 税务局: W03."""
     settings = HallSettings(name="测试大厅", **overrides)
     return Registry(
         hall=settings,
