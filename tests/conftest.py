@@ -1,0 +1,71 @@
+"""Shared fixtures: real Mosquitto and InfluxDB on free loopback ports, never mocks.
+
+`mosquitto` and `influxd` are started once per session and shared; do not pause, stop or
+restart them. A test that injects faults starts its own with `start_service`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hallwatch.services import Influxd, Mosquitto, ensure_binaries
+from tests.helpers import InfluxDB, influx_admin
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration/ carries the `integration` marker."""
+    for item in items:
+        if INTEGRATION_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A Mosquitto broker shared by the session (anonymous, persistent, large queues)."""
+    ensure_binaries(Mosquitto.binary)
+    with Mosquitto(tmp_path_factory.mktemp("mosquitto")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """An InfluxDB 1.x server shared by the session (no auth)."""
+    ensure_binaries(Influxd.binary)
+    with Influxd(tmp_path_factory.mktemp("influxd")) as server:
+        yield server
+
+
+@pytest.fixture
+def influx_db(influxd: Influxd) -> Iterator[InfluxDB]:
+    """A fresh database on the shared influxd, dropped after the test."""
+    db = InfluxDB(influxd.url, f"hw_test_{uuid.uuid4().hex[:8]}")
+    influx_admin(db.url, f'CREATE DATABASE "{db.db}"')
+    yield db
+    if influxd.running and not influxd.paused:
+        influx_admin(db.url, f'DROP DATABASE "{db.db}"')
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., Mosquitto | Influxd]]:
+    """Start a private Mosquitto or Influxd for one test (free for faults); stopped after it.
+
+    Usage: `broker = start_service(Mosquitto, extra_conf="max_queued_messages 50")`.
+    """
+    started: list[Mosquitto | Influxd] = []
+
+    def start(kind: type[Mosquitto] | type[Influxd], **kwargs) -> Mosquitto | Influxd:
+        ensure_binaries(kind.binary)
+        service = kind(tmp_path / f"{kind.binary}-{len(started)}", **kwargs)
+        started.append(service)
+        service.start()
+        return service
+
+    yield start
+    for service in reversed(started):
+        service.stop()

@@ -1,0 +1,85 @@
+"""Small helpers shared by the tests: waiting on a condition, a per-test InfluxDB database."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+
+T = TypeVar("T")
+
+HTTP_TIMEOUT_S = 10.0
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 10,
+    interval: float = 0.05,
+    message: str | Callable[[], str] | None = None,
+) -> T:
+    """Poll `predicate` until it returns something truthy and return that; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(
+                f"timed out after {timeout:g} s: {text or getattr(predicate, '__name__', '?')}"
+                f" (last value {value!r})"
+            )
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class InfluxDB:
+    """One InfluxDB 1.x database for one test: where it is, plus raw write and query."""
+
+    url: str
+    db: str
+
+    def write(self, lines: str, precision: str = "ms") -> requests.Response:
+        """POST line protocol to /write; raise unless the answer is 204."""
+        answer = requests.post(
+            f"{self.url}/write",
+            params={"db": self.db, "precision": precision},
+            data=lines.encode("utf-8"),
+            timeout=HTTP_TIMEOUT_S,
+        )
+        if answer.status_code != 204:
+            raise AssertionError(f"write answered {answer.status_code}: {answer.text}")
+        return answer
+
+    def query(self, q: str, **params: Any) -> list[dict]:
+        """Run InfluxQL read-only (GET) and return the series of the first statement."""
+        form: dict[str, Any] = {"db": self.db, "q": q, "epoch": "ms"}
+        if params:
+            form["params"] = json.dumps(params)
+        answer = requests.get(f"{self.url}/query", params=form, timeout=HTTP_TIMEOUT_S)
+        answer.raise_for_status()
+        result = answer.json()["results"][0]
+        if "error" in result:
+            raise AssertionError(f"query {q!r} failed: {result['error']}")
+        return result.get("series", [])
+
+    def rows(self, q: str, **params: Any) -> list[dict]:
+        """The rows of the first statement's series as dicts (column -> value)."""
+        return [
+            dict(zip(series["columns"], values, strict=True))
+            for series in self.query(q, **params)
+            for values in series["values"]
+        ]
+
+
+def influx_admin(url: str, statement: str) -> None:
+    """Run a schema statement (CREATE/DROP DATABASE ...) through POST /query."""
+    answer = requests.post(f"{url}/query", data={"q": statement}, timeout=HTTP_TIMEOUT_S)
+    answer.raise_for_status()
+    result = answer.json()["results"][0]
+    if "error" in result:
+        raise AssertionError(f"{statement!r} failed: {result['error']}")
