@@ -1,0 +1,215 @@
+"""The `hallwatch` command (contract §1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from hallwatch.config import ConfigError, Settings
+
+log = logging.getLogger("hallwatch")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _runtime(settings: Settings):
+    from hallwatch.runtime import Runtime
+
+    return Runtime.from_settings(settings)
+
+
+def _stop_on_signals(stop) -> None:
+    """SIGTERM and SIGINT both mean: finish what is in hand, then exit 0."""
+
+    def handler(signum, frame):
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """HallWatch: attendance and staffing monitor for government service halls."""
+    _setup_logging(verbose)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_registry(file: Path) -> None:
+    """Load the hall registry FILE (YAML) into the database; a bad file changes nothing."""
+    from hallwatch.registry.parse import RegistryError
+    from hallwatch.registry.store import import_file
+
+    runtime = _runtime(_settings())
+    try:
+        summary = import_file(runtime.sessions, file)
+    except RegistryError as exc:
+        click.echo(f"{file}: refused, nothing was imported:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: imported. {summary}")
+
+
+@main.group()
+def user() -> None:
+    """Manage web and API users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="admin, hall_manager, dept_head or inspector")
+@click.option("--department", default=None, help="Department id (needed for dept_head)")
+@click.option("--password", required=True, help="The password (stored hashed)")
+def user_add(name: str, role: str, department: str | None, password: str) -> None:
+    """Create or update user NAME."""
+    from hallwatch.registry.users import add_user
+
+    runtime = _runtime(_settings())
+    with runtime.sessions() as session:
+        try:
+            add_user(session, name, role, password, department)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name!r} saved with role {role}")
+
+
+@main.command()
+@click.option("--group", default=None, help="Share the work with other collectors ($share/NAME/…)")
+def collector(group: str | None) -> None:
+    """Ingest from MQTT into InfluxDB until stopped (SIGTERM/SIGINT: flush, exit 0)."""
+    from collector.collector import Collector
+    from hallwatch.mqtt import make_client
+
+    settings = _settings()
+    runtime = _runtime(settings)
+    target = settings.mqtt_target()
+    client = make_client(target, settings.collector_id, persistent=True, manual_ack=True)
+    ingest = Collector(client, runtime.influx, lambda: runtime.registry(fresh=True), group=group)
+    _stop_on_signals(ingest.stop)
+    log.info(
+        "collector %r → %s db %s", settings.collector_id, settings.influx_url, settings.influx_db
+    )
+    ingest.start(target.host, target.port)
+    ingest.run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def web(host: str, port: int) -> None:
+    """Serve the web pages and JSON API."""
+    from waitress import serve
+
+    from web import create_app
+
+    app = create_app(_settings())
+    log.info("serving on http://%s:%d/", host, port)
+    serve(app, host=host, port=port, threads=8, ident="HallWatch")
+
+
+@main.command()
+@click.option(
+    "--mode",
+    type=click.Choice(["live", "replay"]),
+    default="live",
+    show_default=True,
+    help="live: today in real time (past events sent at once); replay: a whole day "
+    "compressed by --speed",
+)
+@click.option(
+    "--day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="The day to play (default today)"
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per real second (replay mode)",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ground truth (who sat where, minute by minute) to this CSV",
+)
+@click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Read devices from this registry file instead of the database",
+)
+def simulate(mode, day, speed, seed, truth, registry_file) -> None:
+    """Simulated badge readers and presence sensors publishing over MQTT."""
+    from devices.simulator import run_simulation
+
+    settings = _settings()
+    if registry_file:
+        from hallwatch.registry.parse import parse_registry
+
+        registry = parse_registry(registry_file.read_text(encoding="utf-8"))
+    else:
+        registry = _runtime(settings).registry()
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    the_day: date = day.date() if day else datetime.now(registry.hall.tz).date()
+    run_simulation(registry, settings.mqtt_target(), the_day, speed, mode, seed, truth, stop)
+
+
+@main.command()
+@click.option("--hours", type=float, default=24.0, show_default=True, help="How far back")
+@click.option("--limit", type=int, default=50, show_default=True)
+def rejected(hours: float, limit: int) -> None:
+    """List MQTT messages that were kept because they could not be understood."""
+    runtime = _runtime(_settings())
+    end = datetime.now(UTC)
+    for row in runtime.store.rejected(end - timedelta(hours=hours), end, limit):
+        click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+
+
+@main.command("unknown-cards")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="How far back")
+def unknown_cards(hours: float) -> None:
+    """List badge reads of cards nobody in the registry holds."""
+    runtime = _runtime(_settings())
+    end = datetime.now(UTC)
+    for row in runtime.store.unknown_cards(end - timedelta(hours=hours), end):
+        click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--web-port", type=int, default=8080, show_default=True)
+def demo(web_port: int) -> None:
+    """The whole system on one machine: services, demo hall, collector, web, simulator."""
+    from hallwatch.demo.run import run_demo
+
+    run_demo(web_port=web_port)
+
+
+if __name__ == "__main__":
+    main()

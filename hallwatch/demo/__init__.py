@@ -1,0 +1,1 @@
+"""The demo hall and `hallwatch demo`."""

@@ -1,0 +1,183 @@
+"""The collector on the real Mosquitto and InfluxDB: every form in, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from collector.collector import Collector
+from hallwatch.config import Settings
+from hallwatch.influx.client import InfluxClient
+from hallwatch.mqtt import make_client
+from hallwatch.services import Influxd
+from tests.helpers import wait_until
+from tests.unit.hall import hall
+
+REGISTRY = hall()
+
+
+def publisher(broker_url: str) -> mqtt.Client:
+    target = Settings(mqtt_url=broker_url).mqtt_target()
+    client = make_client(target, f"test-pub-{uuid.uuid4().hex[:6]}")
+    client.connect(target.host, target.port)
+    client.loop_start()
+    return client
+
+
+def publish(client: mqtt.Client, topic: str, payload, qos: int = 1) -> None:
+    data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+    client.publish(topic, data, qos=qos).wait_for_publish(5)
+
+
+class RunningCollector:
+    """A collector in a thread of the test process, stopped like SIGTERM would."""
+
+    def __init__(self, broker_url: str, influx_url: str, db: str, client_id: str | None = None):
+        target = Settings(mqtt_url=broker_url).mqtt_target()
+        self.client_id = client_id or f"test-collector-{uuid.uuid4().hex[:6]}"
+        client = make_client(target, self.client_id, persistent=True, manual_ack=True)
+        self.collector = Collector(client, InfluxClient(influx_url, db), lambda: REGISTRY)
+        self.collector.start(target.host, target.port)
+        self.thread = threading.Thread(target=self.collector.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.collector.stats.connected, message="collector connected")
+
+    def stop(self) -> None:
+        self.collector.stop()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def running(mosquitto, influx_db):
+    started = RunningCollector(mosquitto.url, influx_db.url, influx_db.db)
+    yield started
+    started.stop()
+
+
+def count(influx_db, measurement: str = "hw_event") -> int:
+    rows = influx_db.rows(f'SELECT count("received_ms") FROM "{measurement}"')
+    if measurement == "hw_rejected":
+        rows = influx_db.rows(f'SELECT count("reason") FROM "{measurement}"')
+    return rows[0]["count"] if rows else 0
+
+
+def test_every_payload_form_is_stored_with_its_event_time(mosquitto, influx_db, running):
+    pub = publisher(mosquitto.url)
+    publish(
+        pub,
+        "hallwatch/devices/desk-w01-card/events",
+        {"type": "badge", "uid": "04a1b2c3", "ts": "2026-11-23T09:01:12+08:00"},
+    )
+    publish(pub, "zigbee2mqtt/seat_w01", {"occupancy": True, "battery": 90, "linkquality": 120})
+    publish(
+        pub,
+        "tele/civil_door/SENSOR",
+        {
+            "Time": "2026-11-23T10:15:00",
+            "RC522": {"UID": "04A1B2C4", "DATA": "", "Type": "MIFARE 1KB"},
+        },
+    )
+    publish(pub, "hallwatch/devices/desk-w01-seat/status", "offline")
+    wait_until(lambda: count(influx_db) == 4, message=lambda: f"{count(influx_db)} points")
+    badge = influx_db.rows(
+        'SELECT * FROM hw_event WHERE "type" = \'badge\' AND "device" = $d', d="desk-w01-card"
+    )
+    assert badge[0]["time"] == 1795395672000  # 2026-11-23T01:01:12Z in ms
+    assert badge[0]["staff"] == "s001" and badge[0]["uid"] == "04A1B2C3"
+    office = influx_db.rows("SELECT * FROM hw_event WHERE \"device\" = 'office-civil'")
+    assert office[0]["time"] == 1795400100000  # Tasmota Time is hall time
+    pub.loop_stop()
+
+
+def test_a_poison_message_is_kept_with_its_reason_and_the_next_one_still_lands(
+    mosquitto, influx_db, running
+):
+    pub = publisher(mosquitto.url)
+    publish(pub, "hallwatch/devices/desk-w01-seat/events", b"{not json")
+    publish(pub, "hallwatch/devices/no-such-device/events", {"type": "heartbeat"})
+    publish(
+        pub,
+        "hallwatch/devices/desk-w01-seat/events",
+        {"type": "presence", "occupied": True, "ts": 1795395672},
+    )
+    wait_until(lambda: count(influx_db) == 1 and count(influx_db, "hw_rejected") == 2)
+    reasons = [r["reason"] for r in influx_db.rows("SELECT * FROM hw_rejected")]
+    assert any("JSON" in r or "json" in r for r in reasons)
+    assert any("no-such-device" in r for r in reasons)
+    assert running.collector.stats.rejected == 2
+    assert running.thread.is_alive()
+    pub.loop_stop()
+
+
+def test_an_unknown_card_is_stored_as_such(mosquitto, influx_db, running):
+    pub = publisher(mosquitto.url)
+    publish(
+        pub,
+        "hallwatch/devices/desk-w02-card/events",
+        {"type": "badge", "uid": "DEADBEEF", "ts": "2026-11-23T09:00:00+08:00"},
+    )
+    wait_until(lambda: count(influx_db) == 1)
+    row = influx_db.rows("SELECT * FROM hw_event")[0]
+    assert (row["uid"], row["staff"]) == ("DEADBEEF", "")
+    pub.loop_stop()
+
+
+def test_a_redelivered_message_overwrites_its_own_point(mosquitto, influx_db, running):
+    pub = publisher(mosquitto.url)
+    event = {"type": "presence", "occupied": False, "ts": "2026-11-23T09:30:00.123+08:00"}
+    for _ in range(3):
+        publish(pub, "hallwatch/devices/desk-w01-seat/events", event)
+    wait_until(lambda: running.collector.stats.written >= 3)
+    assert count(influx_db) == 1
+    pub.loop_stop()
+
+
+def test_what_arrives_while_the_collector_is_down_is_stored_when_it_returns(mosquitto, influx_db):
+    first = RunningCollector(mosquitto.url, influx_db.url, influx_db.db)
+    first.stop()
+    pub = publisher(mosquitto.url)
+    for second in range(50):
+        publish(
+            pub,
+            "hallwatch/devices/desk-w01-seat/events",
+            {"type": "presence", "occupied": second % 2 == 0, "ts": 1795395600 + second},
+        )
+    again = RunningCollector(mosquitto.url, influx_db.url, influx_db.db, first.client_id)
+    try:
+        wait_until(lambda: count(influx_db) == 50, message=lambda: f"{count(influx_db)} of 50")
+    finally:
+        again.stop()
+        pub.loop_stop()
+
+
+def test_nothing_is_acknowledged_or_lost_while_influxdb_is_down(mosquitto, start_service):
+    influxd = start_service(Influxd)
+    db = f"hw_outage_{uuid.uuid4().hex[:6]}"
+    running = RunningCollector(mosquitto.url, influxd.url, db)
+    pub = publisher(mosquitto.url)
+    try:
+        influxd.stop()
+        for second in range(30):
+            publish(
+                pub,
+                "hallwatch/devices/desk-w01-seat/events",
+                {"type": "presence", "occupied": True, "ts": 1795395600 + second},
+            )
+        wait_until(lambda: not running.collector.stats.influx_ok, message="outage noticed")
+        influxd.start()
+        client = InfluxClient(influxd.url, db)
+
+        def stored() -> int:
+            series = client.query('SELECT count("received_ms") FROM "hw_event"')
+            return series[0]["values"][0][1] if series else 0
+
+        wait_until(lambda: stored() == 30, timeout=60, message=lambda: f"{stored()} of 30")
+        assert running.collector.stats.influx_ok
+    finally:
+        running.stop()
+        pub.loop_stop()

@@ -1,0 +1,27 @@
+from datetime import date, time
+
+from hallwatch.demo.clock import fit_to_now
+from hallwatch.schedule import DaySchedule
+from tests.unit.hall import MONDAY, at, hall
+
+SATURDAY = date(2026, 11, 28)
+
+
+def test_a_demo_started_during_opening_hours_keeps_the_real_calendar():
+    fitted, notes = fit_to_now(hall(), at("10:00"))
+    assert fitted == hall() and notes == []
+
+
+def test_a_demo_started_on_a_saturday_evening_opens_the_hall_now():
+    now = at("21:05", day=SATURDAY)
+    fitted, notes = fit_to_now(hall(), now)
+    assert len(notes) == 2
+    assert fitted.hall.hours[0] == (time(20, 5), time(23, 5))
+    schedule = DaySchedule(fitted, SATURDAY)
+    assert schedule.rostered_at("W01", now) == ["s001"]
+
+
+def test_periods_never_cross_midnight():
+    fitted, _ = fit_to_now(hall(), at("23:50", day=MONDAY))
+    assert all(start < end for start, end in fitted.hall.hours)
+    assert all(end <= time(23, 59) for _, end in fitted.hall.hours)

@@ -1,0 +1,121 @@
+"""JSON API, first part: the live hall and the health check (contract §4)."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from hallwatch.influx.client import QueryError
+from hallwatch.schedule import calendar_warning, day_of
+from hallwatch.state import HallState, WindowState
+from web.scope import visible_windows
+from web.timeparam import BadInstant, parse_instant
+
+bp = Blueprint("api", __name__)
+MQTT_CHECK_TIMEOUT_S = 2.0
+
+
+def _runtime():
+    return current_app.extensions["hallwatch"]
+
+
+def iso(at: datetime, tz) -> str:
+    return at.astimezone(tz).isoformat(timespec="seconds")
+
+
+def window_json(state: WindowState, registry, tz) -> dict:
+    window = registry.window_by_id[state.window]
+    staff = registry.staff_by_id
+    return {
+        "id": window.id,
+        "name": window.name,
+        "department": window.department,
+        "position": list(window.position) if window.position else None,
+        "state": state.state,
+        "since": iso(state.since, tz),
+        "signed_in": [
+            {"id": s.staff, "name": staff[s.staff].name, "since": iso(s.at, tz)}
+            for s in state.signed_in
+            if s.staff in staff
+        ],
+        "rostered": list(state.rostered),
+        "on_leave": list(state.on_leave),
+    }
+
+
+def live_json(hall: HallState, registry, allowed: set[str]) -> dict:
+    tz = registry.hall.tz
+    windows = [w for w in hall.windows if w.window in allowed]
+    counts = dict.fromkeys(("staffed", "away", "empty", "closed", "unknown"), 0)
+    for w in windows:
+        counts[w.state] += 1
+    body = {
+        "at": iso(hall.at, tz),
+        "windows": [window_json(w, registry, tz) for w in windows],
+        "counts": counts,
+    }
+    if hall.warning:
+        body["warnings"] = [hall.warning]
+    return body
+
+
+@bp.get("/api/live")
+@login_required
+def live():
+    runtime = _runtime()
+    registry = runtime.registry()
+    at = datetime.now(UTC)
+    if "at" in request.args:
+        try:
+            at = parse_instant(request.args["at"], registry.hall.tz)
+        except BadInstant as exc:
+            return jsonify(error=str(exc)), 400
+    try:
+        registry, hall = runtime.hall_state(at)
+    except QueryError as exc:
+        return jsonify(error=f"event store unavailable: {exc}"), 503
+    return jsonify(live_json(hall, registry, visible_windows(current_user, registry)))
+
+
+@bp.get("/healthz")
+def healthz():
+    runtime = _runtime()
+    checks = {
+        "database": _check_database(runtime),
+        "influx": "ok" if runtime.influx.ping() else "down",
+        "mqtt": _check_mqtt(runtime),
+    }
+    body: dict = dict(checks)
+    try:
+        registry = runtime.registry()
+        warning = calendar_warning(registry.hall, day_of(registry.hall, datetime.now(UTC)))
+        if warning:
+            body["warnings"] = [warning]
+    except Exception:  # the database check above already reports this
+        pass
+    healthy = all(v == "ok" for v in checks.values())
+    if not healthy:
+        body["down"] = [k for k, v in checks.items() if v != "ok"]
+    return jsonify(body), 200 if healthy else 503
+
+
+def _check_database(runtime) -> str:
+    try:
+        with runtime.sessions() as db:
+            db.execute(text("SELECT 1"))
+        return "ok"
+    except Exception:
+        return "down"
+
+
+def _check_mqtt(runtime) -> str:
+    target = runtime.settings.mqtt_target()
+    try:
+        with socket.create_connection((target.host, target.port), MQTT_CHECK_TIMEOUT_S):
+            return "ok"
+    except OSError:
+        return "down"
