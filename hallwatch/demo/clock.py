@@ -38,7 +38,11 @@ def fit_to_now(registry: Registry, now: datetime) -> tuple[Registry, list[str]]:
     today = now.astimezone(hall.tz).date()
     notes = []
     if not is_working_day(hall, today):
-        hall = replace(hall, working_days=hall.working_days | {today})
+        hall = replace(
+            hall,
+            working_days=hall.working_days | {today},
+            closed_days=hall.closed_days - {today},
+        )
         notes.append(f"今天({today})不是工作日,演示大厅把它设为工作日。")
     local = now.astimezone(hall.tz).time()
     if not any(start <= local < end for start, end in hall.hours):

@@ -37,6 +37,7 @@ def demo_registry_file(var: Path, now: datetime) -> tuple[Path, list[str]]:
     fitted, notes = fit_to_now(parse_registry(text), now)
     data = yaml.safe_load(text)
     data["hall"]["working_days"] = sorted(str(d) for d in fitted.hall.working_days)
+    data["hall"]["closed_days"] = sorted(str(d) for d in fitted.hall.closed_days)
     data["hall"]["hours"] = [[f"{s:%H:%M}", f"{e:%H:%M}"] for s, e in fitted.hall.hours]
     path = var / "demo-hall.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")

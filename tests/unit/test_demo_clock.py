@@ -25,3 +25,9 @@ def test_periods_never_cross_midnight():
     fitted, _ = fit_to_now(hall(), at("23:50", day=MONDAY))
     assert all(start < end for start, end in fitted.hall.hours)
     assert all(end <= time(23, 59) for _, end in fitted.hall.hours)
+
+
+def test_a_demo_started_on_a_listed_closed_day_still_opens_the_hall():
+    closed = hall(closed_days=frozenset({MONDAY}))
+    fitted, _ = fit_to_now(closed, at("10:00"))
+    assert DaySchedule(fitted, MONDAY).rostered_at("W01", at("10:00")) == ["s001"]
