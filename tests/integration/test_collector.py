@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,6 +19,10 @@ from tests.helpers import wait_until
 from tests.unit.hall import hall
 
 REGISTRY = hall()
+HALL_TZ = REGISTRY.hall.tz
+# Device clocks within the trusted range (30 days back): a whole second, yesterday, hall time.
+YESTERDAY = (datetime.now(HALL_TZ) - timedelta(days=1)).replace(microsecond=0)
+EPOCH_S = int(YESTERDAY.timestamp())
 
 
 def publisher(broker_url: str) -> mqtt.Client:
@@ -71,14 +76,14 @@ def test_every_payload_form_is_stored_with_its_event_time(mosquitto, influx_db, 
     publish(
         pub,
         "hallwatch/devices/desk-w01-card/events",
-        {"type": "badge", "uid": "04a1b2c3", "ts": "2026-11-23T09:01:12+08:00"},
+        {"type": "badge", "uid": "04a1b2c3", "ts": YESTERDAY.isoformat()},
     )
     publish(pub, "zigbee2mqtt/seat_w01", {"occupancy": True, "battery": 90, "linkquality": 120})
     publish(
         pub,
         "tele/civil_door/SENSOR",
         {
-            "Time": "2026-11-23T10:15:00",
+            "Time": (YESTERDAY + timedelta(hours=1)).replace(tzinfo=None).isoformat(),
             "RC522": {"UID": "04A1B2C4", "DATA": "", "Type": "MIFARE 1KB"},
         },
     )
@@ -87,10 +92,10 @@ def test_every_payload_form_is_stored_with_its_event_time(mosquitto, influx_db, 
     badge = influx_db.rows(
         'SELECT * FROM hw_event WHERE "type" = \'badge\' AND "device" = $d', d="desk-w01-card"
     )
-    assert badge[0]["time"] == 1795395672000  # 2026-11-23T01:01:12Z in ms
+    assert badge[0]["time"] == EPOCH_S * 1000
     assert badge[0]["staff"] == "s001" and badge[0]["uid"] == "04A1B2C3"
     office = influx_db.rows("SELECT * FROM hw_event WHERE \"device\" = 'office-civil'")
-    assert office[0]["time"] == 1795400100000  # Tasmota Time is hall time
+    assert office[0]["time"] == (EPOCH_S + 3600) * 1000  # Tasmota Time is hall time
     pub.loop_stop()
 
 
@@ -103,7 +108,7 @@ def test_a_poison_message_is_kept_with_its_reason_and_the_next_one_still_lands(
     publish(
         pub,
         "hallwatch/devices/desk-w01-seat/events",
-        {"type": "presence", "occupied": True, "ts": 1795395672},
+        {"type": "presence", "occupied": True, "ts": EPOCH_S},
     )
     wait_until(lambda: count(influx_db) == 1 and count(influx_db, "hw_rejected") == 2)
     reasons = [r["reason"] for r in influx_db.rows("SELECT * FROM hw_rejected")]
@@ -119,7 +124,7 @@ def test_an_unknown_card_is_stored_as_such(mosquitto, influx_db, running):
     publish(
         pub,
         "hallwatch/devices/desk-w02-card/events",
-        {"type": "badge", "uid": "DEADBEEF", "ts": "2026-11-23T09:00:00+08:00"},
+        {"type": "badge", "uid": "DEADBEEF", "ts": EPOCH_S},
     )
     wait_until(lambda: count(influx_db) == 1)
     row = influx_db.rows("SELECT * FROM hw_event")[0]
@@ -129,7 +134,7 @@ def test_an_unknown_card_is_stored_as_such(mosquitto, influx_db, running):
 
 def test_a_redelivered_message_overwrites_its_own_point(mosquitto, influx_db, running):
     pub = publisher(mosquitto.url)
-    event = {"type": "presence", "occupied": False, "ts": "2026-11-23T09:30:00.123+08:00"}
+    event = {"type": "presence", "occupied": False, "ts": (EPOCH_S * 1000) + 123}
     for _ in range(3):
         publish(pub, "hallwatch/devices/desk-w01-seat/events", event)
     wait_until(lambda: running.collector.stats.written >= 3)
@@ -145,7 +150,7 @@ def test_what_arrives_while_the_collector_is_down_is_stored_when_it_returns(mosq
         publish(
             pub,
             "hallwatch/devices/desk-w01-seat/events",
-            {"type": "presence", "occupied": second % 2 == 0, "ts": 1795395600 + second},
+            {"type": "presence", "occupied": second % 2 == 0, "ts": EPOCH_S + second},
         )
     again = RunningCollector(mosquitto.url, influx_db.url, influx_db.db, first.client_id)
     try:
@@ -166,7 +171,7 @@ def test_nothing_is_acknowledged_or_lost_while_influxdb_is_down(mosquitto, start
             publish(
                 pub,
                 "hallwatch/devices/desk-w01-seat/events",
-                {"type": "presence", "occupied": True, "ts": 1795395600 + second},
+                {"type": "presence", "occupied": True, "ts": EPOCH_S + second},
             )
         wait_until(lambda: not running.collector.stats.influx_ok, message="outage noticed")
         influxd.start()
