@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from devices import native, tasmota, zigbee2mqtt
-from devices.native import Reject, guarded, shown
+from devices.payload import Reject, guarded, shown
 from hallwatch.events import ConversionResult
 from hallwatch.registry.spec import Registry
 

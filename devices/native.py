@@ -9,21 +9,24 @@ Topics (contract §3):
 - `hallwatch/devices/<device_id>/status`, `online` or `offline` (any case,
   surrounding whitespace, as a JSON string or as `{"state": …}`); it takes the
   receipt time.
-
-The shared primitives (the never-raise guard, JSON decoding, card UIDs, status
-words, numeric extras) live here because the native form is the reference the
-other two are translated into; `zigbee2mqtt` and `tasmota` import them.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
-from devices.timestamps import Stamp, TimestampError, stamp
+from devices.payload import (
+    Reject,
+    card_uid,
+    decode_object,
+    describe,
+    event_time,
+    guarded,
+    numeric_extras,
+    require_kind,
+    shown,
+    status_word,
+)
 from hallwatch.events import (
     BadgeAction,
     BadgeRead,
@@ -31,31 +34,13 @@ from hallwatch.events import (
     DeviceStatus,
     Heartbeat,
     PresenceReport,
-    Rejection,
 )
-from hallwatch.registry.spec import Device, DeviceKind, Registry, normalise_uid
-
-MAX_PAYLOAD_BYTES = 64 * 1024  # larger messages are refused unread
-MAX_UID_HEX_DIGITS = 32  # ISO 14443 UIDs are at most 10 bytes (20 digits); leave room, refuse junk
-MAX_EXTRA_FIELDS = 32  # numeric telemetry kept per heartbeat
-MAX_EXTRA_KEY_CHARS = 64  # longer telemetry names are dropped
-SHOWN_CHARS = 60  # how much of a device-supplied value a rejection reason quotes
+from hallwatch.registry.spec import Device, Registry
 
 PREFIX = "hallwatch/devices/"
 SUBSCRIPTIONS = ("hallwatch/devices/+/events", "hallwatch/devices/+/status")
 SOURCE = "native"
 BADGE_ACTIONS: tuple[BadgeAction, ...] = ("in", "out")
-STATUS_WORDS = {"online": True, "offline": False}
-HEX_UID = re.compile(r"[0-9A-F]+")
-
-Converter = Callable[[str, bytes, datetime, Registry], ConversionResult | None]
-
-
-class Reject(Exception):
-    """Raised inside a converter: the message cannot be understood, for the reason given."""
-
-
-# ---------------------------------------------------------------- the native form
 
 
 def matches(topic: str) -> bool:
@@ -130,180 +115,3 @@ def _presence(device: Device, body: dict, received: datetime, registry: Registry
         raise Reject(f"'occupied' must be true or false, not {describe(occupied)}")
     when = event_time(body, "ts", received, registry)
     return PresenceReport(device.id, when.at, occupied, received, SOURCE, when.device_time)
-
-
-# ---------------------------------------------------------------- shared primitives
-
-
-def guarded(
-    converter: Converter, topic: str, payload: bytes, received: datetime, registry: Registry
-) -> ConversionResult | None:
-    """Run a converter so it never raises: refusals and surprises become Rejections."""
-    received = _aware_utc(received)
-    raw = _as_bytes(payload)
-    try:
-        return converter(topic, raw, received, registry)
-    except Reject as exc:
-        return Rejection(topic, raw, str(exc), received)
-    except Exception as exc:  # the contract: a poison message never stops the collector
-        reason = f"converter error: {type(exc).__name__}: {exc}"[: SHOWN_CHARS * 4]
-        return Rejection(topic, raw, reason, received)
-
-
-def decode_text(payload: bytes) -> str:
-    """The payload as text (a UTF-8 byte-order mark is tolerated); oversized ones unread."""
-    # Checked here, where a payload is first read, so ignored topics are ignored at any size
-    # (Zigbee2MQTT's retained bridge/devices runs to hundreds of kilobytes).
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise Reject(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
-    try:
-        return payload.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Reject(f"payload is not UTF-8 (bad byte at offset {exc.start})") from None
-
-
-def decode_json(payload: bytes) -> object:
-    """The payload as a JSON value; NaN and Infinity are not JSON."""
-    text = decode_text(payload)
-    if not text.strip():
-        raise Reject("empty payload, expected JSON")
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise Reject(f"bad JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise Reject("bad JSON: nested too deeply") from None
-    except ValueError as exc:  # NaN/Infinity, or an integer with thousands of digits
-        raise Reject(f"bad JSON: {exc}") from None
-
-
-def decode_object(payload: bytes) -> dict:
-    """The payload as a JSON object."""
-    value = decode_json(payload)
-    if not isinstance(value, dict):
-        raise Reject(f"payload must be a JSON object, not {describe(value)}")
-    return value
-
-
-def status_word(payload: bytes) -> bool | None:
-    """online → True, offline → False; also as a JSON string or {"state": …}; empty → None."""
-    text = decode_text(payload).strip()
-    if not text:
-        return None
-    value: object = text
-    if text[0] in '"{':
-        value = decode_json(payload)
-        if isinstance(value, dict):
-            value = value.get("state")
-    if isinstance(value, str) and value.strip().lower() in STATUS_WORDS:
-        return STATUS_WORDS[value.strip().lower()]
-    raise Reject(f"status must be online or offline, not {describe(value)}")
-
-
-def card_uid(text: str, key: str) -> str:
-    """A card UID as upper-case hex without separators; a leading 0x is tolerated."""
-    cleaned = text.strip()
-    if cleaned[:2].lower() == "0x":
-        cleaned = cleaned[2:]
-    uid = normalise_uid(cleaned)
-    if not uid:
-        raise Reject(f"'{key}' is empty")
-    if len(uid) > MAX_UID_HEX_DIGITS or not HEX_UID.fullmatch(uid):
-        raise Reject(f"'{key}' must be a hex card UID, not {shown(text)}")
-    return uid
-
-
-def event_time(body: Mapping, key: str, received: datetime, registry: Registry) -> Stamp:
-    """The event's time from `body[key]` under the clock policy of `devices.timestamps`."""
-    try:
-        return stamp(body.get(key), received, registry.hall.tz)
-    except TimestampError as exc:
-        raise Reject(f"'{key}' {exc}") from None
-
-
-def numeric_extras(
-    values: Mapping, skip: Iterable[str] = (), rename: Mapping[str, str] | None = None
-) -> dict[str, float]:
-    """Numeric telemetry as floats; with `rename`, only the keys it names, under new names."""
-    skipped = set(skip)
-    extras: dict[str, float] = {}
-    for key, value in values.items():
-        if key in skipped or not isinstance(key, str):
-            continue
-        name = rename.get(key) if rename is not None else key
-        number = as_number(value)
-        if not name or len(name) > MAX_EXTRA_KEY_CHARS or number is None:
-            continue
-        extras[name] = number
-        if len(extras) >= MAX_EXTRA_FIELDS:
-            break
-    return extras
-
-
-def as_number(value: object) -> float | None:
-    """A finite JSON number as float; booleans, strings and overflowing values are not."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def require_kind(device: Device, kind: DeviceKind, what: str) -> None:
-    """Refuse an event the registered device cannot produce."""
-    if device.kind != kind:
-        raise Reject(f"device {shown(device.id)} is a {device.kind}; {what} needs a {kind}")
-
-
-def describe(value: object) -> str:
-    """A JSON value named for a reason: the string 'x', the number 3, null, an object…"""
-    if value is None:
-        return "null (or missing)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return f"the number {shown(value)}"
-    if isinstance(value, str):
-        return f"the string {shown(value)}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def shown(value: object) -> str:
-    """A device-supplied value quoted for a reason, cut short."""
-    try:
-        text = repr(value)
-    except ValueError:  # an integer too long to print
-        return "a number too long to show"
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _aware_utc(received: datetime) -> datetime:
-    if not isinstance(received, datetime):
-        return received  # a caller's bug; the converter's own checks turn it into a Rejection
-    if received.tzinfo is None:
-        return received.replace(tzinfo=UTC)
-    try:
-        return received.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return received
-
-
-def _as_bytes(payload: bytes) -> bytes:
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogatepass")
-    try:
-        return bytes(payload)
-    except (TypeError, ValueError):
-        return repr(payload).encode()

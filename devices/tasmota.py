@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from devices.native import (
+from devices.payload import (
     Reject,
     card_uid,
     decode_object,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from devices.native import (
+from devices.payload import (
     Reject,
     as_number,
     decode_object,
