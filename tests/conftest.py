@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from hallwatch.services import Influxd, Mosquitto, ensure_binaries
@@ -69,3 +70,35 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Mosquitto | Influxd]
     yield start
     for service in reversed(started):
         service.stop()
+
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"  # plain, as HALLWATCH_DATABASE_URL takes it
+
+
+def _postgres_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    yield from database_url_for(request.param, tmp_path)
+
+
+def database_url_for(backend: str, tmp_path: Path) -> Iterator[str]:
+    """Yield a fresh SQLite file URL or a plain postgresql:// URL to a schema of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'not-yet' / 'there' / 'hallwatch.sqlite3'}"
+        return
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (database test): {exc}")
+    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield _postgres_url(schema)
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hallwatch.config import Settings
+from tests.conftest import database_url_for as _database_url
 from tests.helpers import wait_until
 from tests.integration.test_collector import publish, publisher
 from web import create_app
@@ -64,12 +65,23 @@ def hallwatch(*args: str, env: dict, check: bool = True) -> subprocess.Completed
     )
 
 
+BACKENDS = pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture
-def deployment(tmp_path: Path, mosquitto, influx_db):
+def database_url(request, tmp_path: Path):
+    """SQLite by default; the tests marked BACKENDS run on PostgreSQL as well."""
+    yield from _database_url(getattr(request, "param", "sqlite"), tmp_path)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
     """A registry imported with the CLI, users, and the environment the processes share."""
     env = {
         **os.environ,
-        "HALLWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "HALLWATCH_DATABASE_URL": database_url,
         "HALLWATCH_MQTT_URL": mosquitto.url,
         "HALLWATCH_INFLUX_URL": influx_db.url,
         "HALLWATCH_INFLUX_DB": influx_db.db,
@@ -136,6 +148,7 @@ def window(body: dict, window_id: str) -> dict:
     return next(w for w in body["windows"] if w["id"] == window_id)
 
 
+@BACKENDS
 def test_the_live_hall_follows_the_devices(deployment, collector_process, mosquitto):
     client = app_for(deployment).test_client()
     assert window(live(client), "W01")["state"] == "unknown"  # the seat sensor never reported
@@ -206,6 +219,7 @@ def test_replay_of_a_past_instant(deployment, collector_process, mosquitto):
     pub.loop_stop()
 
 
+@BACKENDS
 def test_a_department_head_sees_only_their_department(deployment):
     client = app_for(deployment).test_client()
     body = live(client, auth=("tax", "pw-tax"))

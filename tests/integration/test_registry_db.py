@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,9 +16,6 @@ from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, Wind
 from hallwatch.registry.parse import RegistryError, parse_registry
 from hallwatch.registry.store import import_file, load_registry
 from hallwatch.registry.users import ROLES, add_user, authenticate
-
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=7)
@@ -76,29 +71,6 @@ roster:
 leave:
   - {staff: s001, from: "2026-11-23T09:00", until: "2026-11-23T12:00", reason: 培训}
 """
-
-
-def _postgres_url(schema: str) -> str:
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own for one test: a fresh SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'not-yet' / 'there' / 'hallwatch.sqlite3'}"
-        return
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 (database test): {exc}")
-    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield _postgres_url(schema)
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 BACKENDS = pytest.mark.parametrize(
