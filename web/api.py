@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import text
 
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
+from web.roles import permission_required
 from web.scope import visible_windows
 from web.timeparam import BadInstant, parse_instant
 
 bp = Blueprint("api", __name__)
 MQTT_CHECK_TIMEOUT_S = 2.0
+MAX_LOOKBACK_HOURS = 24 * 31
+MAX_LISTED = 500
 
 
 def _runtime():
@@ -64,7 +67,7 @@ def live_json(hall: HallState, registry, allowed: set[str]) -> dict:
 
 
 @bp.get("/api/live")
-@login_required
+@permission_required("read_hall")
 def live():
     runtime = _runtime()
     registry = runtime.registry()
@@ -79,6 +82,42 @@ def live():
     except QueryError as exc:
         return jsonify(error=f"event store unavailable: {exc}"), 503
     return jsonify(live_json(hall, registry, visible_windows(current_user, registry)))
+
+
+def _lookback() -> tuple[datetime, datetime]:
+    """The [start, end] of `?hours=` (default 24) back from now; ValueError names the problem."""
+    try:
+        hours = float(request.args.get("hours", "24"))
+    except ValueError:
+        raise ValueError("'hours' must be a number") from None
+    if not 0 < hours <= MAX_LOOKBACK_HOURS:
+        raise ValueError(f"'hours' must be between 0 and {MAX_LOOKBACK_HOURS}")
+    end = datetime.now(UTC)
+    return end - timedelta(hours=hours), end
+
+
+@bp.get("/api/rejected")
+@permission_required("read_operations")
+def rejected():
+    """Messages the collector could not understand, newest first, with the reason."""
+    try:
+        start, end = _lookback()
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    rows = _runtime().store.rejected(start, end, limit=MAX_LISTED)
+    return jsonify([{**r, "time": r["time"].isoformat()} for r in rows])
+
+
+@bp.get("/api/unknown-cards")
+@permission_required("read_operations")
+def unknown_cards():
+    """Badge reads of cards nobody in the registry holds, newest first."""
+    try:
+        start, end = _lookback()
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    rows = _runtime().store.unknown_cards(start, end)[:MAX_LISTED]
+    return jsonify([{**r, "time": r["time"].isoformat()} for r in rows])
 
 
 @bp.get("/healthz")

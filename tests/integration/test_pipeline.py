@@ -262,3 +262,25 @@ def test_healthz_names_what_is_down(deployment, tmp_path):
     body = app_for(broken).test_client().get("/healthz")
     assert body.status_code == 503
     assert json.loads(body.data)["down"] == ["influx", "mqtt"]
+
+
+def test_operators_list_rejected_messages_and_unknown_cards(
+    deployment, collector_process, mosquitto
+):
+    client = app_for(deployment).test_client()
+    pub = publisher(mosquitto.url)
+    publish(pub, "hallwatch/devices/desk-w01-card/events", b"\xff not json")
+    publish(pub, "hallwatch/devices/desk-w01-card/events", {"type": "badge", "uid": "CAFE0001"})
+    manager = basic("boss", "pw-boss")
+
+    def listed(path):
+        return client.get(path, headers=manager).get_json()
+
+    rows = wait_until(lambda: listed("/api/rejected"), timeout=15)
+    assert rows[0]["topic"] == "hallwatch/devices/desk-w01-card/events"
+    assert rows[0]["encoding"] == "base64" and rows[0]["reason"]
+    cards = wait_until(lambda: listed("/api/unknown-cards"), timeout=15)
+    assert cards[0]["uid"] == "CAFE0001" and cards[0]["device"] == "desk-w01-card"
+    assert client.get("/api/rejected", headers=basic("tax", "pw-tax")).status_code == 403
+    assert client.get("/api/rejected?hours=x", headers=manager).status_code == 400
+    pub.loop_stop()
