@@ -47,6 +47,18 @@ class DeviceFacts:
 
 
 @dataclass(frozen=True)
+class CountedRead:
+    """A badge read of a known person that counted (after the 60 s repeat rule)."""
+
+    at: datetime
+    staff: str
+    device: str
+    window: str | None  # a desk reader's window…
+    department: str | None  # …or the office reader's department
+    action: str
+
+
+@dataclass(frozen=True)
 class SignIn:
     staff: str
     window: str
@@ -89,6 +101,7 @@ class HallTracker:
         self.unknown_cards: dict[str, datetime] = {}  # uid → last seen today
         self.badge_occupancy: dict[str, tuple[bool, datetime]] = {}  # window → (anyone?, since)
         self._last_counted: dict[tuple[str, str, str], datetime] = {}
+        self.reads: list[CountedRead] = []  # today's counted reads of known people, in order
         self.latest: datetime | None = None
 
     def apply(self, event: Event) -> None:
@@ -126,6 +139,11 @@ class HallTracker:
         if person is None:
             self.unknown_cards[read.uid] = read.at
             return
+        self.reads.append(
+            CountedRead(
+                read.at, person.id, device.id, device.window, device.department, read.action
+            )
+        )
         current = self.signed_in.get(person.id)
         if device.window is None:  # an office reader: back at the home department
             self.at_office[person.id] = read.at

@@ -1,0 +1,257 @@
+"""The alert rules (contract §4) as pure functions of (registry, events, now).
+
+`episodes()` returns every alert episode of `now`'s hall day up to `now`, each
+with the key that identifies it across evaluations and, when it has already
+cleared, when and why. Evaluating twice, late, or after a restart gives the same
+episodes, so alert records reconcile by key and nothing is opened twice or lost.
+All of it reads the day's sweep: no second copy of the hall's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from hallwatch.alert_kinds import Episode
+from hallwatch.events import Event
+from hallwatch.registry.spec import Registry
+from hallwatch.schedule import Interval, containing, day_of, union
+from hallwatch.timeline import Span, Sweep, sweep
+
+FLAP_MERGE = timedelta(minutes=10)  # offline spans closer than this are one device_offline
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+def _done(at: datetime | None, now: datetime) -> datetime | None:
+    """A resolution only counts once it has happened."""
+    return at if at is not None and at <= now else None
+
+
+def episodes(registry: Registry, events: Iterable[Event], now: datetime) -> list[Episode]:
+    """Every alert episode of `now`'s hall day up to `now`."""
+    return episodes_of_day(registry, events, day_of(registry.hall, now), now)
+
+
+def episodes_of_day(
+    registry: Registry, events: Iterable[Event], day: date, now: datetime
+) -> list[Episode]:
+    """The episodes of one hall day as seen at `now` (which may be after the day)."""
+    day_sweep = sweep(registry, events, day, now)
+    if not day_sweep.tracker.schedule.working:
+        return []
+    return [
+        *empty_windows(registry, day_sweep, now),
+        *absences(registry, day_sweep, now),
+        *pull_backs(registry, day_sweep, now),
+        *offline_devices(registry, day_sweep, now),
+        *withdrawals(registry, day_sweep, now),
+    ]
+
+
+def _day_closed_at(day_sweep: Sweep, window: str) -> datetime | None:
+    intervals = day_sweep.tracker.schedule.open_intervals.get(window) or []
+    return intervals[-1][1] if intervals else None
+
+
+def empty_windows(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
+    """A rostered window whose seat stayed empty for the grace; resolves when it is occupied."""
+    found: list[Episode] = []
+    for window_id, segments in day_sweep.windows.items():
+        window = registry.window_by_id[window_id]
+        current: Episode | None = None
+        for segment in segments:
+            if segment.state == "empty" and (current is None or current.since != segment.since):
+                current = Episode(
+                    "empty_window",
+                    f"empty_window:{window_id}:{_iso(segment.since)}",
+                    opened_at=segment.start,
+                    since=segment.since,
+                    window=window_id,
+                    department=window.department,
+                )
+                found.append(current)
+            elif segment.state == "staffed" and current is not None:
+                found[-1] = _resolve(current, segment.start, "occupied")
+                current = None
+        if current is not None:
+            found[-1] = _resolve(current, _day_closed_at(day_sweep, window_id), "day_closed", now)
+    return found
+
+
+def _resolve(
+    episode: Episode, at: datetime | None, why: str, now: datetime | None = None
+) -> Episode:
+    when = at if now is None else _done(at, now)
+    if when is None:
+        return episode
+    return Episode(**{**episode.__dict__, "resolved_at": when, "resolution": why})
+
+
+def _signed_in_spans(day_sweep: Sweep, staff: str, window: str, end: datetime) -> list[Interval]:
+    """When `staff` was signed in at `window` today, from the counted reads."""
+    spans: list[Interval] = []
+    started: datetime | None = None
+    for read in day_sweep.tracker.reads:
+        if read.staff != staff:
+            continue
+        here = read.window == window and read.action == "in"
+        if here and started is None:
+            started = read.at
+        elif not here and started is not None and (read.window != window or read.action == "out"):
+            spans.append((started, read.at))
+            started = None
+    if started is not None:
+        spans.append((started, end))
+    return spans
+
+
+def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
+    """No sign-in at their window within the grace of a period's start; resolves on sign-in.
+
+    A person still absent when the next period starts keeps the same alert (one per
+    absence, not one per period); leave is already taken out of the rostered intervals,
+    so the grace runs from when their duty really starts.
+    """
+    grace = timedelta(minutes=registry.hall.absent_grace_minutes)
+    found: list[Episode] = []
+    for duty in day_sweep.tracker.schedule.duties:
+        staff = registry.staff_by_id[duty.staff]
+        present = _signed_in_spans(day_sweep, duty.staff, duty.window, day_sweep.until)
+        open_episode: Episode | None = None
+        for start, stop in duty.intervals:
+            deadline = start + grace
+            if deadline > stop or deadline > now:
+                continue
+            if open_episode is not None and (open_episode.resolved_at or deadline) < deadline:
+                open_episode = None
+            came = any(a <= deadline and b > start for a, b in present)
+            if came or open_episode is not None:
+                continue
+            arrival = min((a for a, _ in present if a > deadline), default=None)
+            open_episode = Episode(
+                "absent",
+                f"absent:{duty.staff}:{duty.window}:{_iso(start)}",
+                opened_at=deadline,
+                since=start,
+                window=duty.window,
+                department=staff.department,
+                staff=duty.staff,
+            )
+            if arrival is not None:
+                open_episode = _resolve(open_episode, arrival, "signed_in", now)
+            else:
+                open_episode = _resolve(open_episode, duty.intervals[-1][1], "day_closed", now)
+            found.append(open_episode)
+    return found
+
+
+def pull_backs(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
+    """A rostered person read at an office reader during their rostered hours."""
+    schedule = day_sweep.tracker.schedule
+    found: list[Episode] = []
+    for staff_id in {d.staff for d in schedule.duties}:
+        duties = schedule.duties_of(staff_id)
+        rostered = union([i for d in duties for i in d.intervals])
+        staff = registry.staff_by_id[staff_id]
+        reads = [r for r in day_sweep.tracker.reads if r.staff == staff_id]
+        current: Episode | None = None
+        for read in reads:
+            if current is not None and current.resolved_at is None:
+                if read.window and read.action == "in" and read.window in _windows_of(duties):
+                    found[-1] = current = _resolve(current, read.at, "signed_in")
+                continue
+            if read.window is None and containing(rostered, read.at):
+                duty = next(d for d in duties if containing(list(d.intervals), read.at))
+                current = Episode(
+                    "pulled_back",
+                    f"pulled_back:{staff_id}:{_iso(read.at)}",
+                    opened_at=read.at,
+                    since=read.at,
+                    window=duty.window,
+                    department=staff.department,
+                    staff=staff_id,
+                )
+                found.append(current)
+        if current is not None and current.resolved_at is None:
+            found[-1] = _resolve(current, rostered[-1][1], "day_closed", now)
+    return found
+
+
+def _windows_of(duties) -> set[str]:
+    return {d.window for d in duties}
+
+
+def offline_devices(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
+    """A device offline during opening hours; spans closer than FLAP_MERGE are one alert."""
+    hall_periods = day_sweep.tracker.schedule.hall_periods
+    found: list[Episode] = []
+    for device_id, spans in day_sweep.devices.items():
+        device = registry.device_by_id[device_id]
+        department = device.department or (
+            registry.window_by_id[device.window].department if device.window else None
+        )
+        for group in _flap_groups([s for s in spans if not s.online]):
+            opened = _first_in_hours(group, hall_periods)
+            if opened is None or opened > now:
+                continue
+            back = group[-1].end
+            still_offline = back >= day_sweep.until
+            episode = Episode(
+                "device_offline",
+                f"device_offline:{device_id}:{_iso(group[0].since)}",
+                opened_at=opened,
+                since=group[0].since,
+                window=device.window,
+                department=department,
+                device=device_id,
+            )
+            if not still_offline and back + FLAP_MERGE <= now:
+                episode = _resolve(episode, back, "reported")
+            found.append(episode)
+    return found
+
+
+def _flap_groups(offline: list[Span]) -> list[list[Span]]:
+    groups: list[list[Span]] = []
+    for span in offline:
+        if groups and span.start - groups[-1][-1].end < FLAP_MERGE:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return groups
+
+
+def _first_in_hours(group: list[Span], periods: list[Interval]) -> datetime | None:
+    """The first instant of the group that falls within the hall's opening periods."""
+    for span in group:
+        for start, stop in periods:
+            if span.start < stop and span.end > start:
+                return max(span.start, start)
+    return None
+
+
+def withdrawals(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
+    """At the close of a working day, a rostered window not staffed for a single minute."""
+    found: list[Episode] = []
+    for window_id, intervals in day_sweep.tracker.schedule.open_intervals.items():
+        if not intervals or now < intervals[-1][1]:
+            continue
+        segments = day_sweep.windows.get(window_id, [])
+        staffed = sum(((s.end - s.start) for s in segments if s.state == "staffed"), timedelta())
+        if staffed >= timedelta(minutes=1):
+            continue
+        closed_at = intervals[-1][1]
+        episode = Episode(
+            "withdrawn",
+            f"withdrawn:{window_id}:{day_sweep.day.isoformat()}",
+            opened_at=closed_at,
+            since=intervals[0][0],
+            window=window_id,
+            department=registry.window_by_id[window_id].department,
+        )
+        # Open from the close until the end of that day, so it is seen and notified once.
+        found.append(_resolve(episode, day_sweep.tracker.schedule.end, "day_closed", now))
+    return found
