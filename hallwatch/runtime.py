@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.config import Settings
+from hallwatch.daycache import DayEvents
+from hallwatch.events import Event
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
@@ -29,6 +31,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     influx: InfluxClient
     store: EventStore
+    today: DayEvents | None = None
     _registry: Registry | None = None
     _registry_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,7 +47,8 @@ class Runtime:
             settings.influx_password,
             settings.influx_token,
         )
-        return cls(settings, make_session_factory(engine), influx, EventStore(influx))
+        store = EventStore(influx)
+        return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))
 
     def registry(self, fresh: bool = False) -> Registry:
         """The current registry, re-read from the database at most every few seconds."""
@@ -56,9 +60,14 @@ class Runtime:
                 self._registry_at = time.monotonic()
             return self._registry
 
+    def history(self, registry: Registry, at: datetime) -> list[Event]:
+        """The events the state function needs at `at`: today's from memory, a past day's read."""
+        hall = registry.hall
+        if self.today is not None and day_of(hall, at) == day_of(hall, datetime.now(UTC)):
+            return self.today.history(hall, at)
+        return self.store.day_history(local_midnight(hall, day_of(hall, at)), at)
+
     def hall_state(self, at: datetime) -> tuple[Registry, HallState]:
         """The hall at `at`, replayed from InfluxDB through the one state function."""
         registry = self.registry()
-        day_start = local_midnight(registry.hall, day_of(registry.hall, at))
-        events = self.store.day_history(day_start, at)
-        return registry, hall_at(registry, events, at)
+        return registry, hall_at(registry, self.history(registry, at), at)

@@ -122,6 +122,15 @@ class EventStore:
         events = [event_from_row(r) for s in series for r in rows(s)]
         return sorted((e for e in events if e is not None), key=lambda e: e.at)
 
+    def received_since(self, start: datetime, received_after: datetime) -> list[Event]:
+        """Events at or after `start` that the collector received after `received_after`."""
+        series = self.client.query(
+            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND "received_ms" > $after',
+            {"start": to_ns(start), "after": to_ns(received_after) // 1_000_000},
+        )
+        events = [event_from_row(r) for s in series for r in rows(s)]
+        return sorted((e for e in events if e is not None), key=lambda e: e.at)
+
     def carry_over(self, before: datetime) -> list[Event]:
         """Each device's last occupancy, status and sighting before `before`, as events."""
         window = {"start": to_ns(before - CARRY_OVER_LOOKBACK), "end": to_ns(before) - 1}

@@ -1,0 +1,60 @@
+"""Today's events in memory: topped up from InfluxDB, late-written points caught by a reload."""
+
+from datetime import UTC, datetime, timedelta
+
+from hallwatch.daycache import FULL_RELOAD_S, DayEvents
+from hallwatch.events import PresenceReport
+from hallwatch.influx.client import InfluxClient
+from hallwatch.influx.eventstore import EventStore, event_point
+from tests.unit.hall import hall
+
+HALL = hall().hall
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def write(client: InfluxClient, at: datetime, received: datetime, occupied=True) -> None:
+    event = PresenceReport("desk-w01-seat", at, occupied, received)
+    client.write([event_point(event).to_line()])
+
+
+def test_new_points_are_topped_up_and_late_ones_appear_after_a_reload(influx_db):
+    client = InfluxClient(influx_db.url, influx_db.db)
+    clock = Clock()
+    cache = DayEvents(EventStore(client), clock)
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(client, now - timedelta(minutes=3), now - timedelta(minutes=3))
+    assert len(cache.history(HALL, now)) >= 1
+    write(client, now - timedelta(minutes=1), now - timedelta(seconds=5), occupied=False)
+    assert [
+        e.occupied
+        for e in cache.history(HALL, now)
+        if e.device == "desk-w01-seat" and isinstance(e, PresenceReport)
+    ][-1] is False
+
+    # A backlog written long after it was received: missed by the top-up…
+    write(client, now - timedelta(minutes=2), now - timedelta(minutes=10))
+    events = [e for e in cache.history(HALL, now) if isinstance(e, PresenceReport)]
+    assert len(events) == 2
+    # …and found by the next full reload.
+    clock.now += FULL_RELOAD_S + 1
+    events = [e for e in cache.history(HALL, now) if isinstance(e, PresenceReport)]
+    assert len(events) == 3 and [e.at for e in events] == sorted(e.at for e in events)
+
+
+def test_history_stops_at_the_instant_asked(influx_db):
+    client = InfluxClient(influx_db.url, influx_db.db)
+    cache = DayEvents(EventStore(client), Clock())
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(client, now - timedelta(seconds=30), now - timedelta(seconds=30))
+    assert [
+        e
+        for e in cache.history(HALL, now - timedelta(minutes=1))
+        if isinstance(e, PresenceReport) and e.at > now - timedelta(minutes=1)
+    ] == []
