@@ -7,12 +7,21 @@ import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from dotenv import load_dotenv
 
 VAR_DIR = Path("var")
 DEFAULT_DATABASE_URL = "sqlite:///var/hallwatch.sqlite3"
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+DEFAULT_MAIL_FROM = "hallwatch@localhost"
+DEFAULT_RENOTIFY_MINUTES = 30.0  # an unacknowledged alert is re-notified at most this often
+DEFAULT_ESCALATE_MINUTES = 15.0  # empty_window/pulled_back unacknowledged this long go to admins
+SMTP_PORT = 25
+SMTP_SUBMISSION_PORT = 587  # the usual port when STARTTLS is asked for
+SMTPS_PORT = 465
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -29,6 +38,27 @@ class MqttTarget:
 
 
 @dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    implicit_tls: bool  # smtps://
+    starttls: bool  # ?starttls=1
+    username: str | None
+    password: str | None
+
+
+def _minutes(env: dict[str, str], name: str, default: float) -> float:
+    """A number of minutes from `env[name]`, or ConfigError naming the variable."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of minutes, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     mqtt_url: str = "mqtt://127.0.0.1:1883"
@@ -39,6 +69,11 @@ class Settings:
     influx_token: str | None = None
     secret_key: str = ""
     collector_id: str = ""
+    smtp_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    base_url: str = DEFAULT_BASE_URL
+    renotify_minutes: float = DEFAULT_RENOTIFY_MINUTES
+    escalate_after_minutes: float = DEFAULT_ESCALATE_MINUTES
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,6 +92,13 @@ class Settings:
             secret_key=env.get("HALLWATCH_SECRET_KEY", ""),
             collector_id=env.get("HALLWATCH_COLLECTOR_ID")
             or f"hallwatch-collector-{socket.gethostname()}",
+            smtp_url=env.get("HALLWATCH_SMTP_URL") or None,
+            mail_from=env.get("HALLWATCH_MAIL_FROM") or DEFAULT_MAIL_FROM,
+            base_url=(env.get("HALLWATCH_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            renotify_minutes=_minutes(env, "HALLWATCH_RENOTIFY_MINUTES", DEFAULT_RENOTIFY_MINUTES),
+            escalate_after_minutes=_minutes(
+                env, "HALLWATCH_ESCALATE_MINUTES", DEFAULT_ESCALATE_MINUTES
+            ),
         )
         settings.validate()
         return settings
@@ -72,6 +114,72 @@ class Settings:
             raise ConfigError(
                 f"HALLWATCH_DATABASE_URL must be sqlite:/// or postgresql://, got {scheme!r}"
             )
+        self.validate_notifications()
+
+    def validate_notifications(self) -> None:
+        """The alerting settings: SMTP URL, sender, link base and the two intervals."""
+        if self.smtp_url:
+            self.smtp_target()
+        if "@" not in self.mail_from or any(ch in self.mail_from for ch in "\r\n"):
+            raise ConfigError(
+                f"HALLWATCH_MAIL_FROM must be an e-mail address, got {self.mail_from!r}"
+            )
+        base = urlsplit(self.base_url)
+        if base.scheme not in ("http", "https") or not base.hostname:
+            raise ConfigError(f"HALLWATCH_BASE_URL must be http(s)://host…, got {self.base_url!r}")
+        if not self.renotify_minutes > 0:
+            raise ConfigError(
+                f"HALLWATCH_RENOTIFY_MINUTES must be more than 0, got {self.renotify_minutes:g}"
+            )
+        if not self.escalate_after_minutes > 0:
+            raise ConfigError(
+                "HALLWATCH_ESCALATE_MINUTES must be more than 0, "
+                f"got {self.escalate_after_minutes:g}"
+            )
+
+    def smtp_target(self) -> SmtpTarget | None:
+        """HALLWATCH_SMTP_URL taken apart; None when it is not set."""
+        if not self.smtp_url:
+            return None
+        shown = self._smtp_shown()
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError(
+                f"HALLWATCH_SMTP_URL must be smtp(s)://[user:pass@]host[:port], got {shown!r}"
+            )
+        options = parse_qs(parts.query, keep_blank_values=True)
+        unknown = sorted(set(options) - {"starttls"})
+        if unknown:
+            raise ConfigError(f"HALLWATCH_SMTP_URL has unknown options {unknown}: {shown!r}")
+        word = options.get("starttls", [""])[-1].lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"HALLWATCH_SMTP_URL: starttls must be 1 or 0, got {word!r}")
+        starttls = word in TRUE_WORDS
+        if starttls and parts.scheme == "smtps":
+            raise ConfigError("HALLWATCH_SMTP_URL: smtps:// is TLS already; drop ?starttls=1")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"HALLWATCH_SMTP_URL has a bad port: {shown!r}") from exc
+        if port is None and parts.scheme == "smtps":
+            port = SMTPS_PORT
+        elif port is None:
+            port = SMTP_SUBMISSION_PORT if starttls else SMTP_PORT
+        return SmtpTarget(
+            host=parts.hostname,
+            port=port,
+            implicit_tls=parts.scheme == "smtps",
+            starttls=starttls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def _smtp_shown(self) -> str:
+        """The SMTP URL with its password masked, for messages."""
+        parts = urlsplit(self.smtp_url or "")
+        if parts.password is None:
+            return self.smtp_url or ""
+        return self.smtp_url.replace(f":{parts.password}@", ":***@", 1)
 
     def mqtt_target(self) -> MqttTarget:
         parts = urlsplit(self.mqtt_url)
