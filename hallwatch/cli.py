@@ -97,6 +97,69 @@ def user_add(name: str, role: str, department: str | None, password: str) -> Non
     click.echo(f"user {name!r} saved with role {role}")
 
 
+@user.group("channel")
+def user_channel() -> None:
+    """Where a user is notified: email, dingtalk, wecom or webhook."""
+
+
+@user_channel.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help="email, dingtalk, wecom or webhook")
+@click.option("--target", required=True, help="An e-mail address, or the robot's or hook's URL")
+@click.option("--secret", default=None, help="Signing secret (dingtalk, webhook)")
+def user_channel_add(name: str, kind: str, target: str, secret: str | None) -> None:
+    """Give user NAME a notification channel."""
+    from alerts.channels import add_channel
+
+    runtime = _runtime(_settings())
+    with runtime.sessions() as session:
+        try:
+            row = add_channel(session, name, kind, target, secret)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"channel {row.id} ({kind} → {target}) saved for user {name!r}")
+
+
+@user_channel.command("list")
+@click.argument("name")
+def user_channel_list(name: str) -> None:
+    """List user NAME's channels as JSON lines (secrets are not shown)."""
+    from alerts.channels import list_channels
+
+    runtime = _runtime(_settings())
+    with runtime.sessions() as session:
+        try:
+            rows = list_channels(session, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for row in rows:
+            line = {
+                "id": row.id,
+                "kind": row.kind,
+                "target": row.target,
+                "signed": bool(row.secret),
+            }
+            click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@user_channel.command("remove")
+@click.argument("name")
+@click.argument("channel_id", type=int)
+def user_channel_remove(name: str, channel_id: int) -> None:
+    """Remove channel CHANNEL_ID of user NAME."""
+    from alerts.channels import remove_channel
+
+    runtime = _runtime(_settings())
+    with runtime.sessions() as session:
+        try:
+            remove_channel(session, name, channel_id)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"channel {channel_id} of user {name!r} removed")
+
+
 @main.command()
 @click.option("--group", default=None, help="Share the work with other collectors ($share/NAME/…)")
 def collector(group: str | None) -> None:
@@ -115,6 +178,62 @@ def collector(group: str | None) -> None:
     )
     ingest.start(target.host, target.port)
     ingest.run()
+
+
+@main.command("alerts")
+def alerts_command() -> None:
+    """Run the alert scheduler until stopped (SIGTERM/SIGINT: exit 0)."""
+    from alerts.scheduler import run_scheduler
+
+    run_scheduler(_runtime(_settings()), _stop_on_signals)
+
+
+def _instant(text: str | None) -> datetime | None:
+    """`--at` as a datetime (naive means hall time, attached later), or a usage error."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"must be an ISO-8601 time such as 2026-11-23T10:20:00+08:00, got {text!r}",
+            param_hint="--at",
+        ) from None
+
+
+@main.command()
+@click.option(
+    "--at", "at_text", default=None, help="ISO-8601 instant (default now; no offset: hall time)"
+)
+@click.option("--dry-run", is_flag=True, help="Change and send nothing; print what would be open")
+def check(at_text: str | None, dry_run: bool) -> None:
+    """Evaluate every alert rule once as of an instant; print the open alerts as JSON."""
+    from alerts.evaluate import evaluate
+    from alerts.outbox import deliver_due
+    from alerts.records import alert_json
+    from hallwatch.influx.client import QueryError
+
+    at = _instant(at_text)
+    runtime = _runtime(_settings())
+    tz = runtime.registry(fresh=True).hall.tz
+    wall = datetime.now(UTC)
+    now = wall if at is None else at if at.tzinfo else at.replace(tzinfo=tz)
+    try:
+        open_alerts = evaluate(runtime, now, dry_run=dry_run)
+    except QueryError as exc:
+        raise click.ClickException(f"event store unavailable: {exc}") from exc
+    if not dry_run:
+        # A one-shot check really notifies: send what it queued (never before `now`).
+        stats = deliver_due(runtime.sessions, runtime.settings, max(wall, now))
+        if stats.attempted:
+            log.info(
+                "notifications: %d sent, %d to retry, %d given up",
+                stats.sent,
+                stats.retrying,
+                stats.failed,
+            )
+    body = [alert_json(row, tz) for row in open_alerts]
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
 @main.command()

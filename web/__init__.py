@@ -22,9 +22,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.config.update(test_config or {})
     app.extensions["hallwatch"] = Runtime.from_settings(settings)
 
-    from web import api, auth, pages
+    from web import alerts_api, api, auth, pages
 
     auth.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(alerts_api.bp)
     app.register_blueprint(pages.bp)
     return app

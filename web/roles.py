@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_hall": frozenset({"admin", "hall_manager", "dept_head", "inspector"}),
     "read_operations": frozenset({"admin", "hall_manager", "inspector"}),
     "operate": frozenset({"admin", "hall_manager"}),
+    "acknowledge": frozenset({"admin", "hall_manager", "dept_head"}),
     "administer": frozenset({"admin"}),
 }
 

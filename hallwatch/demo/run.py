@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 DEMO_HALL = Path(__file__).with_name("hall.yaml")
 PREFERRED_MQTT_PORT = 18830
 PREFERRED_INFLUX_PORT = 18086
+PREFERRED_SMTP_PORT = 18025
 DEMO_USER = "manager"
+DEMO_EMAIL = "manager@hallwatch.demo"  # caught by the local mail catcher, never sent out
+MAIL_LOG = "mail.log"  # under var/: every message the demo's alerts send
 
 
 def _port(preferred: int) -> int:
@@ -56,6 +59,20 @@ def _hallwatch(*args: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "hallwatch.cli", *args], env=env)
 
 
+def _run_hallwatch(*args: str, env: dict) -> None:
+    subprocess.run([sys.executable, "-m", "hallwatch.cli", *args], env=env, check=True)
+
+
+def _mail_catcher(var: Path, port: int) -> subprocess.Popen:
+    """A local SMTP server that accepts every message and appends it to var/mail.log."""
+    with (var / MAIL_LOG).open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def run_demo(web_port: int = 8080) -> None:
     """Start services and processes, print the URL and a login, run until Ctrl-C."""
     var = Path("var").resolve()
@@ -63,10 +80,12 @@ def run_demo(web_port: int = 8080) -> None:
     mosquitto = Mosquitto(var / "mosquitto", port=_port(PREFERRED_MQTT_PORT))
     influxd = Influxd(var / "influxdb", port=_port(PREFERRED_INFLUX_PORT))
     web_port = web_port if port_is_free(web_port) else free_port()
+    smtp_port = _port(PREFERRED_SMTP_PORT)
     mosquitto.start()
     influxd.start()
-    children: list[subprocess.Popen] = []
+    children: dict[str, subprocess.Popen] = {}
     try:
+        children["mail"] = _mail_catcher(var, smtp_port)
         env = {
             **os.environ,
             "HALLWATCH_MQTT_URL": mosquitto.url,
@@ -75,41 +94,32 @@ def run_demo(web_port: int = 8080) -> None:
                 "HALLWATCH_DATABASE_URL", f"sqlite:///{var / 'hallwatch.sqlite3'}"
             ),
             "HALLWATCH_COLLECTOR_ID": "hallwatch-demo-collector",
+            "HALLWATCH_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "HALLWATCH_BASE_URL": f"http://127.0.0.1:{web_port}",
         }
         Settings.from_env(env)  # fail early on a bad inherited setting
         hall_file, notes = demo_registry_file(var, datetime.now(UTC))
         password = _password(var)
-        subprocess.run(
-            [sys.executable, "-m", "hallwatch.cli", "import", str(hall_file)], env=env, check=True
+        _run_hallwatch("import", str(hall_file), env=env)
+        _run_hallwatch(
+            "user", "add", DEMO_USER, "--role", "hall_manager", "--password", password, env=env
         )
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "hallwatch.cli",
-                "user",
-                "add",
-                DEMO_USER,
-                "--role",
-                "hall_manager",
-                "--password",
-                password,
-            ],
-            env=env,
-            check=True,
+        _run_hallwatch(
+            "user", "channel", "add", DEMO_USER, "--kind", "email", "--target", DEMO_EMAIL, env=env
         )
-        children = [
-            _hallwatch("collector", env=env),
-            _hallwatch("web", "--port", str(web_port), env=env),
-            _hallwatch("simulate", "--mode", "live", "--truth", str(var / "truth.csv"), env=env),
-        ]
-        _banner(web_port, password, notes, mosquitto.url, influxd.url)
+        children["collector"] = _hallwatch("collector", env=env)
+        children["web"] = _hallwatch("web", "--port", str(web_port), env=env)
+        children["alerts"] = _hallwatch("alerts", env=env)
+        children["simulate"] = _hallwatch(
+            "simulate", "--mode", "live", "--truth", str(var / "truth.csv"), env=env
+        )
+        _banner(web_port, password, notes, mosquitto.url, influxd.url, var / MAIL_LOG)
         _wait(children)
     finally:
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -119,7 +129,9 @@ def run_demo(web_port: int = 8080) -> None:
         print("演示已停止。Demo stopped.", flush=True)
 
 
-def _banner(web_port: int, password: str, notes: list[str], mqtt: str, influx: str) -> None:
+def _banner(
+    web_port: int, password: str, notes: list[str], mqtt: str, influx: str, mail_log: Path
+) -> None:
     lines = [
         "",
         "=" * 64,
@@ -127,6 +139,8 @@ def _banner(web_port: int, password: str, notes: list[str], mqtt: str, influx: s
         f"  网址 URL:      http://127.0.0.1:{web_port}/",
         f"  登录 login:    {DEMO_USER} / {password}",
         f"  实时接口 API:  curl -u {DEMO_USER}:{password} http://127.0.0.1:{web_port}/api/live",
+        f"  告警接口 alerts: curl -u {DEMO_USER}:{password} http://127.0.0.1:{web_port}/api/alerts",
+        f"  告警邮件 mail:  {mail_log}",
         f"  MQTT: {mqtt}   InfluxDB: {influx}",
         *[f"  注意:{note}" for note in notes],
         "  按 Ctrl-C 停止 / Ctrl-C stops everything.",
@@ -136,12 +150,13 @@ def _banner(web_port: int, password: str, notes: list[str], mqtt: str, influx: s
     print("\n".join(lines), flush=True)
 
 
-def _wait(children: list[subprocess.Popen]) -> None:
+def _wait(children: dict[str, subprocess.Popen]) -> None:
+    """Until Ctrl-C/SIGTERM, or until a process other than the simulator ends."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     while not stop.wait(1.0):
-        for child in children:
-            if child.poll() is not None and child.args[3] != "simulate":
-                log.error("%s exited with %s; stopping the demo", child.args[3], child.returncode)
+        for name, child in children.items():
+            if child.poll() is not None and name != "simulate":
+                log.error("%s exited with %s; stopping the demo", name, child.returncode)
                 return

@@ -1,0 +1,200 @@
+"""Alert records: episodes from the rules become rows once, are resolved once, and are acknowledged.
+
+An episode's key (kind, subject, the moment the situation began) is the row's unique
+key, so evaluating twice, late, after a restart or in two processes at once never
+opens an alert twice. A row that is unresolved but whose key the rules no longer
+return is left as it is: absence is not evidence that the situation cleared (the
+registry may have changed, a late event may have moved the episode's start, or the
+event store may have answered with less than it holds), and the rules resolve every
+episode themselves when its condition clears or its day closes. Only they decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from sqlalchemy import false, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.messages import describe
+from hallwatch.alert_kinds import Episode
+from hallwatch.registry.alerting import AlertRow
+from hallwatch.registry.spec import Registry
+
+log = logging.getLogger(__name__)
+
+KEY_BATCH = 500  # keys per IN (…) look-up, well under every backend's parameter limit
+DEPT_HEAD = "dept_head"  # the one role whose alerts are scoped to a department
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconciliation changed: rows to notify, rows resolved, rows recorded silently."""
+
+    opened: list[AlertRow] = field(default_factory=list)  # new and unresolved: notify these
+    resolved: list[AlertRow] = field(default_factory=list)  # were open, cleared now
+    recorded: list[AlertRow] = field(default_factory=list)  # new but already over: not notified
+
+
+def _existing(session: Session, keys: list[str]) -> dict[str, AlertRow]:
+    """The rows already recorded for these episode keys."""
+    found: dict[str, AlertRow] = {}
+    for i in range(0, len(keys), KEY_BATCH):
+        batch = keys[i : i + KEY_BATCH]
+        rows = session.scalars(select(AlertRow).where(AlertRow.key.in_(batch)))
+        found.update((r.key, r) for r in rows)
+    return found
+
+
+def _department(episode: Episode, registry: Registry) -> str | None:
+    """The alert's department (a department head's scope): the episode's, else its subject's."""
+    if episode.department:
+        return episode.department
+    window = registry.window_by_id.get(episode.window or "")
+    if window:
+        return window.department
+    staff = registry.staff_by_id.get(episode.staff or "")
+    if staff:
+        return staff.department
+    device = registry.device_by_id.get(episode.device or "")
+    if device and device.window in registry.window_by_id:
+        return registry.window_by_id[device.window].department
+    return device.department if device else None
+
+
+def _new_row(episode: Episode, registry: Registry, now: datetime) -> AlertRow:
+    return AlertRow(
+        key=episode.key,
+        kind=episode.kind,
+        window_id=episode.window,
+        department_id=_department(episode, registry),
+        staff_id=episode.staff,
+        device_id=episode.device,
+        since=episode.since,
+        opened_at=episode.opened_at,
+        resolved_at=episode.resolved_at,
+        resolution=episode.resolution if episode.resolved_at else None,
+        message=describe(episode, registry),
+        created_at=now,
+    )
+
+
+def begin_write(session: Session) -> None:
+    """Make sure a real transaction is open before the first SAVEPOINT.
+
+    pysqlite starts its transaction lazily, before the first INSERT/UPDATE only; a
+    SAVEPOINT issued outside one starts a transaction SQLite ends at RELEASE, which
+    would commit half of a reconciliation (and make a dry run write). BEGIN IMMEDIATE
+    also takes SQLite's write lock up front, so a read-then-write transaction cannot
+    fail to upgrade because another process wrote in between.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _insert(session: Session, row: AlertRow) -> bool:
+    """Insert in a SAVEPOINT; False when another process recorded the same key first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        log.debug("alert %s was recorded concurrently; keeping that one", row.key)
+        return False
+    return True
+
+
+def _resolve(row: AlertRow, episode: Episode) -> bool:
+    """Resolve an open row whose episode has cleared; True when it changed."""
+    if row.resolved_at is not None or episode.resolved_at is None:
+        return False  # resolved is final; a later evaluation never reopens a row
+    row.resolved_at = episode.resolved_at
+    row.resolution = episode.resolution
+    return True
+
+
+def reconcile(
+    session: Session, episodes: list[Episode], registry: Registry, now: datetime
+) -> ReconcileResult:
+    """Record new episodes and resolve cleared ones in the caller's transaction (it commits)."""
+    begin_write(session)
+    result = ReconcileResult()
+    episodes = list({e.key: e for e in episodes}.values())
+    known = _existing(session, [e.key for e in episodes])
+    raced: list[Episode] = []
+    for episode in episodes:
+        row = known.get(episode.key)
+        if row is None:
+            row = _new_row(episode, registry, now)
+            if not _insert(session, row):
+                raced.append(episode)
+                continue
+            (result.recorded if row.resolved_at else result.opened).append(row)
+        elif _resolve(row, episode):
+            result.resolved.append(row)
+    # Rows another process inserted while we looked: theirs to notify, ours to resolve.
+    won = _existing(session, [e.key for e in raced])
+    for episode in raced:
+        row = won.get(episode.key)
+        if row is not None and _resolve(row, episode):
+            result.resolved.append(row)
+    session.flush()
+    return result
+
+
+def _iso(at: datetime | None, tz: tzinfo) -> str | None:
+    return at.astimezone(tz).isoformat(timespec="seconds") if at else None
+
+
+def alert_json(row: AlertRow, tz: tzinfo) -> dict:
+    """Contract §4 fields (times ISO-8601 with the hall's offset), plus a few extras."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "window": row.window_id,
+        "department": row.department_id,
+        "staff": row.staff_id,
+        "opened_at": _iso(row.opened_at, tz),
+        "resolved_at": _iso(row.resolved_at, tz),
+        "status": row.status,
+        "message": row.message,
+        "device": row.device_id,
+        "since": _iso(row.since, tz),
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": _iso(row.acknowledged_at, tz),
+        "ack_note": row.ack_note,
+    }
+
+
+def visible_to(user) -> list:
+    """WHERE clauses limiting alerts to what `user` may see: a department head only theirs."""
+    if user.role != DEPT_HEAD:
+        return []
+    if not user.department_id:
+        return [false()]  # a department head without a department sees nothing
+    return [AlertRow.department_id == user.department_id]
+
+
+def acknowledge(
+    session: Session, alert_id: int, user, note: str | None, now: datetime
+) -> AlertRow | None:
+    """Acknowledge an alert `user` may see; None when there is no such alert (caller commits).
+
+    The first acknowledgement stands: acknowledging again changes nothing, so two
+    people pressing the button at once do not overwrite each other.
+    """
+    scope = [AlertRow.id == alert_id, *visible_to(user)]
+    session.execute(
+        update(AlertRow)
+        .where(*scope, AlertRow.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=user.username, ack_note=note or None)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(
+        select(AlertRow).where(*scope).execution_options(populate_existing=True)
+    ).one_or_none()

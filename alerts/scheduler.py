@@ -1,0 +1,217 @@
+"""`hallwatch alerts`: the alert scheduler, its own process (never inside the web server).
+
+Three jobs on an in-memory job store (so restarts never pile up copies): evaluate
+the rules, deliver the outbox, and the morning digest. Each job first takes or
+renews a database lease and does nothing unless this process holds it, so two
+schedulers started together act as one, and a standby takes over within
+LEASE_TTL_S when the holder dies. Evaluations cover explicit time windows and
+every write is idempotent, so a skipped, coalesced or doubled run loses nothing
+and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from alerts.digest import morning_digest
+from alerts.evaluate import Evaluator
+from alerts.lease import make_holder, release, try_acquire
+from alerts.outbox import deliver_due
+from alerts.records import begin_write
+from hallwatch.influx.client import InfluxError
+from hallwatch.registry.models import UserRow
+from hallwatch.runtime import Runtime
+from hallwatch.schedule import day_of
+
+log = logging.getLogger(__name__)
+
+EVALUATE_INTERVAL_S = 2.0
+DELIVER_INTERVAL_S = 2.0
+LEASE_NAME = "alert-scheduler"
+LEASE_TTL_S = 15.0  # a holder that stops renewing is replaced this long after its last tick
+MISFIRE_GRACE_S = 5  # a tick later than this is dropped: the next one covers the same ground
+DIGEST_MISFIRE_GRACE_S = 3600  # the digest may still go out up to an hour late
+DIGEST_AT = time(8, 30)  # hall time: yesterday's digest
+STARTUP_TIMEOUT_S = 30.0  # a stop requested while starting waits this long for the start
+WORKER_THREADS = 4  # one per job, plus room for a catch-up run
+OUTAGES = (InfluxError, DBAPIError)  # a service away: the next tick tries again
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlertService:
+    """What the jobs do, each only while this process holds the lease."""
+
+    def __init__(self, runtime: Runtime, holder: str | None = None, clock: Clock = utc_now):
+        self.runtime = runtime
+        self.holder = holder or make_holder()
+        self.clock = clock
+        self.evaluator = Evaluator(runtime)
+        self.leading = False
+        self._digest_owed = False  # became leader after DIGEST_AT: send it after an evaluation
+        self._lease_lock = threading.Lock()
+        self._failing: set[str] = set()
+
+    def lead(self, now: datetime) -> bool:
+        """Take or renew the lease; log only when leadership changes."""
+        with self._lease_lock:
+            held = try_acquire(self.runtime.sessions, LEASE_NAME, self.holder, LEASE_TTL_S, now)
+            if held and not self.leading:
+                log.info("alert scheduler %s is now the active one", self.holder)
+                self._digest_owed = self._past_digest_time(now)
+            elif self.leading and not held:
+                log.warning("alert scheduler %s lost its lease; standing by", self.holder)
+            self.leading = held
+            return held
+
+    def evaluate_job(self) -> None:
+        """Evaluate the rules as of now (then a digest owed since taking over)."""
+        self._run("evaluate", self._evaluate)
+
+    def deliver_job(self) -> None:
+        """Send what the outbox has due."""
+        self._run("deliver", self._deliver)
+
+    def digest_job(self) -> None:
+        """Queue yesterday's morning digest (the digest itself dedupes)."""
+        self._run("digest", self._digest)
+
+    def stand_down(self) -> None:
+        """Give the lease up so a standby takes over at its next tick."""
+        if self.leading and release(self.runtime.sessions, LEASE_NAME, self.holder):
+            log.info("alert scheduler %s released its lease", self.holder)
+        self.leading = False
+
+    def _run(self, name: str, work: Callable[[datetime], None]) -> None:
+        """Run one job if leading; log a failure once, and once when it works again."""
+        now = self.clock()
+        try:
+            if self.lead(now):
+                work(now)
+        except OUTAGES as exc:  # InfluxDB or the database away: expected, no traceback
+            self._failed(name, f"{type(exc).__name__}: {exc}")
+            return
+        except Exception:  # a bug: keep the traceback, and keep the scheduler going
+            self._failed(name, "unexpected error", trace=True)
+            return
+        if name in self._failing:
+            log.info("alert job %r works again", name)
+            self._failing.discard(name)
+
+    def _failed(self, name: str, why: str, trace: bool = False) -> None:
+        if name in self._failing:
+            return
+        self._failing.add(name)
+        log.error("alert job %r failed, retrying every tick: %s", name, why, exc_info=trace)
+
+    def _evaluate(self, now: datetime) -> None:
+        self.evaluator.evaluate(now)
+        if self._digest_owed:
+            self._digest(now)
+            self._digest_owed = False
+
+    def _deliver(self, now: datetime) -> None:
+        stats = deliver_due(self.runtime.sessions, self.runtime.settings, now)
+        if stats.attempted:
+            log.info(
+                "outbox: %d sent, %d to retry, %d given up",
+                stats.sent,
+                stats.retrying,
+                stats.failed,
+            )
+
+    def _digest(self, now: datetime) -> None:
+        registry = self.runtime.registry(fresh=True)
+        yesterday = day_of(registry.hall, now) - timedelta(days=1)
+        with self.runtime.sessions() as session:
+            begin_write(session)
+            users = list(session.scalars(select(UserRow).order_by(UserRow.id)))
+            added = morning_digest(session, registry, users, self.runtime.settings, yesterday, now)
+            session.commit()
+        if added:
+            log.info("morning digest of %s: %d messages queued", yesterday, added)
+
+    def _past_digest_time(self, now: datetime) -> bool:
+        tz = self.runtime.registry().hall.tz
+        return now.astimezone(tz).time() >= DIGEST_AT
+
+
+def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
+    """The scheduler with its three jobs: explicit ids, one instance each, coalesced."""
+    scheduler = BlockingScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(WORKER_THREADS)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
+        timezone=hall_tz,
+    )
+    scheduler.add_job(
+        service.evaluate_job,
+        IntervalTrigger(seconds=EVALUATE_INTERVAL_S),
+        id="evaluate",
+        name="evaluate alert rules",
+        replace_existing=True,
+        next_run_time=datetime.now(hall_tz),
+    )
+    scheduler.add_job(
+        service.deliver_job,
+        IntervalTrigger(seconds=DELIVER_INTERVAL_S),
+        id="deliver",
+        name="deliver the outbox",
+        replace_existing=True,
+        next_run_time=datetime.now(hall_tz),
+    )
+    scheduler.add_job(
+        service.digest_job,
+        CronTrigger(hour=DIGEST_AT.hour, minute=DIGEST_AT.minute, timezone=hall_tz),
+        id="digest",
+        name="morning digest",
+        replace_existing=True,
+        misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
+    )
+    return scheduler
+
+
+def run_scheduler(runtime: Runtime, on_stop_signal: Callable[[Callable[[], None]], None]) -> None:
+    """Run until `on_stop_signal`'s callback fires (SIGTERM/SIGINT), then release the lease."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # every tick at INFO is noise
+    service = AlertService(runtime)
+    scheduler = build_scheduler(service, runtime.registry(fresh=True).hall.tz)
+    started, stop = threading.Event(), threading.Event()
+    scheduler.add_listener(lambda _event: started.set(), EVENT_SCHEDULER_STARTED)
+
+    def stopper() -> None:
+        # Not from the signal handler itself: shutdown takes locks the interrupted loop may hold.
+        stop.wait()
+        if started.wait(STARTUP_TIMEOUT_S):
+            scheduler.shutdown(wait=True)
+
+    on_stop_signal(stop.set)
+    threading.Thread(target=stopper, name="alerts-stop", daemon=True).start()
+    log.info(
+        "alert scheduler %s: evaluating every %gs, lease %r (%gs)",
+        service.holder,
+        EVALUATE_INTERVAL_S,
+        LEASE_NAME,
+        LEASE_TTL_S,
+    )
+    try:
+        scheduler.start()
+    finally:
+        service.stand_down()
+    log.info("alert scheduler stopped")
