@@ -86,8 +86,7 @@ class Evaluator:
         return episodes_of_day(registry, events, day, now)
 
     def _today(self, registry: Registry, today: date, now: datetime) -> list[Episode]:
-        events = self.runtime.store.day_history(local_midnight(registry.hall, today), now)
-        return episodes(registry, events, now)
+        return episodes(registry, self.runtime.history(registry, now), now)
 
     def _notify(
         self,

@@ -15,7 +15,14 @@ from datetime import date, datetime, timedelta
 from hallwatch.alert_kinds import Episode
 from hallwatch.events import Event
 from hallwatch.registry.spec import Registry
-from hallwatch.schedule import Interval, containing, day_of, union
+from hallwatch.schedule import (
+    Interval,
+    containing,
+    day_of,
+    local_midnight,
+    next_working_day,
+    union,
+)
 from hallwatch.timeline import Span, Sweep, sweep
 
 FLAP_MERGE = timedelta(minutes=10)  # offline spans closer than this are one device_offline
@@ -185,8 +192,13 @@ def _windows_of(duties) -> set[str]:
 
 
 def offline_devices(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
-    """A device offline during opening hours; spans closer than FLAP_MERGE are one alert."""
+    """A device offline during opening hours; spans closer than FLAP_MERGE are one alert.
+
+    One alert per device and day: a device still offline at the hall's close resolves
+    as day_closed, and opens again (once) the next working day it is still offline.
+    """
     hall_periods = day_sweep.tracker.schedule.hall_periods
+    closing = hall_periods[-1][1] if hall_periods else None
     found: list[Episode] = []
     for device_id, spans in day_sweep.devices.items():
         device = registry.device_by_id[device_id]
@@ -201,7 +213,7 @@ def offline_devices(registry: Registry, day_sweep: Sweep, now: datetime) -> list
             still_offline = back >= day_sweep.until
             episode = Episode(
                 "device_offline",
-                f"device_offline:{device_id}:{_iso(group[0].since)}",
+                f"device_offline:{device_id}:{day_sweep.day.isoformat()}:{_iso(group[0].since)}",
                 opened_at=opened,
                 since=group[0].since,
                 window=device.window,
@@ -210,6 +222,8 @@ def offline_devices(registry: Registry, day_sweep: Sweep, now: datetime) -> list
             )
             if not still_offline and back + FLAP_MERGE <= now:
                 episode = _resolve(episode, back, "reported")
+            elif closing is not None and group[-1].end >= closing:
+                episode = _resolve(episode, closing, "day_closed", now)
             found.append(episode)
     return found
 
@@ -233,6 +247,15 @@ def _first_in_hours(group: list[Span], periods: list[Interval]) -> datetime | No
     return None
 
 
+def _next_morning_close(registry: Registry, day: date) -> datetime:
+    hall = registry.hall
+    following = next_working_day(hall, day)
+    first_end = hall.hours[0][1] if hall.hours else None
+    if first_end is None:
+        return local_midnight(hall, following)
+    return datetime.combine(following, first_end, tzinfo=hall.tz)
+
+
 def withdrawals(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
     """At the close of a working day, a rostered window not staffed for a single minute."""
     found: list[Episode] = []
@@ -252,6 +275,7 @@ def withdrawals(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Epi
             window=window_id,
             department=registry.window_by_id[window_id].department,
         )
-        # Open from the close until the end of that day, so it is seen and notified once.
-        found.append(_resolve(episode, day_sweep.tracker.schedule.end, "day_closed", now))
+        # Open until the next working day's first period ends: seen, notified and in the
+        # morning digest even when the day is only closed late (after a restart).
+        found.append(_resolve(episode, _next_morning_close(registry, day_sweep.day), "seen", now))
     return found

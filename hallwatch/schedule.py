@@ -57,6 +57,15 @@ def is_working_day(hall: HallSettings, day: date) -> bool:
     return day.weekday() < 5
 
 
+def next_working_day(hall: HallSettings, day: date, horizon_days: int = 31) -> date:
+    """The first working day after `day` (or `day` + horizon if none is found)."""
+    for offset in range(1, horizon_days + 1):
+        candidate = day + timedelta(days=offset)
+        if is_working_day(hall, candidate):
+            return candidate
+    return day + timedelta(days=horizon_days)
+
+
 def works_on(entry: RosterEntry, hall: HallSettings, day: date) -> bool:
     """Whether a roster entry puts its person at the window on `day`."""
     if entry.from_date and day < entry.from_date:

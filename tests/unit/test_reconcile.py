@@ -257,6 +257,7 @@ def runtime(sessions):
         sessions=sessions,
         store=NoEvents(),
         registry=lambda fresh=False: REGISTRY,
+        history=lambda registry, at: [],
     )
 
 

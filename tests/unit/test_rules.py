@@ -218,3 +218,24 @@ def test_the_sweep_segments_cover_the_day_without_gaps():
         "staffed",
         "closed",
     ]
+
+
+def test_a_dead_device_is_one_alert_per_working_day_closed_at_the_close():
+    events = [status(at("18:00", MONDAY - timedelta(days=3)), False)]
+    [monday] = of("device_offline", events, at("17:31"), online=False)
+    assert (monday.resolved_at, monday.resolution) == (at("17:30"), "day_closed")
+    tuesday = MONDAY + timedelta(days=1)
+    [next_day] = of("device_offline", events, at("09:30", tuesday), online=False)
+    assert next_day.key != monday.key and next_day.resolved_at is None
+
+
+def test_a_withdrawn_day_stays_open_until_the_next_mornings_period_ends():
+    from hallwatch.rules import episodes_of_day
+
+    tuesday = MONDAY + timedelta(days=1)
+    late = episodes_of_day(hall(), ONLINE, MONDAY, at("00:30", tuesday))
+    [w01] = [e for e in late if e.kind == "withdrawn" and e.window == "W01"]
+    assert w01.resolved_at is None
+    later = episodes_of_day(hall(), ONLINE, MONDAY, at("12:00", tuesday))
+    [w01] = [e for e in later if e.kind == "withdrawn" and e.window == "W01"]
+    assert (w01.resolved_at, w01.resolution) == (at("12:00", tuesday), "seen")
