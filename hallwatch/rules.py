@@ -257,8 +257,14 @@ def _next_morning_close(registry: Registry, day: date) -> datetime:
 
 
 def withdrawals(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
-    """At the close of a working day, a rostered window not staffed for a single minute."""
+    """At the close of a working day, a rostered window not staffed for a single minute.
+
+    A day without a single event from any device says the system was not collecting
+    (not yet installed, or down all day), not that every department withdrew.
+    """
     found: list[Episode] = []
+    if day_sweep.events_seen == 0:
+        return found
     for window_id, intervals in day_sweep.tracker.schedule.open_intervals.items():
         if not intervals or now < intervals[-1][1]:
             continue

@@ -50,6 +50,7 @@ class Sweep:
     tracker: HallTracker
     windows: dict[str, list[Segment]] = field(default_factory=dict)
     devices: dict[str, list[Span]] = field(default_factory=dict)
+    events_seen: int = 0  # events during the day itself (carried-over facts not counted)
 
 
 class _Recorder:
@@ -143,7 +144,7 @@ def sweep(registry: Registry, events: Iterable[Event], day: date, until: datetim
             heapq.heappush(checks, (event.at + silence, "device", device.id))
     run_checks(end, inclusive=True)
 
-    result = Sweep(day=day, until=end, tracker=tracker)
+    result = Sweep(day=day, until=end, tracker=tracker, events_seen=len(during))
     for window, parts in windows.finish(end).items():
         result.windows[window] = _merge(
             [Segment(value[0], value[1], start, stop) for value, start, stop in parts]

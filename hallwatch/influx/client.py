@@ -120,7 +120,12 @@ class InfluxClient:
             )
         except requests.RequestException as exc:
             raise QueryError(f"InfluxDB unreachable: {exc}") from exc
-        return _series(response)
+        try:
+            return _series(response)
+        except QueryError as exc:
+            if "database not found" in str(exc):
+                return []  # nothing has been written yet: no events
+            raise
 
     def _post_query(self, statement: str) -> list[dict]:
         try:

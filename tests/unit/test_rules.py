@@ -192,8 +192,9 @@ def test_a_device_offline_overnight_is_opened_when_the_hall_opens():
 
 
 def test_a_window_never_staffed_all_day_is_withdrawn_at_the_close():
-    assert of("withdrawn", [], at("17:29")) == []
-    found = {e.window: e for e in of("withdrawn", [], at("17:31"))}
+    some_traffic = [tap(at("09:00"), "desk-w03-card", "04A1B2C5")]
+    assert of("withdrawn", some_traffic, at("17:29")) == []
+    found = {e.window: e for e in of("withdrawn", some_traffic, at("17:31"))}
     assert set(found) == {"W01", "W02"}
     assert found["W01"].opened_at == at("17:30") and found["W01"].resolved_at is None
 
@@ -233,9 +234,14 @@ def test_a_withdrawn_day_stays_open_until_the_next_mornings_period_ends():
     from hallwatch.rules import episodes_of_day
 
     tuesday = MONDAY + timedelta(days=1)
-    late = episodes_of_day(hall(), ONLINE, MONDAY, at("00:30", tuesday))
+    events = ONLINE + [tap(at("09:00"), "desk-w03-card", "04A1B2C5")]
+    late = episodes_of_day(hall(), events, MONDAY, at("00:30", tuesday))
     [w01] = [e for e in late if e.kind == "withdrawn" and e.window == "W01"]
     assert w01.resolved_at is None
-    later = episodes_of_day(hall(), ONLINE, MONDAY, at("12:00", tuesday))
+    later = episodes_of_day(hall(), events, MONDAY, at("12:00", tuesday))
     [w01] = [e for e in later if e.kind == "withdrawn" and e.window == "W01"]
     assert (w01.resolved_at, w01.resolution) == (at("12:00", tuesday), "seen")
+
+
+def test_a_day_without_any_event_accuses_nobody_of_withdrawing():
+    assert of("withdrawn", [], at("17:31"), online=False) == []
