@@ -48,7 +48,9 @@ class Evaluator:
         found.append((today, self._today(registry, today, now)))
         with self.runtime.sessions() as session:
             begin_write(session)
-            changes = [reconcile(session, eps, registry, now) for _, eps in found]
+            changes = [
+                reconcile(session, eps, registry, now, _bounds(registry, day)) for day, eps in found
+            ]
             if not dry_run:
                 self._notify(session, registry, changes, now)
             open_rows = list(
@@ -141,3 +143,10 @@ def _log_changes(changes: list[ReconcileResult]) -> None:
         log.info(
             "alerts: %d opened, %d resolved, %d recorded already over", opened, resolved, recorded
         )
+
+
+def _bounds(registry: Registry, day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a hall day."""
+    return local_midnight(registry.hall, day), local_midnight(
+        registry.hall, day + timedelta(days=1)
+    )

@@ -2,11 +2,13 @@
 
 An episode's key (kind, subject, the moment the situation began) is the row's unique
 key, so evaluating twice, late, after a restart or in two processes at once never
-opens an alert twice. A row that is unresolved but whose key the rules no longer
-return is left as it is: absence is not evidence that the situation cleared (the
-registry may have changed, a late event may have moved the episode's start, or the
-event store may have answered with less than it holds), and the rules resolve every
-episode themselves when its condition clears or its day closes. Only they decide.
+opens an alert twice.
+
+Alerts can be opened on incomplete data: the collector still catching up after an
+outage, a backlog of a device that was offline. So when the rules, given the whole
+day again, no longer find an unresolved alert's episode on its day, the alert is
+resolved as `revised`; should the episode come back (the store answered with less
+than it holds), the same alert is reopened rather than a second one created.
 """
 
 from __future__ import annotations
@@ -112,16 +114,45 @@ def _insert(session: Session, row: AlertRow) -> bool:
 def _resolve(row: AlertRow, episode: Episode) -> bool:
     """Resolve an open row whose episode has cleared; True when it changed."""
     if row.resolved_at is not None or episode.resolved_at is None:
-        return False  # resolved is final; a later evaluation never reopens a row
+        return False  # resolved by the rules is final
     row.resolved_at = episode.resolved_at
     row.resolution = episode.resolution
     return True
 
 
+REVISED = "revised"  # the episode is gone once the whole day's events were seen
+
+
+def _revise(
+    session: Session, keys: set[str], day: tuple[datetime, datetime], now: datetime
+) -> list[AlertRow]:
+    """Resolve unresolved alerts opened on `day` whose episodes the rules no longer find."""
+    start, end = day
+    stale = session.scalars(
+        select(AlertRow).where(
+            AlertRow.resolved_at.is_(None), AlertRow.opened_at >= start, AlertRow.opened_at < end
+        )
+    )
+    revised = []
+    for row in stale:
+        if row.key not in keys:
+            row.resolved_at, row.resolution = now, REVISED
+            revised.append(row)
+    return revised
+
+
 def reconcile(
-    session: Session, episodes: list[Episode], registry: Registry, now: datetime
+    session: Session,
+    episodes: list[Episode],
+    registry: Registry,
+    now: datetime,
+    day: tuple[datetime, datetime] | None = None,
 ) -> ReconcileResult:
-    """Record new episodes and resolve cleared ones in the caller's transaction (it commits)."""
+    """Record new episodes and resolve cleared ones in the caller's transaction (it commits).
+
+    With `day` ([start, end) of the hall day the episodes cover, all of it evaluated),
+    alerts of that day whose episode has vanished are revised away.
+    """
     begin_write(session)
     result = ReconcileResult()
     episodes = list({e.key: e for e in episodes}.values())
@@ -135,8 +166,13 @@ def reconcile(
                 raced.append(episode)
                 continue
             (result.recorded if row.resolved_at else result.opened).append(row)
+        elif row.resolution == REVISED and episode.resolved_at is None:
+            row.resolved_at = row.resolution = None  # it was real after all
+            log.info("alert %s reopened: its episode is back", row.key)
         elif _resolve(row, episode):
             result.resolved.append(row)
+    if day is not None:
+        result.resolved += _revise(session, {e.key for e in episodes}, day, now)
     # Rows another process inserted while we looked: theirs to notify, ours to resolve.
     won = _existing(session, [e.key for e in raced])
     for episode in raced:

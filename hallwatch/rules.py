@@ -47,7 +47,9 @@ def episodes_of_day(
 ) -> list[Episode]:
     """The episodes of one hall day as seen at `now` (which may be after the day)."""
     day_sweep = sweep(registry, events, day, now)
-    if not day_sweep.tracker.schedule.working:
+    if not day_sweep.tracker.schedule.working or day_sweep.events_seen == 0:
+        # No event at all from any device: the system was not collecting that day
+        # (not installed yet, or down); that is for /healthz, not for the departments.
         return []
     return [
         *empty_windows(registry, day_sweep, now),
@@ -257,14 +259,8 @@ def _next_morning_close(registry: Registry, day: date) -> datetime:
 
 
 def withdrawals(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
-    """At the close of a working day, a rostered window not staffed for a single minute.
-
-    A day without a single event from any device says the system was not collecting
-    (not yet installed, or down all day), not that every department withdrew.
-    """
+    """At the close of a working day, a rostered window not staffed for a single minute."""
     found: list[Episode] = []
-    if day_sweep.events_seen == 0:
-        return found
     for window_id, intervals in day_sweep.tracker.schedule.open_intervals.items():
         if not intervals or now < intervals[-1][1]:
             continue

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 
 from hallwatch.config import Settings
 from hallwatch.demo.clock import fit_to_now
+from hallwatch.influx.client import InfluxClient
 from hallwatch.registry.parse import parse_registry
 from hallwatch.services import Influxd, Mosquitto, free_port, port_is_free
 
@@ -26,6 +28,8 @@ PREFERRED_MQTT_PORT = 18830
 PREFERRED_INFLUX_PORT = 18086
 PREFERRED_SMTP_PORT = 18025
 DEMO_USER = "manager"
+READY_TIMEOUT_S = 60.0
+BACKLOG_STEADY_S = 3.0  # the stored count unchanged this long: the simulator's backlog is in
 DEMO_EMAIL = "manager@hallwatch.demo"  # caught by the local mail catcher, never sent out
 MAIL_LOG = "mail.log"  # under var/: every message the demo's alerts send
 
@@ -107,12 +111,17 @@ def run_demo(web_port: int = 8080) -> None:
         _run_hallwatch(
             "user", "channel", "add", DEMO_USER, "--kind", "email", "--target", DEMO_EMAIL, env=env
         )
-        children["collector"] = _hallwatch("collector", env=env)
+        children["collector"], subscribed = _echoing("collector", env, "subscribing")
         children["web"] = _hallwatch("web", "--port", str(web_port), env=env)
-        children["alerts"] = _hallwatch("alerts", env=env)
+        # Publishing before the collector's session exists would lose the messages.
+        if not subscribed.wait(READY_TIMEOUT_S):
+            raise RuntimeError("the collector did not subscribe; see its log above")
         children["simulate"] = _hallwatch(
             "simulate", "--mode", "live", "--truth", str(var / "truth.csv"), env=env
         )
+        # Alerts judged on half a backlog would be wrong (and mailed): let it land first.
+        _wait_until_stored(InfluxClient(influxd.url, env.get("HALLWATCH_INFLUX_DB", "hallwatch")))
+        children["alerts"] = _hallwatch("alerts", env=env)
         _banner(web_port, password, notes, mosquitto.url, influxd.url, var / MAIL_LOG)
         _wait(children)
     finally:
@@ -127,6 +136,41 @@ def run_demo(web_port: int = 8080) -> None:
         influxd.stop()
         mosquitto.stop()
         print("演示已停止。Demo stopped.", flush=True)
+
+
+def _echoing(command: str, env: dict, marker: str) -> tuple[subprocess.Popen, threading.Event]:
+    """Start `hallwatch COMMAND`, copy its output to ours, and flag when `marker` appears."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hallwatch.cli", command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = threading.Event()
+
+    def copy() -> None:
+        for line in child.stdout:
+            sys.stdout.write(line)
+            if marker in line:
+                seen.set()
+
+    threading.Thread(target=copy, daemon=True).start()
+    return child, seen
+
+
+def _wait_until_stored(influx: InfluxClient) -> None:
+    """Wait until the number of stored events stops growing (the backlog is in)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last, steady_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        series = influx.query('SELECT count("received_ms") FROM "hw_event"')
+        count = series[0]["values"][0][1] if series else 0
+        if count != last:
+            last, steady_since = count, time.monotonic()
+        elif count > 0 and time.monotonic() - steady_since >= BACKLOG_STEADY_S:
+            return
+        time.sleep(0.5)
 
 
 def _banner(

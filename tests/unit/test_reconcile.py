@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -311,3 +311,33 @@ def test_evaluating_a_day_closes_yesterday_once(runtime, monkeypatch):
     evaluator.evaluate(tuesday.replace(minute=6))
     assert [str(d) for d in seen] == ["2026-11-23"]
     assert count(runtime.sessions) == 1
+
+
+MONDAY_BOUNDS = (at("00:00"), at("00:00") + timedelta(days=1))
+
+
+def revise(sessions, episodes, now):
+    with sessions() as session:
+        result = reconcile(session, episodes, REGISTRY, now, MONDAY_BOUNDS)
+        session.commit()
+        return result
+
+
+def test_an_alert_the_whole_days_events_no_longer_support_is_revised_then_reopened(sessions):
+    """Opened on incomplete data (the collector catching up), then seen with all of it."""
+    [opened] = revise(sessions, [empty_w01()], NOW).opened
+    result = revise(sessions, [], at("10:31"))
+    assert [(r.key, r.resolution) for r in result.resolved] == [(opened.key, "revised")]
+    revise(sessions, [empty_w01()], at("10:32"))  # the store had answered with less
+    with sessions() as session:
+        rows = session.scalars(select(AlertRow)).all()
+    assert len(rows) == 1 and rows[0].resolved_at is None and rows[0].resolution is None
+
+
+def test_revision_only_touches_the_evaluated_day(sessions):
+    run(sessions, [empty_w01()])
+    tuesday = (at("00:00") + timedelta(days=1), at("00:00") + timedelta(days=2))
+    with sessions() as session:
+        result = reconcile(session, [], REGISTRY, at("10:31"), tuesday)
+        session.commit()
+    assert result.resolved == []

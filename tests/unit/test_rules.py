@@ -18,6 +18,7 @@ def kinds(found, kind):
 
 
 SEAT = "desk-w01-seat"
+OTHER_TRAFFIC = tap(at("08:00"), "desk-w03-card", "04A1B2C5")  # the hall was collecting
 DEFAULT_SUBJECT = {"empty_window": "W01", "device_offline": SEAT}
 
 
@@ -183,7 +184,7 @@ def test_a_device_without_status_messages_is_offline_once_silent():
 
 
 def test_a_device_offline_overnight_is_opened_when_the_hall_opens():
-    events = [status(at("18:00", MONDAY - timedelta(days=3)), False)]
+    events = [status(at("18:00", MONDAY - timedelta(days=3)), False), OTHER_TRAFFIC]
     [episode] = of("device_offline", events, at("09:01"), online=False)
     assert episode.opened_at == at("09:00")
 
@@ -222,10 +223,11 @@ def test_the_sweep_segments_cover_the_day_without_gaps():
 
 
 def test_a_dead_device_is_one_alert_per_working_day_closed_at_the_close():
-    events = [status(at("18:00", MONDAY - timedelta(days=3)), False)]
+    events = [status(at("18:00", MONDAY - timedelta(days=3)), False), OTHER_TRAFFIC]
     [monday] = of("device_offline", events, at("17:31"), online=False)
     assert (monday.resolved_at, monday.resolution) == (at("17:30"), "day_closed")
     tuesday = MONDAY + timedelta(days=1)
+    events.append(tap(at("08:00", tuesday), "desk-w03-card", "04A1B2C5"))
     [next_day] = of("device_offline", events, at("09:30", tuesday), online=False)
     assert next_day.key != monday.key and next_day.resolved_at is None
 
