@@ -9,24 +9,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 
+from hallwatch.registry import values
 from hallwatch.registry.spec import (
-    WEEKDAYS,
     Department,
     Device,
     HallSettings,
     Leave,
-    Period,
     Registry,
     RosterEntry,
     StaffMember,
     Window,
-    normalise_uid,
 )
 
 SECTIONS = ("hall", "departments", "windows", "staff", "devices", "roster", "leave")
@@ -43,14 +41,6 @@ HALL_KEYS = (
 )
 HOLIDAY_RULES = ("cn", "none")
 DEVICE_KINDS = ("badge_reader", "presence_sensor")
-MAX_TEXT_LEN = 200
-MAX_UID_LEN = 64
-
-ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
-DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-NUMBER_RE = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-HEX_RE = re.compile(r"[0-9A-F]+")
 
 
 class RegistryError(ValueError):
@@ -87,181 +77,11 @@ _TextLoader.add_implicit_resolver(
 _TextLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
-class _Invalid(Exception):
-    """A value that cannot be used; the message says why."""
-
-
-def _show(value: Any) -> str:
-    """A value as the problem message quotes it."""
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"'{value}'"
-
-
-# --- converters: raw YAML value → typed value, or _Invalid ------------------------------
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"must be non-empty text, got {_show(value)}")
-    if len(value) > MAX_TEXT_LEN:
-        raise _Invalid(f"is longer than {MAX_TEXT_LEN} characters")
-    return value.strip()
-
-
-def _ident(value: Any) -> str:
-    if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise _Invalid(f"{_show(value)} is not an id (1 to 64 of A-Z a-z 0-9 _ -)")
-    return value
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if value not in options:
-            raise _Invalid(f"{_show(value)} is not one of {', '.join(options)}")
-        return value
-
-    return convert
-
-
-def _timezone(value: Any) -> str:
-    name = _text(value)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise _Invalid(f"'{name}' is not a known time zone such as Asia/Shanghai") from exc
-    return name
-
-
-def _clock(value: Any) -> time:
-    match = TIME_RE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if not match:
-        raise _Invalid(f"{_show(value)} is not a time HH:MM")
-    return time(int(match[1]), int(match[2]))
-
-
-def _periods(value: Any) -> tuple[Period, ...]:
-    if not isinstance(value, list) or not value:
-        raise _Invalid('must be a non-empty list of [start, end] pairs, e.g. [["09:00", "12:00"]]')
-    periods = []
-    for pair in value:
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise _Invalid(f"each period must be a pair [start, end], got {_show(pair)}")
-        start, end = _clock(pair[0]), _clock(pair[1])
-        if start >= end:
-            raise _Invalid(f"period {start:%H:%M}-{end:%H:%M} does not end after it starts")
-        periods.append((start, end))
-    periods.sort()
-    for (s1, e1), (s2, e2) in zip(periods, periods[1:], strict=False):
-        if s2 < e1:
-            raise _Invalid(f"periods {s1:%H:%M}-{e1:%H:%M} and {s2:%H:%M}-{e2:%H:%M} overlap")
-    return tuple(periods)
-
-
-def _date(value: Any) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and DATE_RE.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise _Invalid(f"{_show(value)} is not a date YYYY-MM-DD")
-
-
-def _dates(value: Any) -> frozenset[date]:
-    if not isinstance(value, list):
-        raise _Invalid(f"must be a list of dates YYYY-MM-DD, got {_show(value)}")
-    return frozenset(_date(item) for item in value)
-
-
-def _minutes(value: Any) -> float:
-    if isinstance(value, str) and NUMBER_RE.fullmatch(value.strip()):
-        minutes = float(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        minutes = float(value)
-    else:
-        raise _Invalid(f"{_show(value)} is not a number of minutes")
-    if minutes < 0:
-        raise _Invalid(f"{_show(value)} is negative")
-    return minutes
-
-
-def _position(value: Any) -> tuple[int, int]:
-    if isinstance(value, list) and len(value) == 2:
-        cells = [str(v).strip() for v in value if isinstance(v, str | int)]
-        if len(cells) == 2 and all(c.isascii() and c.isdigit() and int(c) > 0 for c in cells):
-            return int(cells[0]), int(cells[1])
-    shown = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else _show(value)
-    raise _Invalid(f"must be [row, column] of positive whole numbers, got {shown}")
-
-
-def _days(value: Any) -> frozenset[str]:
-    if not isinstance(value, list) or not value:
-        raise _Invalid(f"must be a non-empty list of days ({', '.join(WEEKDAYS)})")
-    days = set()
-    for item in value:
-        day = item.strip().lower() if isinstance(item, str) else item
-        if day not in WEEKDAYS:
-            raise _Invalid(f"{_show(item)} is not a day ({', '.join(WEEKDAYS)})")
-        days.add(day)
-    return frozenset(days)
-
-
-def _uid(value: Any) -> str:
-    uid = normalise_uid(value) if isinstance(value, str) else ""
-    if not HEX_RE.fullmatch(uid):
-        raise _Invalid(f"{_show(value)} is not hex")
-    if len(uid) > MAX_UID_LEN:
-        raise _Invalid(f"{_show(value)} is longer than {MAX_UID_LEN} hex digits")
-    return uid
-
-
-def _badges(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _Invalid(f"must be a list of card UIDs in hex, got {_show(value)}")
-    return tuple(dict.fromkeys(_uid(item) for item in value))
-
-
-def _topic_name(allow_slash: bool) -> Callable[[Any], str]:
-    forbidden = "+#" if allow_slash else "+#/"
-
-    def convert(value: Any) -> str:
-        name = _text(value)
-        if any(ch in name for ch in forbidden):
-            raise _Invalid(f"'{name}' cannot be part of an MQTT topic (no {' '.join(forbidden)})")
-        return name
-
-    return convert
-
-
-def _instant(tz: tzinfo, end_of_day: bool) -> Callable[[Any], datetime]:
-    """A date-time; without an offset it is hall time; a bare date is that day's start (or end)."""
-
-    def convert(value: Any) -> datetime:
-        if not isinstance(value, str):
-            raise _Invalid(f"{_show(value)} is not a date-time such as 2026-11-23T09:00")
-        if DATE_RE.fullmatch(value.strip()):
-            day = _date(value) + timedelta(days=1 if end_of_day else 0)
-            return datetime.combine(day, time(0), tzinfo=tz)
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise _Invalid(f"'{value}' is not a date-time such as 2026-11-23T09:00") from exc
-        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-    return convert
-
-
 def _reference(known: dict[str, int], what: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
-        ident = _ident(value)
+        ident = values.ident(value)
         if ident not in known:
-            raise _Invalid(f"unknown {what} '{ident}'")
+            raise values.Invalid(f"unknown {what} '{ident}'")
         return ident
 
     return convert
@@ -296,7 +116,7 @@ class _Entry:
             return default
         try:
             return convert(value)
-        except _Invalid as exc:
+        except values.Invalid as exc:
             self.report(str(exc), key)
             return default
 
@@ -321,20 +141,20 @@ class _Parser:
         if value is None:
             return
         if not isinstance(value, list):
-            self.problems.append(f"{section}: expected a list of entries, got {_show(value)}")
+            self.problems.append(f"{section}: expected a list of entries, got {values.show(value)}")
             return
         for index, item in enumerate(value):
             where = f"{section}[{index}]"
             if not isinstance(item, dict):
-                self.problems.append(f"{where}: expected a mapping, got {_show(item)}")
+                self.problems.append(f"{where}: expected a mapping, got {values.show(item)}")
                 continue
             label = item.get(label_key)
-            if isinstance(label, str) and len(label) <= MAX_TEXT_LEN:
+            if isinstance(label, str) and len(label) <= values.MAX_TEXT_LEN:
                 where += f" ({label_key} {label})"
             yield index, _Entry(where, item, self.problems)
 
     def claim_id(self, entry: _Entry, seen: dict[str, int], section: str, index: int) -> str | None:
-        ident = entry.get("id", _ident, required=True)
+        ident = entry.get("id", values.ident, required=True)
         if ident is not None:
             if ident in seen:
                 entry.report(f"duplicate id '{ident}' (also {section}[{seen[ident]}])", "id")
@@ -347,25 +167,25 @@ class _Parser:
         if value is None:
             return defaults
         if not isinstance(value, dict):
-            self.problems.append(f"hall: expected a mapping of settings, got {_show(value)}")
+            self.problems.append(f"hall: expected a mapping of settings, got {values.show(value)}")
             return defaults
         e = _Entry("hall", value, self.problems)
         e.allow_keys(HALL_KEYS)
-        timezone = e.get("timezone", _timezone, default=defaults.timezone)
+        timezone = e.get("timezone", values.timezone, default=defaults.timezone)
         self.tz = ZoneInfo(timezone)
-        closed = e.get("closed_days", _dates, default=frozenset())
-        working = e.get("working_days", _dates, default=frozenset())
+        closed = e.get("closed_days", values.dates, default=frozenset())
+        working = e.get("working_days", values.dates, default=frozenset())
         for day in sorted(closed & working):
             e.report(f"{day} is also listed in 'closed_days'", "working_days")
         return HallSettings(
-            name=e.get("name", _text, default=defaults.name),
+            name=e.get("name", values.text, default=defaults.name),
             timezone=timezone,
-            hours=e.get("hours", _periods, default=defaults.hours),
-            holidays=e.get("holidays", _choice(HOLIDAY_RULES), default=defaults.holidays),
+            hours=e.get("hours", values.periods, default=defaults.hours),
+            holidays=e.get("holidays", values.choice(HOLIDAY_RULES), default=defaults.holidays),
             closed_days=closed,
             working_days=working,
             **{
-                key: e.get(key, _minutes, default=float(getattr(defaults, key)))
+                key: e.get(key, values.minutes, default=float(getattr(defaults, key)))
                 for key in ("empty_grace_minutes", "absent_grace_minutes", "offline_after_minutes")
             },
         )
@@ -375,7 +195,7 @@ class _Parser:
         for index, e in self.entries("departments", value):
             e.allow_keys(("id", "name"))
             ident = self.claim_id(e, self.departments, "departments", index)
-            name = e.get("name", _text, required=True)
+            name = e.get("name", values.text, required=True)
             result.append(Department(ident, name))
         return result
 
@@ -385,9 +205,9 @@ class _Parser:
         for index, e in self.entries("windows", value):
             e.allow_keys(("id", "name", "department", "position"))
             ident = self.claim_id(e, self.windows, "windows", index)
-            name = e.get("name", _text, required=True)
+            name = e.get("name", values.text, required=True)
             department = e.get("department", self.department_ref, required=True)
-            position = e.get("position", _position)
+            position = e.get("position", values.position)
             if position is not None and position in at_position:
                 e.report(f"{list(position)} is also where {at_position[position]} is", "position")
             elif position is not None:
@@ -401,9 +221,9 @@ class _Parser:
         for index, e in self.entries("staff", value):
             e.allow_keys(("id", "name", "department", "badges"))
             ident = self.claim_id(e, self.staff, "staff", index)
-            name = e.get("name", _text, required=True)
+            name = e.get("name", values.text, required=True)
             department = e.get("department", self.department_ref, required=True)
-            badges = e.get("badges", _badges, default=())
+            badges = e.get("badges", values.badges, default=())
             for uid in badges:
                 if uid in holder:
                     e.report(f"card '{uid}' is also held by {holder[uid]}", "badges")
@@ -419,7 +239,7 @@ class _Parser:
         for index, e in self.entries("devices", value):
             e.allow_keys(("id", "kind", "window", "department", "zigbee2mqtt", "tasmota"))
             ident = self.claim_id(e, ids, "devices", index)
-            kind = e.get("kind", _choice(DEVICE_KINDS), required=True)
+            kind = e.get("kind", values.choice(DEVICE_KINDS), required=True)
             window = e.get("window", self.window_ref)
             department = e.get("department", self.department_ref)
             at_window = e.data.get("window") is not None
@@ -429,7 +249,7 @@ class _Parser:
                 e.report("a presence sensor sits at a window, not at a department", "department")
             firmware = {}
             for key in names:
-                firmware[key] = e.get(key, _topic_name(allow_slash=key == "zigbee2mqtt"))
+                firmware[key] = e.get(key, values.topic_name(allow_slash=key == "zigbee2mqtt"))
                 if firmware[key] in names[key]:
                     e.report(f"'{firmware[key]}' is also device {names[key][firmware[key]]}", key)
                 elif firmware[key] is not None:
@@ -445,10 +265,10 @@ class _Parser:
             entry = RosterEntry(
                 staff=e.get("staff", self.staff_ref, required=True),
                 window=e.get("window", self.window_ref, required=True),
-                days=e.get("days", _days, required=True, default=frozenset()),
-                from_date=e.get("from", _date),
-                until_date=e.get("until", _date),
-                hours=e.get("hours", _periods),
+                days=e.get("days", values.days, required=True, default=frozenset()),
+                from_date=e.get("from", values.iso_date),
+                until_date=e.get("until", values.iso_date),
+                hours=e.get("hours", values.periods),
             )
             if entry.from_date and entry.until_date and entry.until_date < entry.from_date:
                 e.report(f"{entry.until_date} is before 'from' {entry.from_date}", "until")
@@ -465,9 +285,9 @@ class _Parser:
             e.allow_keys(("staff", "from", "until", "reason"))
             leave = Leave(
                 staff=e.get("staff", self.staff_ref, required=True),
-                start=e.get("from", _instant(self.tz, end_of_day=False), required=True),
-                end=e.get("until", _instant(self.tz, end_of_day=True), required=True),
-                reason=e.get("reason", _text, default=""),
+                start=e.get("from", values.instant(self.tz, end_of_day=False), required=True),
+                end=e.get("until", values.instant(self.tz, end_of_day=True), required=True),
+                reason=e.get("reason", values.text, default=""),
             )
             if leave.start and leave.end and leave.end <= leave.start:
                 start, end = (t.isoformat(timespec="minutes") for t in (leave.start, leave.end))
@@ -494,7 +314,7 @@ def _load_yaml(text: str) -> dict[Any, Any]:
         raise RegistryError([f"the file is empty (expected a mapping with {', '.join(SECTIONS)})"])
     if not isinstance(data, dict):
         raise RegistryError(
-            [f"top level: expected a mapping with {', '.join(SECTIONS)}, got {_show(data)}"]
+            [f"top level: expected a mapping with {', '.join(SECTIONS)}, got {values.show(data)}"]
         )
     return data
 

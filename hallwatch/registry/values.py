@@ -1,0 +1,200 @@
+"""Converters for single registry values: raw YAML value → typed value, or `Invalid` saying why."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hallwatch.registry.spec import WEEKDAYS, Period, normalise_uid
+
+MAX_TEXT_LEN = 200
+MAX_UID_LEN = 64
+
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NUMBER_RE = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+HEX_RE = re.compile(r"[0-9A-F]+")
+
+
+class Invalid(Exception):
+    """A value that cannot be used; the message says why."""
+
+
+def show(value: Any) -> str:
+    """A value as the problem message quotes it."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"'{value}'"
+
+
+def text(value: Any) -> str:
+    """Non-empty text of at most MAX_TEXT_LEN characters, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"must be non-empty text, got {show(value)}")
+    if len(value) > MAX_TEXT_LEN:
+        raise Invalid(f"is longer than {MAX_TEXT_LEN} characters")
+    return value.strip()
+
+
+def ident(value: Any) -> str:
+    """An id: 1 to 64 of A-Z a-z 0-9 _ -."""
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise Invalid(f"{show(value)} is not an id (1 to 64 of A-Z a-z 0-9 _ -)")
+    return value
+
+
+def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    """A converter accepting only one of `options`."""
+
+    def convert(value: Any) -> str:
+        if value not in options:
+            raise Invalid(f"{show(value)} is not one of {', '.join(options)}")
+        return value
+
+    return convert
+
+
+def timezone(value: Any) -> str:
+    """The name of a known time zone."""
+    name = text(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise Invalid(f"'{name}' is not a known time zone such as Asia/Shanghai") from exc
+    return name
+
+
+def _clock(value: Any) -> time:
+    match = TIME_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise Invalid(f"{show(value)} is not a time HH:MM")
+    return time(int(match[1]), int(match[2]))
+
+
+def periods(value: Any) -> tuple[Period, ...]:
+    """A non-empty list of non-overlapping [start, end] HH:MM pairs, sorted."""
+    if not isinstance(value, list) or not value:
+        raise Invalid('must be a non-empty list of [start, end] pairs, e.g. [["09:00", "12:00"]]')
+    periods = []
+    for pair in value:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise Invalid(f"each period must be a pair [start, end], got {show(pair)}")
+        start, end = _clock(pair[0]), _clock(pair[1])
+        if start >= end:
+            raise Invalid(f"period {start:%H:%M}-{end:%H:%M} does not end after it starts")
+        periods.append((start, end))
+    periods.sort()
+    for (s1, e1), (s2, e2) in zip(periods, periods[1:], strict=False):
+        if s2 < e1:
+            raise Invalid(f"periods {s1:%H:%M}-{e1:%H:%M} and {s2:%H:%M}-{e2:%H:%M} overlap")
+    return tuple(periods)
+
+
+def iso_date(value: Any) -> date:
+    """A date YYYY-MM-DD."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and DATE_RE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise Invalid(f"{show(value)} is not a date YYYY-MM-DD")
+
+
+def dates(value: Any) -> frozenset[date]:
+    """A list of dates YYYY-MM-DD, as a set."""
+    if not isinstance(value, list):
+        raise Invalid(f"must be a list of dates YYYY-MM-DD, got {show(value)}")
+    return frozenset(iso_date(item) for item in value)
+
+
+def minutes(value: Any) -> float:
+    """A non-negative number of minutes."""
+    if isinstance(value, str) and NUMBER_RE.fullmatch(value.strip()):
+        minutes = float(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        minutes = float(value)
+    else:
+        raise Invalid(f"{show(value)} is not a number of minutes")
+    if minutes < 0:
+        raise Invalid(f"{show(value)} is negative")
+    return minutes
+
+
+def position(value: Any) -> tuple[int, int]:
+    """[row, column] of positive whole numbers."""
+    if isinstance(value, list) and len(value) == 2:
+        cells = [str(v).strip() for v in value if isinstance(v, str | int)]
+        if len(cells) == 2 and all(c.isascii() and c.isdigit() and int(c) > 0 for c in cells):
+            return int(cells[0]), int(cells[1])
+    shown = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else show(value)
+    raise Invalid(f"must be [row, column] of positive whole numbers, got {shown}")
+
+
+def days(value: Any) -> frozenset[str]:
+    """A non-empty list of weekdays (mon … sun), as a set."""
+    if not isinstance(value, list) or not value:
+        raise Invalid(f"must be a non-empty list of days ({', '.join(WEEKDAYS)})")
+    days = set()
+    for item in value:
+        day = item.strip().lower() if isinstance(item, str) else item
+        if day not in WEEKDAYS:
+            raise Invalid(f"{show(item)} is not a day ({', '.join(WEEKDAYS)})")
+        days.add(day)
+    return frozenset(days)
+
+
+def _uid(value: Any) -> str:
+    uid = normalise_uid(value) if isinstance(value, str) else ""
+    if not HEX_RE.fullmatch(uid):
+        raise Invalid(f"{show(value)} is not hex")
+    if len(uid) > MAX_UID_LEN:
+        raise Invalid(f"{show(value)} is longer than {MAX_UID_LEN} hex digits")
+    return uid
+
+
+def badges(value: Any) -> tuple[str, ...]:
+    """A list of card UIDs in hex, normalised, each once in order."""
+    if not isinstance(value, list):
+        raise Invalid(f"must be a list of card UIDs in hex, got {show(value)}")
+    return tuple(dict.fromkeys(_uid(item) for item in value))
+
+
+def topic_name(allow_slash: bool) -> Callable[[Any], str]:
+    """A converter for a name used in MQTT topics: no wildcards, no `/` unless allowed."""
+    forbidden = "+#" if allow_slash else "+#/"
+
+    def convert(value: Any) -> str:
+        name = text(value)
+        if any(ch in name for ch in forbidden):
+            raise Invalid(f"'{name}' cannot be part of an MQTT topic (no {' '.join(forbidden)})")
+        return name
+
+    return convert
+
+
+def instant(tz: tzinfo, end_of_day: bool) -> Callable[[Any], datetime]:
+    """A date-time; without an offset it is hall time; a bare date is that day's start (or end)."""
+
+    def convert(value: Any) -> datetime:
+        if not isinstance(value, str):
+            raise Invalid(f"{show(value)} is not a date-time such as 2026-11-23T09:00")
+        if DATE_RE.fullmatch(value.strip()):
+            day = iso_date(value) + timedelta(days=1 if end_of_day else 0)
+            return datetime.combine(day, time(0), tzinfo=tz)
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise Invalid(f"'{value}' is not a date-time such as 2026-11-23T09:00") from exc
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+    return convert
