@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -83,3 +87,28 @@ def influx_admin(url: str, statement: str) -> None:
     result = answer.json()["results"][0]
     if "error" in result:
         raise AssertionError(f"{statement!r} failed: {result['error']}")
+
+
+def hallwatch(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `hallwatch ARGS` as a real process with `env`; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "hallwatch.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+def deployment_env(database_url: str, mqtt_url: str, influx: InfluxDB) -> dict[str, str]:
+    """The environment every HallWatch process of one test deployment shares."""
+    return {
+        **os.environ,
+        "HALLWATCH_DATABASE_URL": database_url,
+        "HALLWATCH_MQTT_URL": mqtt_url,
+        "HALLWATCH_INFLUX_URL": influx.url,
+        "HALLWATCH_INFLUX_DB": influx.db,
+        "HALLWATCH_SECRET_KEY": "test-secret",
+        "HALLWATCH_COLLECTOR_ID": f"test-{uuid.uuid4().hex[:8]}",
+    }

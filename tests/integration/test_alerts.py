@@ -4,14 +4,12 @@ notifications through a local webhook, and the alerts API with its scopes."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +23,14 @@ from alerts.lease import holder_of, release, try_acquire
 from alerts.records import reconcile
 from alerts.scheduler import LEASE_NAME, LEASE_TTL_S
 from hallwatch.alert_kinds import Episode
+from hallwatch.events import Heartbeat
+from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from tests.conftest import database_url_for
-from tests.helpers import wait_until
+from tests.helpers import deployment_env, hallwatch, wait_until
 from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import app_for, basic, hallwatch
+from tests.integration.test_pipeline import app_for, basic
 from tests.unit.hall import hall
 
 BACKENDS = pytest.mark.parametrize(
@@ -98,19 +98,17 @@ def hall_tz() -> ZoneInfo:
 @pytest.fixture
 def deployment(tmp_path: Path, mosquitto, influx_db, database_url, hall_tz):
     """The test hall imported with the CLI, a user of each role, the processes' environment."""
-    env = {
-        **os.environ,
-        "HALLWATCH_DATABASE_URL": database_url,
-        "HALLWATCH_MQTT_URL": mosquitto.url,
-        "HALLWATCH_INFLUX_URL": influx_db.url,
-        "HALLWATCH_INFLUX_DB": influx_db.db,
-        "HALLWATCH_SECRET_KEY": "test-secret",
-        "HALLWATCH_COLLECTOR_ID": f"test-{uuid.uuid4().hex[:8]}",
-    }
+    env = deployment_env(database_url, mosquitto.url, influx_db)
     hall_file = tmp_path / "hall.yaml"
     today = datetime.now(hall_tz).date()
     hall_file.write_text(HALL_YAML.format(tz=hall_tz.key, today=today), encoding="utf-8")
     hallwatch("import", str(hall_file), env=env)
+    # The hall was collecting today: a reader's heartbeat just after midnight. (A day
+    # without any device event raises no alert: it means HallWatch was not running.)
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=hall_tz)
+    influx_db.write(
+        event_point(Heartbeat("desk-w03-card", midnight + timedelta(minutes=1))).to_line(), "ns"
+    )
     for name, role, department in (
         ("boss", "hall_manager", None),
         ("tax", "dept_head", "tax"),
@@ -255,7 +253,8 @@ def test_check_prints_the_open_alerts_and_opens_nothing_twice(
         publish(pub, f"hallwatch/devices/{device}/events", payload)
     pub.loop_stop()
     stored = 'SELECT count("received_ms") FROM "hw_event"'
-    wait_until(lambda: (influx_db.rows(stored) or [{}])[0].get("count") == len(events))
+    expected = len(events) + 1  # and the heartbeat the deployment wrote after midnight
+    wait_until(lambda: (influx_db.rows(stored) or [{}])[0].get("count") == expected)
 
     at = now.isoformat()
     dry = check(deployment, "--at", at, "--dry-run")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ import pytest
 
 from hallwatch.config import Settings
 from tests.conftest import database_url_for as _database_url
-from tests.helpers import wait_until
+from tests.helpers import deployment_env, hallwatch, wait_until
 from tests.integration.test_collector import publish, publisher
 from web import create_app
 
@@ -54,17 +52,6 @@ roster:
 """
 
 
-def hallwatch(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=60,
-    )
-
-
 BACKENDS = pytest.mark.parametrize(
     "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
@@ -79,15 +66,7 @@ def database_url(request, tmp_path: Path):
 @pytest.fixture
 def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
     """A registry imported with the CLI, users, and the environment the processes share."""
-    env = {
-        **os.environ,
-        "HALLWATCH_DATABASE_URL": database_url,
-        "HALLWATCH_MQTT_URL": mosquitto.url,
-        "HALLWATCH_INFLUX_URL": influx_db.url,
-        "HALLWATCH_INFLUX_DB": influx_db.db,
-        "HALLWATCH_SECRET_KEY": "test-secret",
-        "HALLWATCH_COLLECTOR_ID": f"test-{uuid.uuid4().hex[:8]}",
-    }
+    env = deployment_env(database_url, mosquitto.url, influx_db)
     hall_file = tmp_path / "hall.yaml"
     today = datetime.now(HALL_TZ).date()
     hall_file.write_text(HALL_YAML.format(today=today), encoding="utf-8")
