@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -48,14 +49,19 @@ class WebUser(UserMixin):
 
 
 class LoginForm(FlaskForm):
-    username = StringField("用户名", validators=[DataRequired(message="请输入用户名")])
-    password = PasswordField("密码", validators=[DataRequired(message="请输入密码")])
+    username = StringField(
+        lazy_gettext("用户名"), validators=[DataRequired(message=lazy_gettext("请输入用户名"))]
+    )
+    password = PasswordField(
+        lazy_gettext("密码"), validators=[DataRequired(message=lazy_gettext("请输入密码"))]
+    )
 
 
 def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "请先登录。"
+    login_manager.login_message = lazy_gettext("请先登录。")
+    login_manager.localize_callback = str  # the lazy message in the request's language
     csrf.init_app(app)
     app.register_blueprint(bp)
 
@@ -104,6 +110,14 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _clear_session() -> None:
+    """Forget everything in the session but the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
@@ -112,15 +126,16 @@ def login():
             row = authenticate(db, form.username.data, form.password.data)
             user = WebUser.of(row) if row else None
         if user is not None:
-            session.clear()  # no session fixation
+            _clear_session()  # no session fixation
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
-        flash("用户名或密码错误。")  # the same answer for an unknown user and a wrong password
+        # The same answer for an unknown user and a wrong password.
+        flash(gettext("用户名或密码错误。"))
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
-    session.clear()
+    _clear_session()
     return redirect(url_for("auth.login"))

@@ -1,26 +1,98 @@
-"""Pages, first part: a plain floor view (the full pages come with the pages issue)."""
+"""Pages: the floor view of the hall's windows, live or replayed (contract §6).
+
+The page is rendered whole on the server (it works without JavaScript) and then
+kept current by web/static/floor.js, which polls /api/live and /api/alerts and
+rebuilds the same markup. Words the script shows come from here, translated,
+in data- attributes: the Content-Security-Policy allows no inline script.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import format_datetime, get_locale, gettext, lazy_gettext
 from flask_login import current_user, login_required
+from sqlalchemy import or_, select
 
+from alerts.records import alert_json, visible_to
 from hallwatch.influx.client import QueryError
+from hallwatch.registry.alerting import AlertRow
 from web.api import live_json
-from web.scope import visible_windows
+from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
 
 bp = Blueprint("pages", __name__)
 
+POLL_INTERVAL_S = 5
+ALERTS_SHOWN = 50  # beside the grid; the full list is /api/alerts
+# In replay the browser asks /api/alerts for those opened this far before the instant.
+REPLAY_ALERT_LOOKBACK = timedelta(days=7)
+STATES = ("staffed", "away", "empty", "closed", "unknown")
 STATE_WORDS = {
-    "staffed": ("在岗", "✔"),
-    "away": ("暂离", "…"),
-    "empty": ("空岗", "✖"),
-    "closed": ("非办公时间", "☾"),
-    "unknown": ("状态未知", "?"),
+    "staffed": lazy_gettext("在岗"),
+    "away": lazy_gettext("暂离"),
+    "empty": lazy_gettext("空岗"),
+    "closed": lazy_gettext("非办公时间"),
+    "unknown": lazy_gettext("状态未知"),
 }
+STATE_ICONS = {"staffed": "✔", "away": "…", "empty": "✖", "closed": "☾", "unknown": "?"}
+ALERT_KIND_WORDS = {
+    "empty_window": lazy_gettext("空岗"),
+    "absent": lazy_gettext("未签到"),
+    "pulled_back": lazy_gettext("被抽回"),
+    "device_offline": lazy_gettext("设备离线"),
+    "withdrawn": lazy_gettext("全天无人"),
+}
+
+
+def grid_order(windows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Windows with a position sorted by (row, column), and the rest in registry order."""
+    placed = sorted((w for w in windows if w["position"]), key=lambda w: tuple(w["position"]))
+    return placed, [w for w in windows if not w["position"]]
+
+
+def _words() -> dict:
+    """Every word floor.js shows, in the page's language."""
+    return {
+        "states": {k: str(v) for k, v in STATE_WORDS.items()},
+        "icons": STATE_ICONS,
+        "kinds": {k: str(v) for k, v in ALERT_KIND_WORDS.items()},
+        "since": gettext("自"),
+        "nobody": gettext("无人签到"),
+        "live": gettext("当前时刻"),
+        "replay": gettext("回放时刻"),
+        "stale": gettext("连接中断,显示的是最后一次成功更新的数据"),
+        "no_alerts": gettext("没有未处理的告警"),
+    }
+
+
+def _names(registry, windows: set[str]) -> dict:
+    """Names of what the user may see, for labelling alerts in the browser."""
+    departments = visible_departments(current_user, registry)
+    return {
+        "windows": {w.id: w.name for w in registry.windows if w.id in windows},
+        "staff": {s.id: s.name for s in registry.staff if s.department in departments},
+        "departments": {d.id: d.name for d in registry.departments if d.id in departments},
+    }
+
+
+def _open_alerts(at: datetime, replay: bool, tz) -> list[dict]:
+    """Alerts the user may see that were unresolved at `at` (now: still unresolved)."""
+    query = select(AlertRow).where(*visible_to(current_user), AlertRow.opened_at <= at)
+    if replay:
+        query = query.where(or_(AlertRow.resolved_at.is_(None), AlertRow.resolved_at > at))
+    else:
+        query = query.where(AlertRow.resolved_at.is_(None))
+    query = query.order_by(AlertRow.opened_at.desc(), AlertRow.id.desc()).limit(ALERTS_SHOWN)
+    with current_app.extensions["hallwatch"].sessions() as db:
+        return [alert_json(row, tz) for row in db.scalars(query)]
+
+
+@bp.app_template_filter("clock")
+def clock(iso_text: str | None) -> str:
+    """An ISO-8601 instant as hall wall-clock HH:MM (empty for none)."""
+    return format_datetime(datetime.fromisoformat(iso_text), "HH:mm") if iso_text else ""
 
 
 @bp.get("/")
@@ -28,23 +100,61 @@ STATE_WORDS = {
 def floor():
     runtime = current_app.extensions["hallwatch"]
     registry = runtime.registry()
+    tz = registry.hall.tz
+    replay = "at" in request.args
     at, error = datetime.now(UTC), None
-    if request.args.get("at"):
+    if replay:
         try:
-            at = parse_instant(request.args["at"], registry.hall.tz)
+            at = parse_instant(request.args["at"], tz)
         except BadInstant as exc:
             error = str(exc)
+    live = None
     try:
         registry, hall = runtime.hall_state(at)
         live = live_json(hall, registry, visible_windows(current_user, registry))
     except QueryError as exc:
-        live, error = None, f"事件库不可用:{exc}"
+        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
+    names = _names(registry, visible_windows(current_user, registry))
+    placed, unplaced = grid_order(live["windows"]) if live else ([], [])
+    local = at.astimezone(tz)
     return render_template(
         "floor.html",
         live=live,
+        placed=placed,
+        unplaced=unplaced,
+        alerts=_open_alerts(at, replay, tz),
         error=error,
         hall=registry.hall,
+        states=STATES,
         words=STATE_WORDS,
-        departments=registry.department_by_id,
-        replay="at" in request.args,
+        icons=STATE_ICONS,
+        kinds=ALERT_KIND_WORDS,
+        names=names,
+        replay=replay,
+        wall=request.args.get("wall") == "1",
+        day=local.date().isoformat(),
+        minute=local.hour * 60 + local.minute,
+        client={
+            "live": url_for("api.live"),
+            "alerts": url_for("alerts_api.list_alerts"),
+            "replay": replay,
+            "at": local.isoformat(timespec="seconds"),
+            "poll_ms": POLL_INTERVAL_S * 1000,
+            "replay_lookback_days": REPLAY_ALERT_LOOKBACK.days,
+            "words": _words(),
+            "names": names,
+        },
     )
+
+
+@bp.app_context_processor
+def language() -> dict:
+    """`language` of the page ("zh" or "en") and `lang_url(code)`: this page in another one."""
+
+    def lang_url(code: str) -> str:
+        args = {k: v for k, v in request.args.items() if k != "lang"}
+        return url_for(
+            request.endpoint or "pages.floor", **(request.view_args or {}), **args, lang=code
+        )
+
+    return {"language": get_locale().language, "lang_url": lang_url}
