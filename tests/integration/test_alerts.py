@@ -127,23 +127,6 @@ def sessions(deployment):
     engine.dispose()
 
 
-@pytest.fixture
-def collector_process(deployment, tmp_path):
-    log = tmp_path / "collector.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
-            env=deployment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    wait_until(lambda: "subscribing" in log.read_text(), timeout=20, message=log.read_text)
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
 class Webhook(ThreadingHTTPServer):
     """A local webhook endpoint that keeps every JSON body it receives."""
 

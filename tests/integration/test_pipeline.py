@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -85,26 +83,6 @@ def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
         env=env,
     )
     return env
-
-
-@pytest.fixture
-def collector_process(deployment, tmp_path):
-    log = tmp_path / "collector.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
-            env=deployment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    # Its persistent session must exist before we publish, or the broker has nobody to keep for.
-    wait_until(
-        lambda: "subscribing" in log.read_text(), timeout=20, message=lambda: log.read_text()
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 def basic(user: str, password: str) -> dict:
