@@ -1144,7 +1144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--soak-rate",
         type=float,
         default=None,
-        help=f"messages/s (default {DEFAULT_SOAK_SHARE:.0%} of the collector's measured rate)",
+        help=f"messages/s (default {DEFAULT_SOAK_SHARE * 100:.0f} %% of the collector's rate)",
     )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
     parser.add_argument("--qos", type=int, choices=(0, 1), default=1, help="publishers' QoS")
