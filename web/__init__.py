@@ -36,12 +36,28 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.before_request(_remember_language)
     app.after_request(_security_headers)
 
-    from web import alerts_api, api, auth, pages
+    from web import (
+        alerts_api,
+        alerts_page,
+        api,
+        auth,
+        department_page,
+        operations,
+        pages,
+        window_page,
+    )
 
     auth.init_app(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(alerts_api.bp)
-    app.register_blueprint(pages.bp)
+    for blueprint in (
+        api.bp,
+        alerts_api.bp,
+        pages.bp,
+        department_page.bp,
+        window_page.bp,
+        alerts_page.bp,
+        operations.bp,
+    ):
+        app.register_blueprint(blueprint)
     return app
 
 

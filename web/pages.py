@@ -19,6 +19,7 @@ from alerts.records import alert_json, visible_to
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.alerting import AlertRow
 from web.api import live_json
+from web.roles import can
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
 
@@ -157,4 +158,9 @@ def language() -> dict:
             request.endpoint or "pages.floor", **(request.view_args or {}), **args, lang=code
         )
 
-    return {"language": get_locale().language, "lang_url": lang_url}
+    return {
+        "language": get_locale().language,
+        "lang_url": lang_url,
+        "can": can,
+        "hall": current_app.extensions["hallwatch"].registry().hall,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import jsonify
+from flask import jsonify, render_template, request
 from flask_login import current_user, login_required
 
 # Permission → roles holding it. A dept_head reads only their department (web.scope).
@@ -30,9 +30,16 @@ def permission_required(permission: str):
         @login_required
         def wrapped(*args, **kwargs):
             if not can(current_user, permission):
-                return jsonify(error=f"your role may not do this ({permission})"), 403
+                return forbidden(permission)
             return view(*args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def forbidden(permission: str):
+    """403: JSON for the API, a page for people."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=f"your role may not do this ({permission})"), 403
+    return render_template("forbidden.html"), 403
