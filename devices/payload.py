@@ -61,7 +61,7 @@ def decode_json(payload: bytes) -> object:
     if not text.strip():
         raise Reject("empty payload, expected JSON")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise Reject(f"bad JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -200,3 +200,6 @@ def _as_bytes(payload: bytes) -> bytes:
         return bytes(payload)
     except (TypeError, ValueError):
         return repr(payload).encode()
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one, not one per message

@@ -369,10 +369,12 @@ class Mosquitto(_Service):
             f"persistence_location {data}/",
             "persistence_file mosquitto.db",
             "autosave_interval 1",
-            # The default of 1000 silently drops a burst queued for an offline collector.
-            "max_queued_messages 100000",
-            # The collector acks only after InfluxDB stored the batch; 20 in flight would stall it.
-            "max_inflight_messages 1000",
+            # The default of 1000 silently drops a burst queued for an offline collector;
+            # a million is about 100 minutes of a 200-window hall (~200 MB at most).
+            "max_queued_messages 1000000",
+            # The collector acks only after InfluxDB stored the batch, so the broker must let
+            # a whole batch (collector.MAX_BATCH) be in flight, or each batch waits its timer.
+            "max_inflight_messages 5000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
