@@ -58,6 +58,16 @@ def _minutes(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of minutes, got {raw!r}") from exc
 
 
+def _flag(env: dict[str, str], name: str) -> bool | None:
+    """A yes/no from `env[name]` (None when unset), or ConfigError naming the variable."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+    return raw in TRUE_WORDS
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -74,6 +84,7 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     renotify_minutes: float = DEFAULT_RENOTIFY_MINUTES
     escalate_after_minutes: float = DEFAULT_ESCALATE_MINUTES
+    secure_cookies: bool | None = None  # None: when base_url is https://
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -99,6 +110,7 @@ class Settings:
             escalate_after_minutes=_minutes(
                 env, "HALLWATCH_ESCALATE_MINUTES", DEFAULT_ESCALATE_MINUTES
             ),
+            secure_cookies=_flag(env, "HALLWATCH_SECURE_COOKIES"),
         )
         settings.validate()
         return settings
@@ -198,6 +210,12 @@ class Settings:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+    def cookies_secure(self) -> bool:
+        """Whether cookies go over HTTPS only: HALLWATCH_SECURE_COOKIES, else an https base URL."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url.startswith("https://")
 
     def sqlalchemy_url(self) -> str:
         """`postgresql://` means psycopg 3 to us (SQLAlchemy would default to psycopg2)."""

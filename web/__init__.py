@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, current_app, request, session
 from flask_babel import Babel
 
@@ -16,16 +18,28 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "SAMEORIGIN",
 }
+# Idle time after which a browser must log in again. The session cookie is renewed on
+# every request, so a floor page left open (it polls /api/live) stays logged in.
+SESSION_IDLE_LIMIT = timedelta(hours=12)
 
 
 def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
     """Build the app from Settings (default: the environment)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    secure = settings.cookies_secure()
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=SESSION_IDLE_LIMIT,
+        SESSION_REFRESH_EACH_REQUEST=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        # A form's token lives as long as its session, so a page open all afternoon still posts.
+        WTF_CSRF_TIME_LIMIT=int(SESSION_IDLE_LIMIT.total_seconds()),
         JSON_AS_ASCII=False,
         BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,
     )

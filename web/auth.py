@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -24,9 +29,13 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from hallwatch.registry.models import UserRow
+from hallwatch.registry.throttle import clear_failures, record_failure, retry_after
 from hallwatch.registry.users import authenticate
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("auth", __name__)
+CLOCK = "HALLWATCH_CLOCK"  # app.config key: a callable giving the aware time now (tests set it)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -62,12 +71,61 @@ def init_app(app) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = lazy_gettext("请先登录。")
     login_manager.localize_callback = str  # the lazy message in the request's language
+    # "strong" would log a user out whenever their address changes (a phone between
+    # networks, a proxy pool); "basic" only marks such a session as not fresh.
+    login_manager.session_protection = "basic"
     csrf.init_app(app)
     app.register_blueprint(bp)
 
 
 def _runtime():
     return current_app.extensions["hallwatch"]
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] | None = current_app.config.get(CLOCK)
+    return clock() if clock else datetime.now(UTC)
+
+
+def _check_password(
+    username: str, password: str, via: str
+) -> tuple[WebUser | None, timedelta | None]:
+    """(the user, None) when the password is theirs; else (None, how long to wait or None).
+
+    A name or address that must wait is refused without looking at the password, and
+    the attempt is not counted. A failure is counted against both, whether the name
+    exists or not, so the answer and its timing are the same either way.
+    """
+    now, address = _now(), request.remote_addr
+    with _runtime().sessions() as db:
+        wait = retry_after(db, username, address, now)
+        if wait is not None:
+            log.info("login as %r from %s (%s) refused: throttled", username, address, via)
+            return None, wait
+        row = authenticate(db, username, password)
+        if row is not None:
+            clear_failures(db, username)
+            db.commit()
+            return WebUser.of(row), None
+        record_failure(db, username, address, now)
+        db.commit()
+        wait = retry_after(db, username, address, now)
+    if wait is None:
+        log.info("login as %r from %s (%s) failed", username, address, via)
+    else:
+        log.warning(
+            "login as %r from %s (%s) failed; throttled for %d s",
+            username,
+            address,
+            via,
+            _seconds(wait),
+        )
+    return None, wait
+
+
+def _seconds(wait: timedelta) -> int:
+    """A wait as whole seconds, rounded up (what Retry-After carries)."""
+    return max(1, math.ceil(wait.total_seconds()))
 
 
 @login_manager.user_loader
@@ -85,9 +143,13 @@ def load_user_from_basic_auth(req) -> WebUser | None:
     auth = req.authorization
     if auth is None or auth.type != "basic" or not auth.username:
         return None
-    with _runtime().sessions() as db:
-        row = authenticate(db, auth.username, auth.password or "")
-        return WebUser.of(row) if row else None
+    user, wait = _check_password(auth.username, auth.password or "", "basic")
+    if wait is not None:
+        response = jsonify(error=f"too many failed logins; try again in {_seconds(wait)} s")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(_seconds(wait))
+        abort(response)
+    return user
 
 
 @login_manager.unauthorized_handler
@@ -101,11 +163,22 @@ def unauthorized():
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path: never `//host`, `\\\\host` or a scheme."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """`target` if it is a path on this site, else the floor view.
+
+    Browsers read `\\` as `/` and drop tabs and newlines anywhere in a URL, so
+    `/\\evil`, `/\t/evil` and the like would leave the site: only a path starting
+    with one `/`, with no backslash, whitespace or control character, is followed.
+    """
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ch.isspace() or not ch.isprintable() for ch in target)
+    ):
         return url_for("pages.floor")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target:
+    if parts.scheme or parts.netloc:
         return url_for("pages.floor")
     return target
 
@@ -122,16 +195,20 @@ def _clear_session() -> None:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        with _runtime().sessions() as db:
-            row = authenticate(db, form.username.data, form.password.data)
-            user = WebUser.of(row) if row else None
+        user, wait = _check_password(form.username.data, form.password.data, "form")
         if user is not None:
             _clear_session()  # no session fixation
+            session.permanent = True  # expires after SESSION_IDLE_LIMIT without a request
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
+        if wait is not None:
+            minutes = math.ceil(_seconds(wait) / 60)
+            flash(gettext("登录失败次数过多,请 %(minutes)d 分钟后再试。", minutes=minutes))
+            page = render_template("login.html", form=form)
+            return page, 429, {"Retry-After": str(_seconds(wait))}
         # The same answer for an unknown user and a wrong password.
         flash(gettext("用户名或密码错误。"))
-    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+    return render_template("login.html", form=form), 401 if request.method == "POST" else 200
 
 
 @bp.route("/logout", methods=["POST"])

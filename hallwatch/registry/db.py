@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hallwatch.registry import alerting  # noqa: F401  (its tables hang on the same Base)
+from hallwatch.registry import alerting, throttle  # noqa: F401  (their tables hang on Base)
 from hallwatch.registry.models import Base
 
 log = logging.getLogger(__name__)

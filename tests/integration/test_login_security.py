@@ -1,0 +1,383 @@
+"""Logging in, on real services: throttling, enumeration, fixation, cookies, redirects, CSRF."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import delete, select
+
+from hallwatch.config import ConfigError, Settings
+from hallwatch.registry.models import UserRow
+from hallwatch.registry.throttle import ADDRESS_POLICY, USER_POLICY, LoginFailureRow
+from tests.integration.test_pipeline import basic
+from tests.integration.test_role_matrix import CSRF_TOKEN, built_hall, password_of
+from web import SESSION_IDLE_LIMIT, create_app
+from web.auth import safe_next
+
+LOCKED_WORDS = "登录失败次数过多"
+WRONG_WORDS = "用户名或密码错误"
+
+
+@dataclass
+class Clock:
+    """The time the app sees; tests move it instead of sleeping."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture(scope="module")
+def hall_env(tmp_path_factory, mosquitto, influxd) -> Iterator[dict]:
+    with built_hall(tmp_path_factory.mktemp("login"), mosquitto, influxd) as built:
+        yield built[0]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+def make_app(env: dict, clock: Clock, **variables: str):
+    """An app on the module's hall, seeing `clock`; extra HALLWATCH_* variables if given."""
+    settings = Settings.from_env(
+        {**{k: v for k, v in env.items() if k.startswith("HALLWATCH_")}, **variables}
+    )
+    return create_app(settings, {"TESTING": True, "HALLWATCH_CLOCK": clock})
+
+
+@pytest.fixture
+def app(hall_env, clock):
+    app = make_app(hall_env, clock)
+    with app.extensions["hallwatch"].sessions() as db:  # each test starts with no failures
+        db.execute(delete(LoginFailureRow))
+        db.commit()
+    return app
+
+
+def token_of(client, path: str = "/login") -> str:
+    return CSRF_TOKEN.search(client.get(path).get_data(as_text=True))[1]
+
+
+def log_in(client, username: str, password: str, next_: str | None = None, address=None):
+    """POST the login form as a browser does (with a fresh token)."""
+    environ = {"REMOTE_ADDR": address} if address else {}
+    form = {"username": username, "password": password, "csrf_token": token_of(client)}
+    path = f"/login?next={quote(next_, safe='')}" if next_ is not None else "/login"
+    return client.post(path, data=form, environ_base=environ)
+
+
+# --- throttling ------------------------------------------------------------------------
+
+
+def test_five_wrong_passwords_lock_the_name_until_the_wait_is_over(app, clock):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures - 1):
+        answer = log_in(client, "admin", "wrong")
+        assert answer.status_code == 401 and WRONG_WORDS in answer.get_data(as_text=True)
+    locked = log_in(client, "admin", "wrong")
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == "60"
+    assert "登录失败次数过多,请 1 分钟后再试" in locked.get_data(as_text=True)
+    # While locked even the right password is refused, unchecked.
+    assert log_in(client, "admin", password_of("admin")).status_code == 429
+    clock.advance(timedelta(seconds=30))
+    assert log_in(client, "admin", password_of("admin")).headers["Retry-After"] == "30"
+    clock.advance(timedelta(seconds=31))
+    assert log_in(client, "admin", password_of("admin")).status_code == 302
+
+
+def test_the_wait_grows_with_each_failure_after_it(app, clock):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures):
+        log_in(client, "inspector", "wrong")
+    clock.advance(timedelta(minutes=1))
+    again = log_in(client, "inspector", "wrong")
+    assert again.status_code == 429 and again.headers["Retry-After"] == "120"
+    assert "请 2 分钟后再试" in again.get_data(as_text=True)
+
+
+def test_a_success_clears_the_name(app, clock):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures - 1):
+        log_in(client, "admin", "wrong")
+    assert log_in(client, "admin", password_of("admin")).status_code == 302
+    other = app.test_client()
+    for _ in range(USER_POLICY.max_failures - 1):
+        assert log_in(other, "admin", "wrong").status_code == 401  # counting from zero again
+
+
+def test_the_name_is_locked_from_every_address(app):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures):
+        log_in(client, "admin", "wrong", address="10.0.0.1")
+    moved = log_in(app.test_client(), "admin", password_of("admin"), address="10.0.0.2")
+    assert moved.status_code == 429
+    others = log_in(app.test_client(), "inspector", password_of("inspector"), address="10.0.0.1")
+    assert others.status_code == 302  # the address itself is under its own cap
+
+
+def test_many_names_from_one_address_lock_the_address(app, clock):
+    client = app.test_client()
+    for i in range(ADDRESS_POLICY.max_failures - 1):
+        assert log_in(client, f"guess{i}", "wrong", address="10.9.9.9").status_code == 401
+    assert log_in(client, "guess-last", "wrong", address="10.9.9.9").status_code == 429
+    refused = log_in(app.test_client(), "admin", password_of("admin"), address="10.9.9.9")
+    assert refused.status_code == 429
+    elsewhere = log_in(app.test_client(), "admin", password_of("admin"), address="10.9.9.8")
+    assert elsewhere.status_code == 302
+    clock.advance(ADDRESS_POLICY.first_delay)
+    later = log_in(app.test_client(), "admin", password_of("admin"), address="10.9.9.9")
+    assert later.status_code == 302
+
+
+def test_http_basic_failures_count_and_a_locked_client_gets_429_json(app, clock):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures - 1):
+        assert client.get("/api/live", headers=basic("admin", "wrong")).status_code == 401
+    locked = client.get("/api/live", headers=basic("admin", "wrong"))
+    assert locked.status_code == 429 and locked.headers["Retry-After"] == "60"
+    assert "too many failed logins" in locked.get_json()["error"]
+    good = client.get("/api/live", headers=basic("admin", password_of("admin")))
+    assert good.status_code == 429  # the right password waits too
+    assert log_in(app.test_client(), "admin", password_of("admin")).status_code == 429
+    clock.advance(timedelta(minutes=1))
+    good = client.get("/api/live", headers=basic("admin", password_of("admin")))
+    assert good.status_code == 200
+
+
+def test_form_and_basic_failures_add_up(app):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures - 1):
+        client.get("/api/alerts", headers=basic("inspector", "wrong"))
+    assert log_in(client, "inspector", "wrong").status_code == 429
+
+
+# --- account enumeration ---------------------------------------------------------------
+
+
+def without_token(html: str) -> str:
+    return re.sub(r'value="[^"]*"', 'value=""', html)
+
+
+def test_an_unknown_name_and_a_wrong_password_get_the_same_answer(app):
+    wrong = log_in(app.test_client(), "admin", "wrong")
+    unknown = log_in(app.test_client(), "nobody-here", "wrong")
+    assert wrong.status_code == unknown.status_code == 401
+    wrong_page = without_token(wrong.get_data(as_text=True)).replace("admin", "NAME")
+    unknown_page = without_token(unknown.get_data(as_text=True)).replace("nobody-here", "NAME")
+    assert wrong_page == unknown_page
+    client = app.test_client()
+    wrong_basic = client.get("/api/live", headers=basic("admin", "wrong"))
+    unknown_basic = client.get("/api/live", headers=basic("nobody-here", "wrong"))
+    assert wrong_basic.status_code == unknown_basic.status_code == 401
+    assert wrong_basic.get_json() == unknown_basic.get_json()
+
+
+def test_an_unknown_name_is_locked_like_a_real_one(app):
+    client = app.test_client()
+    answers = [log_in(client, "nobody-here", "wrong").status_code for _ in range(5)]
+    assert answers == [401, 401, 401, 401, 429]
+
+
+def test_an_unknown_name_takes_as_long_as_a_wrong_password(app):
+    """Both hash a password (scrypt, about 0.1 s); without the dummy hash unknown is ~50x faster."""
+    client = app.test_client()
+
+    def fastest(names: list[str]) -> float:
+        times = []
+        for name in names:
+            started = time.perf_counter()
+            answer = client.get("/api/live", headers=basic(name, "wrong"))
+            times.append(time.perf_counter() - started)
+            assert answer.status_code == 401
+        return min(times)
+
+    fastest(["nobody-0"])  # warm up: the dummy hash is made on first use
+    unknown = fastest([f"nobody-{i}" for i in range(1, 4)])
+    assert unknown > 0.5 * fastest(["spare"] * 3)
+
+
+def test_the_stored_hash_is_scrypt(app):
+    with app.extensions["hallwatch"].sessions() as db:
+        hashes = db.scalars(select(UserRow.password_hash)).all()
+    assert hashes and all(h.startswith("scrypt:") for h in hashes)
+
+
+def test_failures_are_logged_without_the_password(app, caplog):
+    caplog.set_level(logging.INFO, logger="web.auth")
+    log_in(app.test_client(), "admin", "s3cret-guess")
+    app.test_client().get("/api/live", headers=basic("admin", "other-guess"))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "'admin'" in text and "(form)" in text and "(basic)" in text
+    assert "s3cret-guess" not in text and "other-guess" not in text
+
+
+# --- the session -----------------------------------------------------------------------
+
+
+def session_data(app, cookie: str) -> dict:
+    return app.session_interface.get_signing_serializer(app).loads(cookie)
+
+
+def test_logging_in_starts_a_new_session(app):
+    client = app.test_client()
+    client.get("/login?lang=en")  # a language chosen before logging in is kept
+    with client.session_transaction() as planted:
+        planted["planted"] = "by someone else"
+    before = client.get_cookie("session").value
+    assert log_in(client, "admin", password_of("admin")).status_code == 302
+    after = client.get_cookie("session").value
+    assert after != before
+    data = session_data(app, after)
+    assert "planted" not in data and data["lang"] == "en" and data["_user_id"]
+    assert data.get("csrf_token") != session_data(app, before)["csrf_token"]
+    stale = app.test_client()
+    stale.set_cookie("session", before)
+    assert stale.get("/").status_code == 302  # the cookie from before logging in is nobody
+
+
+def set_cookie_header(response, name: str = "session") -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}="))
+
+
+def test_the_session_cookie_is_httponly_lax_and_expires_after_idling(app, clock):
+    response = log_in(app.test_client(), "admin", password_of("admin"))
+    cookie = set_cookie_header(response)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # the default base URL is plain http (the demo)
+    expires = re.search(r"Expires=([^;]+)", cookie)[1]
+    left = datetime.strptime(expires, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+    assert abs(left - datetime.now(UTC) - SESSION_IDLE_LIMIT) < timedelta(minutes=1)
+
+
+def test_a_page_left_open_keeps_its_session_alive(app):
+    client = app.test_client()
+    log_in(client, "hall_manager", password_of("hall_manager"))
+    poll = client.get("/api/live")
+    assert poll.status_code == 200
+    assert "Expires=" in set_cookie_header(poll)  # every poll renews the idle limit
+
+
+@pytest.mark.parametrize(
+    ("variables", "secure"),
+    [
+        ({"HALLWATCH_SECURE_COOKIES": "true"}, True),
+        ({"HALLWATCH_BASE_URL": "https://hall.example.gov.cn"}, True),
+        (
+            {"HALLWATCH_BASE_URL": "https://hall.example.gov.cn", "HALLWATCH_SECURE_COOKIES": "0"},
+            False,
+        ),
+        ({}, False),
+    ],
+)
+def test_cookies_are_secure_when_configured(hall_env, clock, variables, secure):
+    app = make_app(hall_env, clock, **variables)
+    assert app.config["SESSION_COOKIE_SECURE"] is secure
+    assert app.config["REMEMBER_COOKIE_SECURE"] is secure
+    assert app.config["REMEMBER_COOKIE_HTTPONLY"] is True
+    assert app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+    if secure:
+        client = app.test_client()
+        base = "https://localhost"
+        token = CSRF_TOKEN.search(client.get(f"{base}/login").get_data(as_text=True))[1]
+        form = {"username": "admin", "password": password_of("admin"), "csrf_token": token}
+        response = client.post(f"{base}/login", data=form, headers={"Referer": f"{base}/login"})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        assert "Secure" in set_cookie_header(response)
+
+
+def test_a_bad_secure_cookies_value_names_the_variable():
+    with pytest.raises(ConfigError, match="HALLWATCH_SECURE_COOKIES"):
+        Settings.from_env({"HALLWATCH_SECURE_COOKIES": "maybe"})
+
+
+# --- where a login leads ---------------------------------------------------------------
+
+EVIL = [
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "https:evil.example",
+    "https://evil.example/",
+    "%2F%2Fevil.example",
+    "\t//evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    " //evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "",
+]
+
+
+@pytest.mark.parametrize("target", EVIL)
+def test_a_login_never_leads_off_the_site(app, target):
+    response = log_in(app.test_client(), "admin", password_of("admin"), next_=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_raw_encoded_next_is_refused_too(app):
+    client = app.test_client()
+    form = {"username": "admin", "password": password_of("admin"), "csrf_token": token_of(client)}
+    response = client.post("/login?next=%2F%2Fevil.example", data=form)
+    assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/windows/W01?day=2026-11-23", "/ops/users", "/?at=x%2Fy"])
+def test_a_login_returns_to_the_page_asked_for(app, target):
+    response = log_in(app.test_client(), "admin", password_of("admin"), next_=target)
+    assert response.headers["Location"] == target
+
+
+def test_safe_next_alone(app):
+    with app.test_request_context():
+        assert [safe_next(t) for t in EVIL] == ["/"] * len(EVIL)
+        assert safe_next(None) == "/"
+        assert safe_next("/departments/tax") == "/departments/tax"
+
+
+def test_being_sent_to_log_in_remembers_the_page(app):
+    client = app.test_client()
+    sent = client.get("/windows/W01?day=2026-11-23")
+    assert sent.status_code == 302
+    location = sent.headers["Location"]
+    assert location.startswith("/login?next=")
+    form = {"username": "admin", "password": password_of("admin"), "csrf_token": token_of(client)}
+    assert client.post(location, data=form).headers["Location"] == "/windows/W01?day=2026-11-23"
+
+
+# --- CSRF on logging in and out --------------------------------------------------------
+
+
+def test_the_login_form_needs_its_csrf_token(app):
+    client = app.test_client()
+    form = {"username": "admin", "password": password_of("admin")}
+    assert client.post("/login", data=form).status_code == 400
+    foreign = token_of(app.test_client())  # a token of another browser's session
+    assert client.post("/login", data={**form, "csrf_token": foreign}).status_code == 400
+    assert client.get("/api/live").status_code == 401
+
+
+def test_logging_out_needs_a_post_with_the_token(app):
+    client = app.test_client()
+    log_in(client, "admin", password_of("admin"))
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+    out = client.post("/logout", data={"csrf_token": token_of(client, "/")})
+    assert out.status_code == 302 and out.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
