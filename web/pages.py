@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_babel import format_datetime, get_locale, gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
@@ -146,6 +146,14 @@ def floor():
             "names": names,
         },
     )
+
+
+@bp.app_errorhandler(404)
+def not_found(error):
+    """404 in the user's language (JSON for the API); the same for "not yours" and "no such"."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=getattr(error, "description", "not found")), 404
+    return render_template("not_found.html"), 404
 
 
 @bp.app_context_processor
