@@ -55,6 +55,16 @@ if ! have mosquitto || ! have influxd; then
     have influxd || die "influxd still not found after installing (package influxdb, 1.x)"
 fi
 
+# --- Chromium and CJK fonts, for the browser tests -----------------------------------------
+# Debian's chromium, driven by Playwright; Playwright's own browser downloads are never used.
+# Not fatal: the demo runs without it, and the browser tests say what is missing (under CI
+# they fail, elsewhere they are skipped).
+cjk_fonts() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh family)" ]; }
+if ! have chromium || ! cjk_fonts; then
+    ( apt_install chromium fonts-noto-cjk ) \
+        || say "warning: chromium or fonts-noto-cjk could not be installed; no browser tests"
+fi
+
 # --- virtualenv ----------------------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv"

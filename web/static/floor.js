@@ -54,7 +54,7 @@
       c.style.gridColumn = c.dataset.col;
       cols = Math.max(cols, Number(c.dataset.col));
     });
-    if (cols) { grid.style.gridTemplateColumns = "repeat(" + cols + ", minmax(8em, 1fr))"; }
+    if (cols) { grid.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))"; }
   }
 
   function renderLive(live) {
