@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         department_page,
         operations,
         pages,
+        reports_api,
         window_page,
     )
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         window_page.bp,
         alerts_page.bp,
         operations.bp,
+        reports_api.bp,
     ):
         app.register_blueprint(blueprint)
     return app

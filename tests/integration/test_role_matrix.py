@@ -48,6 +48,9 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "api.unknown_cards": {"GET": OPS_READERS},
     "alerts_api.list_alerts": {"GET": READERS},
     "alerts_api.acknowledge_alert": {"POST": ACKNOWLEDGERS},
+    "reports_api.windows_report": {"GET": READERS},
+    "reports_api.staff_report": {"GET": READERS},
+    "reports_api.departments_report": {"GET": READERS},
     "auth.login": {"GET": Public(200), "POST": Public(302)},  # POST: with good credentials
     "auth.logout": {"POST": Public(302)},
     "static": {"GET": Public(200)},
@@ -75,7 +78,7 @@ CASES = [
     for who in WHO
 ]
 POST_ENDPOINTS = [e for e, methods in EXPECTED.items() if "POST" in methods]
-API_ENDPOINTS = [e for e in EXPECTED if e.startswith(("api.", "alerts_api."))]
+API_ENDPOINTS = [e for e in EXPECTED if e.startswith(("api.", "alerts_api.", "reports_api."))]
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -1,0 +1,252 @@
+"""The §5 report API on real InfluxDB and a real registry database: one hand-built Monday."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+
+import pytest
+
+from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
+from hallwatch.influx.eventstore import event_point
+from hallwatch.registry.store import import_file
+from hallwatch.registry.users import add_user
+from tests.helpers import InfluxDB, deployment_env, influx_admin
+from tests.integration.test_pipeline import HALL_TZ, app_for, basic
+from web.reports_api import bp as reports_bp
+
+MONDAY = date(2026, 11, 23)
+REPORT_HALL = """
+hall:
+  name: 测试大厅
+  timezone: Asia/Shanghai
+  hours: [["09:00", "12:00"], ["13:30", "17:30"]]
+  holidays: none
+  empty_grace_minutes: 10
+  absent_grace_minutes: 15
+departments:
+  - {id: civil, name: 民政局}
+  - {id: tax, name: 税务局}
+windows:
+  - {id: W01, name: 1号窗口, department: civil, position: [1, 1]}
+  - {id: W02, name: 2号窗口, department: civil, position: [1, 2]}
+  - {id: W03, name: 3号窗口, department: tax, position: [1, 3]}
+staff:
+  - {id: s001, name: 张三, department: civil, badges: ["04A1B2C3"]}
+  - {id: s002, name: 李四, department: civil, badges: ["04A1B2C4"]}
+  - {id: s003, name: 王五, department: tax, badges: ["04A1B2C5"]}
+devices:
+  - {id: desk-w01-card, kind: badge_reader, window: W01}
+  - {id: desk-w01-seat, kind: presence_sensor, window: W01}
+  - {id: desk-w02-card, kind: badge_reader, window: W02}
+  - {id: desk-w03-card, kind: badge_reader, window: W03}
+  - {id: office-civil, kind: badge_reader, department: civil}
+roster:
+  - {staff: s001, window: W01, days: [mon, tue, wed, thu, fri]}
+  - {staff: s002, window: W02, days: [mon, tue, wed, thu, fri]}
+  - {staff: s003, window: W03, days: [mon, tue, wed, thu, fri]}
+leave:
+  - {staff: s003, from: "2026-11-23T16:30", until: "2026-11-23T17:30", reason: 培训}
+"""
+THE_DAY = {"from": "2026-11-23T00:00:00+08:00", "to": "2026-11-24T00:00:00+08:00"}
+
+
+def at(hhmm: str, seconds: int = 0) -> datetime:
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime.combine(MONDAY, time(hour, minute, seconds), tzinfo=HALL_TZ)
+
+
+# 张三 at W01 signs in late (09:20, after the 15-minute grace) and leaves his seat 10:00–10:30;
+# 李四 signs in at W02 at 09:05 and is read at the civil office at 10:20, never to return;
+# 王五 works W03 from 09:00 until his training leave at 16:30.
+MONDAY_EVENTS = [
+    (DeviceStatus("desk-w01-seat", at("08:00"), True), None),
+    (PresenceReport("desk-w01-seat", at("09:00"), True), None),
+    (BadgeRead("desk-w03-card", at("09:00"), "04A1B2C5"), "s003"),
+    (BadgeRead("desk-w02-card", at("09:05"), "04A1B2C4"), "s002"),
+    (BadgeRead("desk-w01-card", at("09:20"), "04A1B2C3"), "s001"),
+    (PresenceReport("desk-w01-seat", at("10:00"), False), None),
+    (BadgeRead("office-civil", at("10:20"), "04A1B2C4"), "s002"),
+    (PresenceReport("desk-w01-seat", at("10:30"), True), None),
+]
+
+
+USERS = [
+    ("boss", "hall_manager", "pw-boss", None),
+    ("tax", "dept_head", "pw-tax", "tax"),
+    ("civil-head", "dept_head", "pw-civil", "civil"),
+    ("inspector", "inspector", "pw-inspector", None),
+]
+
+
+@pytest.fixture(scope="module")
+def app(influxd, tmp_path_factory):
+    """One deployment for the module: the tests only read, and the past day never changes."""
+    home = tmp_path_factory.mktemp("reports")
+    influx = InfluxDB(influxd.url, f"hw_test_{uuid.uuid4().hex[:8]}")
+    influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
+    env = deployment_env(f"sqlite:///{home / 'hallwatch.sqlite3'}", "mqtt://127.0.0.1:1883", influx)
+    app = app_for(env)
+    if "reports_api" not in app.blueprints:
+        app.register_blueprint(reports_bp)
+    runtime = app.extensions["hallwatch"]
+    hall_file = home / "hall.yaml"
+    hall_file.write_text(REPORT_HALL, encoding="utf-8")
+    import_file(runtime.sessions, hall_file)
+    with runtime.sessions() as db:
+        for name, role, password, department in USERS:
+            add_user(db, name, role, password, department)
+        db.commit()
+    runtime.influx.write([event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS])
+    yield app
+    influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
+
+
+def get(app, path, user=("boss", "pw-boss"), status=200, **query):
+    response = app.test_client().get(path, query_string=query, headers=basic(*user))
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def by(rows: list[dict], key: str) -> dict[str, dict]:
+    return {row[key]: row for row in rows}
+
+
+def test_window_minutes_of_a_hand_built_day(app):
+    rows = get(app, "/api/reports/windows", **THE_DAY)
+    assert [r["window"] for r in rows] == ["W01", "W02", "W03"]
+    assert rows == [
+        {
+            "window": "W01",
+            "department": "civil",
+            "scheduled_minutes": 420.0,
+            "staffed_minutes": 390.0,
+            "away_minutes": 10.0,
+            "empty_minutes": 20.0,
+            "unknown_minutes": 0.0,
+            "staffed_ratio": 0.929,
+        },
+        {
+            # away 09:00–09:05; staffed until the office read at 10:20; then away for the
+            # grace and empty, the afternoon likewise from 13:30.
+            "window": "W02",
+            "department": "civil",
+            "scheduled_minutes": 420.0,
+            "staffed_minutes": 75.0,
+            "away_minutes": 25.0,
+            "empty_minutes": 320.0,
+            "unknown_minutes": 0.0,
+            "staffed_ratio": 0.179,
+        },
+        {
+            "window": "W03",
+            "department": "tax",
+            "scheduled_minutes": 360.0,  # closed during 王五's leave
+            "staffed_minutes": 360.0,
+            "away_minutes": 0.0,
+            "empty_minutes": 0.0,
+            "unknown_minutes": 0.0,
+            "staffed_ratio": 1.0,
+        },
+    ]
+
+
+def test_a_range_may_cut_the_day_anywhere(app):
+    rows = get(
+        app, "/api/reports/windows", **{"from": "2026-11-23T09:30", "to": "2026-11-23T10:15"}
+    )
+    w01 = by(rows, "window")["W01"]
+    assert (w01["scheduled_minutes"], w01["staffed_minutes"]) == (45.0, 30.0)
+    assert (w01["away_minutes"], w01["empty_minutes"]) == (10.0, 5.0)
+
+
+def test_staff_counts_of_a_hand_built_day(app):
+    rows = by(get(app, "/api/reports/staff", **THE_DAY), "staff")
+    assert rows["s001"] == {
+        "staff": "s001",
+        "department": "civil",
+        "rostered_minutes": 420.0,
+        "leave_minutes": 0.0,
+        "late_sign_ins": 1,
+        "absences": 1,
+        "pulled_back": 0,
+    }
+    assert {k: rows["s002"][k] for k in ("late_sign_ins", "absences", "pulled_back")} == {
+        "late_sign_ins": 1,  # 09:05
+        "absences": 1,  # not back for the afternoon
+        "pulled_back": 1,
+    }
+    assert (rows["s003"]["rostered_minutes"], rows["s003"]["leave_minutes"]) == (420.0, 60.0)
+    assert rows["s003"]["late_sign_ins"] == rows["s003"]["absences"] == 0
+
+
+def test_the_month_ranks_departments_best_first(app):
+    rows = get(app, "/api/reports/departments", month="2026-11")
+    assert rows == [
+        {
+            "department": "tax",
+            "name": "税务局",
+            "rank": 1,
+            "staffed_ratio": 1.0,
+            "empty_minutes": 0.0,
+            "absences": 0,
+            "pulled_back": 0,
+            "withdrawn_days": 0,
+        },
+        {
+            "department": "civil",
+            "name": "民政局",
+            "rank": 2,
+            "staffed_ratio": 0.554,  # (390 + 75) / 840; days without any event are unknown
+            "empty_minutes": 340.0,
+            "absences": 2,
+            "pulled_back": 1,
+            "withdrawn_days": 0,
+        },
+    ]
+    assert get(app, "/api/reports/departments", month="2026-11") == rows  # from the cache
+
+
+def test_a_department_head_sees_only_their_department(app):
+    windows = get(app, "/api/reports/windows", user=("tax", "pw-tax"), **THE_DAY)
+    assert [r["window"] for r in windows] == ["W03"]
+    staff = get(app, "/api/reports/staff", user=("civil-head", "pw-civil"), **THE_DAY)
+    assert [r["staff"] for r in staff] == ["s001", "s002"]
+    [civil] = get(app, "/api/reports/departments", user=("civil-head", "pw-civil"), month="2026-11")
+    assert (civil["department"], civil["rank"]) == ("civil", 2)  # its rank in the whole hall
+    everything = get(
+        app, "/api/reports/departments", user=("inspector", "pw-inspector"), month="2026-11"
+    )
+    assert [r["department"] for r in everything] == ["tax", "civil"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "named"),
+    [
+        ("/api/reports/windows", {"to": THE_DAY["to"]}, "'from' is required"),
+        ("/api/reports/staff", {"from": THE_DAY["from"], "to": "tomorrow"}, "'to' must be an ISO"),
+        (
+            "/api/reports/windows",
+            {"from": THE_DAY["to"], "to": THE_DAY["from"]},
+            "'to' must be later",
+        ),
+        ("/api/reports/staff", {"from": "2025-01-01", "to": "2026-11-24"}, "at most 366 days"),
+        (
+            "/api/reports/windows",
+            {"from": "1999-12-31", "to": "2000-01-02"},
+            "'from' must not be before",
+        ),
+        ("/api/reports/departments", {}, "'month' must be a month"),
+        ("/api/reports/departments", {"month": "2026-13"}, "'month' must be a month"),
+        ("/api/reports/departments", {"month": "2026-11-01"}, "'month' must be a month"),
+        ("/api/reports/departments", {"month": "0000-01"}, "'month' must not be before"),
+        ("/api/reports/departments", {"month": "2999-01"}, "has not begun"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_naming_it(app, path, query, named):
+    body = get(app, path, status=400, **query)
+    assert named in body["error"]
+
+
+def test_reports_need_credentials(app):
+    assert app.test_client().get("/api/reports/departments?month=2026-11").status_code == 401

@@ -1,0 +1,128 @@
+"""JSON API, reports (contract §5): minutes per window, counts per person, the department ranking.
+
+Each answer adds up day summaries (`hallwatch.metrics`), which `DaySummaries`
+reads from the event store and keeps for closed days. A department head gets
+only their own department's rows; the ranks are those of the whole hall (the
+ranking is public). Nothing after the moment of the request is counted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+
+from hallwatch.influx.client import QueryError
+from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
+from hallwatch.metrics.report import Totals
+from hallwatch.metrics.source import DaySummaries
+from hallwatch.registry.spec import Registry
+from hallwatch.schedule import local_midnight
+from web.roles import permission_required
+from web.scope import visible_departments, visible_windows
+from web.timeparam import BadInstant, parse_instant
+
+bp = Blueprint("reports_api", __name__)
+SUMMARIES = "hallwatch_day_summaries"  # app.extensions key of the DaySummaries cache
+MAX_RANGE = timedelta(days=366)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # nothing older is stored; keeps dates sane
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+EXAMPLE_INSTANT = "2026-11-01T00:00:00+08:00"
+
+
+class BadParameter(ValueError):
+    """A query parameter is missing or wrong; the message names it."""
+
+
+@bp.record_once
+def _set_up(state) -> None:
+    state.app.extensions.setdefault(SUMMARIES, DaySummaries())
+
+
+def _runtime():
+    return current_app.extensions["hallwatch"]
+
+
+def _instant(name: str, tz) -> datetime:
+    text = request.args.get(name, "")
+    if not text.strip():
+        raise BadParameter(f"'{name}' is required: an ISO-8601 time such as {EXAMPLE_INSTANT}")
+    try:
+        return parse_instant(text, tz)
+    except BadInstant:
+        raise BadParameter(
+            f"'{name}' must be an ISO-8601 time such as {EXAMPLE_INSTANT}, got {text!r}"
+        ) from None
+
+
+def _range(registry: Registry, now: datetime) -> tuple[datetime, datetime]:
+    """[from, to) of the request; BadParameter names what is wrong."""
+    tz = registry.hall.tz
+    start, end = _instant("from", tz), _instant("to", tz)
+    if end <= start:
+        raise BadParameter("'to' must be later than 'from'")
+    if end - start > MAX_RANGE:
+        raise BadParameter(f"'from' to 'to' may span at most {MAX_RANGE.days} days")
+    if start < EARLIEST:
+        raise BadParameter(f"'from' must not be before {EARLIEST.date().isoformat()}")
+    return start, end
+
+
+def _month(registry: Registry, now: datetime) -> tuple[datetime, datetime]:
+    """The hall-time [start, end) of `?month=YYYY-MM`; BadParameter names what is wrong."""
+    text = request.args.get("month", "")
+    match = MONTH.fullmatch(text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise BadParameter(f"'month' must be a month such as 2026-11 (YYYY-MM), got {text!r}")
+    year, month = int(match[1]), int(match[2])
+    if year < EARLIEST.year:
+        raise BadParameter(f"'month' must not be before {EARLIEST.year}-01")
+    start = local_midnight(registry.hall, date(year, month, 1))
+    if start > now:
+        raise BadParameter(f"'month' {text.strip()} has not begun yet")
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return start, local_midnight(registry.hall, following)
+
+
+def _totals(registry: Registry, start: datetime, end: datetime, now: datetime) -> Totals:
+    summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
+    return add_up(summaries.between(_runtime(), registry, start, end, now))
+
+
+def _report(rows_of, key: str, scope, period):
+    """The three views: parse the period, add up the days, keep the rows whose `key` is in scope."""
+    registry = _runtime().registry()
+    now = datetime.now(UTC)
+    try:
+        start, end = period(registry, now)
+    except BadParameter as exc:
+        return jsonify(error=str(exc)), 400
+    try:
+        totals = _totals(registry, start, end, now)
+    except QueryError as exc:
+        return jsonify(error=f"event store unavailable: {exc}"), 503
+    allowed = scope(current_user, registry)
+    return jsonify([row for row in rows_of(registry, totals) if row[key] in allowed])
+
+
+@bp.get("/api/reports/windows")
+@permission_required("read_hall")
+def windows_report():
+    """Per window: scheduled minutes split by state and the staffed ratio, for [from, to)."""
+    return _report(window_rows, "window", visible_windows, _range)
+
+
+@bp.get("/api/reports/staff")
+@permission_required("read_hall")
+def staff_report():
+    """Per person: rostered and leave minutes, late sign-ins, absences, pull-backs."""
+    return _report(staff_rows, "department", visible_departments, _range)
+
+
+@bp.get("/api/reports/departments")
+@permission_required("read_hall")
+def departments_report():
+    """Per department for `month=YYYY-MM`, best first, with its rank in the whole hall."""
+    return _report(department_rows, "department", visible_departments, _month)
