@@ -109,12 +109,24 @@ def _signed_in_spans(day_sweep: Sweep, staff: str, window: str, end: datetime) -
         here = read.window == window and read.action == "in"
         if here and started is None:
             started = read.at
-        elif not here and started is not None and (read.window != window or read.action == "out"):
+        elif started is not None and _ends_sign_in(read, window):
             spans.append((started, read.at))
             started = None
     if started is not None:
         spans.append((started, end))
     return spans
+
+
+def _ends_sign_in(read, window: str) -> bool:
+    """As HallTracker does: an `out` here, any office read, or an `in` at another window.
+
+    An `out` tapped at some other window leaves the person signed in here.
+    """
+    if read.window is None:
+        return True
+    if read.window == window:
+        return read.action == "out"
+    return read.action == "in"
 
 
 def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:

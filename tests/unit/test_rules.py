@@ -104,6 +104,12 @@ def test_a_person_signed_in_at_the_wrong_window_is_still_absent_from_theirs():
     assert [e.staff for e in of("absent", wrong, at("10:00"))].count("s002") == 1
 
 
+def test_an_out_tapped_at_another_window_leaves_the_sign_in_standing():
+    # As the state function does: only an `out` here, an office read or an `in` elsewhere ends it.
+    events = [tap(at("09:00"), W02_CARD, LI_SI), tap(at("12:50"), W01_CARD, LI_SI, action="out")]
+    assert [e for e in of("absent", events, at("14:00")) if e.staff == "s002"] == []
+
+
 def test_an_absence_that_lasts_through_lunch_is_one_alert():
     found = [e for e in of("absent", [], at("14:00")) if e.staff == "s002"]
     assert len(found) == 1 and found[0].resolved_at is None
