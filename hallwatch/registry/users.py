@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from hallwatch.registry.alerting import ChannelRow
 from hallwatch.registry.models import ID_LEN, DepartmentRow, UserRow
 
 ROLES = ("admin", "hall_manager", "dept_head", "inspector")
@@ -79,3 +81,97 @@ def authenticate(session: Session, username: str, password: str) -> UserRow | No
         check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+# --- managing users from the web pages ---------------------------------------------------
+
+
+class UserChangeRefused(ValueError):
+    """A change that would break an invariant; `reason` is a stable code the pages translate."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+def valid_username(username: str) -> bool:
+    """Whether add_user would accept `username` as a name."""
+    try:
+        _check_username(username)
+    except ValueError:
+        return False
+    return True
+
+
+def list_users(session: Session) -> list[UserRow]:
+    """Every user, by name."""
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    department: str | None = None,
+    now: datetime | None = None,
+) -> UserRow:
+    """Create a new user (add_user's checks); refuse (`reason` "exists") a name already taken."""
+    if session.scalars(select(UserRow.id).where(UserRow.username == username)).first():
+        raise UserChangeRefused("exists", f"user {username!r} already exists")
+    return add_user(session, username, role, password, department, now)
+
+
+def _admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(UserRow).where(UserRow.role == "admin"))
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    role: str,
+    department: str | None,
+    password: str | None = None,
+    acting_user_id: int | None = None,
+    now: datetime | None = None,
+) -> UserRow:
+    """Change a user's role and department, and their password if one is given (caller commits).
+
+    Refused: an unknown user ("missing"), changing one's own role ("own_role"), or leaving
+    no admin ("last_admin").
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    user = session.get(UserRow, user_id)
+    if user is None:
+        raise UserChangeRefused("missing", f"no user with id {user_id}")
+    if role != user.role:
+        if user_id == acting_user_id:
+            raise UserChangeRefused("own_role", f"user {user.username!r} may not change own role")
+        if user.role == "admin" and _admins(session) <= 1:
+            raise UserChangeRefused("last_admin", f"{user.username!r} is the last admin")
+    user.department_id = _department_for(session, role, department)
+    user.role = role
+    if password:
+        user.password_hash = generate_password_hash(password)
+    user.updated_at = now or datetime.now(UTC)
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, user_id: int, acting_user_id: int | None = None) -> str:
+    """Delete a user and their notification channels; returns the name (caller commits).
+
+    Refused: an unknown user ("missing"), oneself ("self"), or the last admin ("last_admin").
+    """
+    user = session.get(UserRow, user_id)
+    if user is None:
+        raise UserChangeRefused("missing", f"no user with id {user_id}")
+    if user_id == acting_user_id:
+        raise UserChangeRefused("self", f"user {user.username!r} may not delete themselves")
+    if user.role == "admin" and _admins(session) <= 1:
+        raise UserChangeRefused("last_admin", f"{user.username!r} is the last admin")
+    session.execute(sa_delete(ChannelRow).where(ChannelRow.user_id == user_id))
+    session.delete(user)
+    session.flush()
+    return user.username
