@@ -15,7 +15,7 @@ from hallwatch.events import Event
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.registry.store import load_registry
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
@@ -51,23 +51,40 @@ class Runtime:
         return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))
 
     def registry(self, fresh: bool = False) -> Registry:
-        """The current registry, re-read from the database at most every few seconds."""
+        """The current registry, re-read from the database at most every few seconds.
+
+        An unchanged snapshot keeps its object, so what is cached per registry
+        (the live tracker) survives the re-read. Read outside the lock: the other
+        threads go on with the previous snapshot meanwhile.
+        """
         with self._lock:
+            current = self._registry
             stale = time.monotonic() - self._registry_at > REGISTRY_TTL_S
-            if fresh or stale or self._registry is None:
-                with self.sessions() as session:
-                    self._registry = load_registry(session)
-                self._registry_at = time.monotonic()
+            if current is not None and not (fresh or stale):
+                return current
+            self._registry_at = time.monotonic()  # the others keep `current` meanwhile
+        with self.sessions() as session:
+            loaded = load_registry(session)
+        with self._lock:
+            if self._registry is None or loaded != self._registry:
+                self._registry = loaded
             return self._registry
 
     def history(self, registry: Registry, at: datetime) -> list[Event]:
         """The events the state function needs at `at`: today's from memory, a past day's read."""
         hall = registry.hall
-        if self.today is not None and day_of(hall, at) == day_of(hall, datetime.now(UTC)):
+        if self._is_today(hall, at):
+            assert self.today is not None
             return self.today.history(hall, at)
         return self.store.day_history(local_midnight(hall, day_of(hall, at)), at)
 
     def hall_state(self, at: datetime) -> tuple[Registry, HallState]:
-        """The hall at `at`, replayed from InfluxDB through the one state function."""
+        """The hall at `at`: today's kept up incrementally, a past day's replayed from InfluxDB."""
         registry = self.registry()
+        if self._is_today(registry.hall, at):
+            assert self.today is not None
+            return registry, self.today.state(registry, at)
         return registry, hall_at(registry, self.history(registry, at), at)
+
+    def _is_today(self, hall: HallSettings, at: datetime) -> bool:
+        return self.today is not None and day_of(hall, at) == day_of(hall, datetime.now(UTC))

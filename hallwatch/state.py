@@ -9,6 +9,7 @@ all go through here; nothing else decides a window's state.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -120,6 +121,23 @@ class HallTracker:
             facts.extra.update(event.extra)
         elif isinstance(event, BadgeRead) and event.at >= self.schedule.start:
             self._badge(event)
+
+    @property
+    def last_applied(self) -> datetime | None:
+        """The time of the newest event applied so far (None before any)."""
+        return self.latest
+
+    def fork(self) -> HallTracker:
+        """An independent copy: applying events to it leaves this tracker as it was."""
+        twin = copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | list):
+                setattr(twin, name, copy(value))
+        twin.devices = {
+            device: DeviceFacts(**{**vars(facts), "extra": dict(facts.extra)})
+            for device, facts in self.devices.items()
+        }
+        return twin
 
     def apply_all(self, events: Iterable[Event]) -> HallTracker:
         for event in sorted(events, key=lambda e: e.at):

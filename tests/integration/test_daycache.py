@@ -1,14 +1,19 @@
 """Today's events in memory: topped up from InfluxDB, late-written points caught by a reload."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from hallwatch.daycache import FULL_RELOAD_S, DayEvents
+from hallwatch.daycache import FULL_RELOAD_S, TOP_UP_S, DayEvents
 from hallwatch.events import PresenceReport
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore, event_point
+from hallwatch.schedule import day_of, local_midnight
+from hallwatch.state import hall_at
 from tests.unit.hall import hall
 
 HALL = hall().hall
+
+TODAY = datetime.now(UTC).astimezone(HALL.tz).date()
+REGISTRY = hall(hours=((time(0, 0), time(23, 59)),), working_days=frozenset({TODAY}))
 
 
 class Clock:
@@ -32,6 +37,7 @@ def test_new_points_are_topped_up_and_late_ones_appear_after_a_reload(influx_db)
     write(client, now - timedelta(minutes=3), now - timedelta(minutes=3))
     assert len(cache.history(HALL, now)) >= 1
     write(client, now - timedelta(minutes=1), now - timedelta(seconds=5), occupied=False)
+    clock.now += TOP_UP_S
     assert [
         e.occupied
         for e in cache.history(HALL, now)
@@ -40,6 +46,7 @@ def test_new_points_are_topped_up_and_late_ones_appear_after_a_reload(influx_db)
 
     # A backlog written long after it was received: missed by the top-up…
     write(client, now - timedelta(minutes=2), now - timedelta(minutes=10))
+    clock.now += TOP_UP_S
     events = [e for e in cache.history(HALL, now) if isinstance(e, PresenceReport)]
     assert len(events) == 2
     # …and found by the next full reload.
@@ -58,3 +65,29 @@ def test_history_stops_at_the_instant_asked(influx_db):
         for e in cache.history(HALL, now - timedelta(minutes=1))
         if isinstance(e, PresenceReport) and e.at > now - timedelta(minutes=1)
     ] == []
+
+
+def test_the_live_state_is_the_state_function_over_what_influxdb_holds(influx_db):
+    client = InfluxClient(influx_db.url, influx_db.db)
+    clock = Clock()
+    store = EventStore(client)
+    cache = DayEvents(store, clock)
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(client, now - timedelta(minutes=20), now - timedelta(minutes=20))
+    write(client, now - timedelta(minutes=15), now - timedelta(minutes=15), occupied=False)
+
+    def expected(at: datetime):
+        day_start = local_midnight(REGISTRY.hall, day_of(REGISTRY.hall, at))
+        return hall_at(REGISTRY, store.day_history(day_start, at), at)
+
+    assert cache.state(REGISTRY, now) == expected(now)
+    # A newer report, then one held back behind what the live tracker already took.
+    write(client, now - timedelta(minutes=2), now - timedelta(seconds=2))
+    clock.now += TOP_UP_S
+    assert cache.state(REGISTRY, now) == expected(now)
+    write(client, now - timedelta(minutes=10), now - timedelta(seconds=1))
+    clock.now += TOP_UP_S
+    assert cache.state(REGISTRY, now) == expected(now)
+    # A replay of an earlier instant of the same day.
+    earlier = now - timedelta(minutes=12)
+    assert cache.state(REGISTRY, earlier) == expected(earlier)
