@@ -138,6 +138,7 @@ def floor():
         client={
             "live": url_for("api.live"),
             "alerts": url_for("alerts_api.list_alerts"),
+            "window_url": url_for("window.show", window_id="__ID__"),
             "replay": replay,
             "at": local.isoformat(timespec="seconds"),
             "poll_ms": POLL_INTERVAL_S * 1000,

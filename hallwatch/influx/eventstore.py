@@ -93,17 +93,17 @@ def event_from_row(row: dict) -> Event | None:
     received = from_ns(row["received_ms"] * 1_000_000) if row.get("received_ms") else None
     device, kind = row["device"], row.get("type")
     source = row.get("source") or "native"
+    clock = row.get("device_time") or None  # the device's own time, kept when not trusted
     if kind == "badge":
-        return BadgeRead(
-            device, at, row.get("uid") or "", row.get("action") or "in", received, source
-        )
+        uid, action = row.get("uid") or "", row.get("action") or "in"
+        return BadgeRead(device, at, uid, action, received, source, clock)
     if kind == "presence":
-        return PresenceReport(device, at, bool(row.get("occupied")), received, source)
+        return PresenceReport(device, at, bool(row.get("occupied")), received, source, clock)
     if kind == "status":
         return DeviceStatus(device, at, bool(row.get("online")), received, source)
     if kind == "heartbeat":
         extra = {k[2:]: float(v) for k, v in row.items() if k.startswith("x_") and v is not None}
-        return Heartbeat(device, at, received, source, extra)
+        return Heartbeat(device, at, received, source, extra, clock)
     return None
 
 

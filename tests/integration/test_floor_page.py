@@ -54,7 +54,7 @@ def page(app, path="/", user=("boss", "pw-boss"), **query):
 
 def cards(html: str) -> list[str]:
     """The window names on the page, in document order."""
-    return re.findall(r'<h3 class="name">([^<]*)</h3>', html)
+    return re.findall(r'<h3 class="name"><a href="/windows/[^"]*">([^<]*)</a></h3>', html)
 
 
 def test_the_floor_is_chinese_first_with_every_state_word(app):
@@ -149,6 +149,6 @@ def test_names_are_escaped_everywhere(deployment, tmp_path):  # noqa: F811
     html = response.get_data(as_text=True)
     assert SCRIPT not in html
     assert "<script>" not in html and "alert(1)</script>" not in html
-    assert '<h3 class="name">&lt;script&gt;alert(1)&lt;/script&gt;</h3>' in html
+    assert '">&lt;script&gt;alert(1)&lt;/script&gt;</a></h3>' in html
     assert "<li>&lt;script&gt;alert(1)&lt;/script&gt; <span" in html  # signed in
     assert response.headers["Content-Security-Policy"] == "default-src 'self'"

@@ -25,7 +25,11 @@
   function card(w) {
     var a = el("article", "win " + w.state);
     if (w.position) { a.dataset.row = w.position[0]; a.dataset.col = w.position[1]; }
-    a.appendChild(el("h3", "name", w.name));
+    var name = el("h3", "name");
+    var link = el("a", null, w.name);
+    link.href = cfg.window_url.replace("__ID__", encodeURIComponent(w.id));
+    name.appendChild(link);
+    a.appendChild(name);
     a.appendChild(el("p", "dept", N.departments[w.department] || w.department));
     var state = el("p", "state");
     var icon = el("span", "icon", W.icons[w.state] || "?");
