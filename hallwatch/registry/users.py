@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from hallwatch.registry.alerting import ChannelRow
 from hallwatch.registry.models import ID_LEN, DepartmentRow, UserRow
+from hallwatch.registry.throttle import clear_failures
 
 ROLES = ("admin", "hall_manager", "dept_head", "inspector")
 DEPARTMENT_ROLE = "dept_head"  # the one role scoped to a department
@@ -70,6 +71,7 @@ def add_user(
     user.department_id = department_id
     user.password_hash = generate_password_hash(password)
     user.updated_at = now
+    clear_failures(session, username)  # a new password is how an admin unlocks a name
     session.flush()
     return user
 
@@ -154,6 +156,7 @@ def update_user(
     user.role = role
     if password:
         user.password_hash = generate_password_hash(password)
+        clear_failures(session, user.username)
     user.updated_at = now or datetime.now(UTC)
     session.flush()
     return user

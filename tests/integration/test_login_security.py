@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from hallwatch.config import ConfigError, Settings
 from hallwatch.registry.models import UserRow
 from hallwatch.registry.throttle import ADDRESS_POLICY, USER_POLICY, LoginFailureRow
+from hallwatch.registry.users import add_user
 from tests.integration.test_pipeline import basic
 from tests.integration.test_role_matrix import CSRF_TOKEN, built_hall, password_of
 from web import SESSION_IDLE_LIMIT, create_app
@@ -96,6 +97,20 @@ def test_five_wrong_passwords_lock_the_name_until_the_wait_is_over(app, clock):
     assert log_in(client, "admin", password_of("admin")).headers["Retry-After"] == "30"
     clock.advance(timedelta(seconds=31))
     assert log_in(client, "admin", password_of("admin")).status_code == 302
+
+
+def test_a_new_password_set_by_an_admin_unlocks_the_name(app):
+    client = app.test_client()
+    for _ in range(USER_POLICY.max_failures):
+        log_in(client, "admin", "wrong")
+    assert log_in(client, "admin", password_of("admin")).status_code == 429
+    with app.extensions["hallwatch"].sessions() as db:
+        add_user(db, "admin", "admin", "a-new-password")
+        db.commit()
+    assert log_in(client, "admin", "a-new-password").status_code == 302
+    with app.extensions["hallwatch"].sessions() as db:  # as the other tests expect it
+        add_user(db, "admin", "admin", password_of("admin"))
+        db.commit()
 
 
 def test_the_wait_grows_with_each_failure_after_it(app, clock):
