@@ -23,6 +23,7 @@ from hallwatch.schedule import (
     next_working_day,
     union,
 )
+from hallwatch.state import CountedRead
 from hallwatch.timeline import Span, Sweep, sweep
 
 FLAP_MERGE = timedelta(minutes=10)  # offline spans closer than this are one device_offline
@@ -99,13 +100,19 @@ def _resolve(
     return Episode(**{**episode.__dict__, "resolved_at": when, "resolution": why})
 
 
-def _signed_in_spans(day_sweep: Sweep, staff: str, window: str, end: datetime) -> list[Interval]:
-    """When `staff` was signed in at `window` today, from the counted reads."""
+def _reads_by_staff(day_sweep: Sweep) -> dict[str, list[CountedRead]]:
+    """The day's counted reads grouped by person, each in time order."""
+    grouped: dict[str, list[CountedRead]] = {}
+    for read in day_sweep.tracker.reads:
+        grouped.setdefault(read.staff, []).append(read)
+    return grouped
+
+
+def _signed_in_spans(reads: list[CountedRead], window: str, end: datetime) -> list[Interval]:
+    """When the person of `reads` (theirs, in order) was signed in at `window` today."""
     spans: list[Interval] = []
     started: datetime | None = None
-    for read in day_sweep.tracker.reads:
-        if read.staff != staff:
-            continue
+    for read in reads:
         here = read.window == window and read.action == "in"
         if here and started is None:
             started = read.at
@@ -117,7 +124,7 @@ def _signed_in_spans(day_sweep: Sweep, staff: str, window: str, end: datetime) -
     return spans
 
 
-def _ends_sign_in(read, window: str) -> bool:
+def _ends_sign_in(read: CountedRead, window: str) -> bool:
     """As HallTracker does: an `out` here, any office read, or an `in` at another window.
 
     An `out` tapped at some other window leaves the person signed in here.
@@ -138,9 +145,10 @@ def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episod
     """
     grace = timedelta(minutes=registry.hall.absent_grace_minutes)
     found: list[Episode] = []
+    reads = _reads_by_staff(day_sweep)
     for duty in day_sweep.tracker.schedule.duties:
         staff = registry.staff_by_id[duty.staff]
-        present = _signed_in_spans(day_sweep, duty.staff, duty.window, day_sweep.until)
+        present = _signed_in_spans(reads.get(duty.staff, []), duty.window, day_sweep.until)
         open_episode: Episode | None = None
         for start, stop in duty.intervals:
             deadline = start + grace
@@ -173,11 +181,12 @@ def pull_backs(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Epis
     """A rostered person read at an office reader during their rostered hours."""
     schedule = day_sweep.tracker.schedule
     found: list[Episode] = []
+    reads_of = _reads_by_staff(day_sweep)
     for staff_id in {d.staff for d in schedule.duties}:
         duties = schedule.duties_of(staff_id)
         rostered = union([i for d in duties for i in d.intervals])
         staff = registry.staff_by_id[staff_id]
-        reads = [r for r in day_sweep.tracker.reads if r.staff == staff_id]
+        reads = reads_of.get(staff_id, [])
         current: Episode | None = None
         for read in reads:
             if current is not None and current.resolved_at is None:

@@ -7,6 +7,7 @@ computed once (`DaySchedule`) and shared by the live state, alerts and reports.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -125,7 +126,7 @@ def union(intervals: list[Interval]) -> list[Interval]:
     return merged
 
 
-def containing(intervals: list[Interval], at: datetime) -> Interval | None:
+def containing(intervals: Sequence[Interval], at: datetime) -> Interval | None:
     """The interval holding `at`, if any."""
     for start, end in intervals:
         if start <= at < end:
@@ -207,23 +208,34 @@ class DaySchedule:
             by_window.setdefault(duty.window, []).extend(duty.intervals)
         return {window: union(intervals) for window, intervals in by_window.items()}
 
+    @cached_property
+    def duties_by_window(self) -> dict[str, tuple[Duty, ...]]:
+        """Window id → its duties, in roster order (a window's state looks only at these)."""
+        return _group(self.duties, lambda d: d.window)
+
+    @cached_property
+    def duties_by_staff(self) -> dict[str, tuple[Duty, ...]]:
+        """Staff id → their duties, in roster order."""
+        return _group(self.duties, lambda d: d.staff)
+
     def rostered_at(self, window: str, at: datetime) -> list[str]:
         """Staff rostered at `window` at `at` and not on leave, in roster order."""
         seen: list[str] = []
-        for duty in self.duties:
-            if (
-                duty.window == window
-                and duty.staff not in seen
-                and containing(list(duty.intervals), at)
-            ):
+        for duty in self.duties_by_window.get(window, ()):
+            if duty.staff not in seen and containing(duty.intervals, at):
                 seen.append(duty.staff)
         return seen
 
     def on_leave_at(self, window: str, at: datetime) -> list[str]:
         """Staff rostered at `window` at `at` but on leave."""
-        return [
-            d.staff for d in self.duties if d.window == window and containing(list(d.leave), at)
-        ]
+        return [d.staff for d in self.duties_by_window.get(window, ()) if containing(d.leave, at)]
 
     def duties_of(self, staff: str) -> list[Duty]:
-        return [d for d in self.duties if d.staff == staff]
+        return list(self.duties_by_staff.get(staff, ()))
+
+
+def _group(duties: tuple[Duty, ...], key: Callable[[Duty], str]) -> dict[str, tuple[Duty, ...]]:
+    grouped: dict[str, list[Duty]] = {}
+    for duty in duties:
+        grouped.setdefault(key(duty), []).append(duty)
+    return {k: tuple(v) for k, v in grouped.items()}

@@ -98,12 +98,17 @@ class HallTracker:
         self.schedule = DaySchedule(registry, day)
         self.devices: dict[str, DeviceFacts] = {}
         self.signed_in: dict[str, SignIn] = {}  # staff id → where they are signed in
+        # The same sign-ins by window (window → staff id → sign-in, in sign-in order), so a
+        # window's state does not look through the whole hall's.
+        self.signed_in_at: dict[str, dict[str, SignIn]] = {}
         self.at_office: dict[str, datetime] = {}  # staff id → last office read today
         self.unknown_cards: dict[str, datetime] = {}  # uid → last seen today
         self.badge_occupancy: dict[str, tuple[bool, datetime]] = {}  # window → (anyone?, since)
         self._last_counted: dict[tuple[str, str, str], datetime] = {}
         self.reads: list[CountedRead] = []  # today's counted reads of known people, in order
         self.latest: datetime | None = None
+        self._grace = timedelta(minutes=registry.hall.empty_grace_minutes)
+        self._offline_after = timedelta(minutes=registry.hall.offline_after_minutes)
 
     def apply(self, event: Event) -> None:
         """Take one event into account; events must come in time order."""
@@ -133,6 +138,7 @@ class HallTracker:
         for name, value in vars(self).items():
             if isinstance(value, dict | list):
                 setattr(twin, name, copy(value))
+        twin.signed_in_at = {window: dict(here) for window, here in self.signed_in_at.items()}
         twin.devices = {
             device: DeviceFacts(**{**vars(facts), "extra": dict(facts.extra)})
             for device, facts in self.devices.items()
@@ -171,16 +177,19 @@ class HallTracker:
                 self._sign_out(person.id, read.at)
         elif current is None or current.window != device.window:
             self._sign_out(person.id, read.at)
-            self.signed_in[person.id] = SignIn(person.id, device.window, read.at)
+            sign_in = SignIn(person.id, device.window, read.at)
+            self.signed_in[person.id] = sign_in
+            self.signed_in_at.setdefault(device.window, {})[person.id] = sign_in
             self._mark_badge_occupancy(device.window, read.at)
 
     def _sign_out(self, staff: str, at: datetime) -> None:
         current = self.signed_in.pop(staff, None)
         if current is not None:
+            del self.signed_in_at[current.window][staff]
             self._mark_badge_occupancy(current.window, at)
 
     def _mark_badge_occupancy(self, window: str, at: datetime) -> None:
-        anyone = any(s.window == window for s in self.signed_in.values())
+        anyone = bool(self.signed_in_at.get(window))
         previous = self.badge_occupancy.get(window)
         if previous is None or previous[0] != anyone:
             self.badge_occupancy[window] = (anyone, at)
@@ -191,36 +200,37 @@ class HallTracker:
         return HallState(at=at, windows=windows, warning=self.schedule.warning)
 
     def window_state(self, window: str, at: datetime) -> WindowState:
-        signed = tuple(
-            sorted((s for s in self.signed_in.values() if s.window == window), key=lambda s: s.at)
-        )
-        rostered = tuple(self.schedule.rostered_at(window, at))
+        state, since = self.status(window, at)
+        here = self.signed_in_at.get(window)
+        signed = tuple(sorted(here.values(), key=_signed_at)) if here else ()
+        rostered = () if state == "closed" else tuple(self.schedule.rostered_at(window, at))
         on_leave = tuple(self.schedule.on_leave_at(window, at))
+        return WindowState(window, state, since, signed, rostered, on_leave)
+
+    def status(self, window: str, at: datetime) -> tuple[WindowStateName, datetime]:
+        """A window's state and its since at `at`: `window_state` without who is there."""
         intervals = self.schedule.open_intervals.get(window, [])
         open_now = containing(intervals, at)
         if open_now is None:
-            since = max([end for _, end in intervals if end <= at], default=self.schedule.start)
-            return WindowState(window, "closed", since, signed, (), on_leave)
+            return "closed", max(
+                [end for _, end in intervals if end <= at], default=self.schedule.start
+            )
         open_since = open_now[0]
         seat = self._seat(window, at)
         if seat is None:
-            unknown_since = max(open_since, self._offline_since(window) or open_since)
-            return WindowState(window, "unknown", unknown_since, signed, rostered, on_leave)
+            return "unknown", max(open_since, self._offline_since(window) or open_since)
         occupied, changed_at = seat
         if occupied:
-            return WindowState(
-                window, "staffed", max(changed_at, open_since), signed, rostered, on_leave
-            )
-        grace = timedelta(minutes=self.registry.hall.empty_grace_minutes)
-        state: WindowStateName = "empty" if at - max(changed_at, open_since) >= grace else "away"
-        return WindowState(window, state, changed_at, signed, rostered, on_leave)
+            return "staffed", max(changed_at, open_since)
+        away_for = at - max(changed_at, open_since)
+        return ("empty" if away_for >= self._grace else "away"), changed_at
 
     def _seat(self, window: str, at: datetime) -> tuple[bool, datetime] | None:
         """(occupied, since when) from the seat sensors, or from sign-ins if it has none."""
         sensors = self.registry.seat_sensors.get(window)
         if not sensors:
             return self.badge_occupancy.get(window, (False, self.schedule.start))
-        offline_after = timedelta(minutes=self.registry.hall.offline_after_minutes)
+        offline_after = self._offline_after
         readings = [
             (f.occupied, f.occupancy_changed_at)
             for f in (self.devices.get(d) for d in sensors)
@@ -241,6 +251,10 @@ class HallTracker:
             if f is not None and f.last_status is False and f.status_at is not None
         ]
         return max(times, default=None)
+
+
+def _signed_at(sign_in: SignIn) -> datetime:
+    return sign_in.at
 
 
 def hall_at(registry: Registry, events: Iterable[Event], at: datetime) -> HallState:

@@ -2,9 +2,10 @@
 
 `sweep()` steps one `HallTracker` through the day in time order and asks it
 for a window's state only at the instants where it can change: an event of
-that window's devices (any badge read, for all windows), the start and end of
-an opening interval, and the moments a grace or a silence runs out. Between
-those instants nothing changes, so the segments are exact. Alerts (and later
+that window's devices, a badge read that signs someone in or out there (at
+whichever reader), the start and end of an opening interval, and the moments a
+grace or a silence runs out (also the silence of a seat sensor last heard the
+day before). Between those instants nothing changes, so the segments are exact. Alerts (and later
 reports) read these segments; the state itself is still decided only by
 `HallTracker.window_state`.
 """
@@ -81,79 +82,136 @@ def sweep(registry: Registry, events: Iterable[Event], day: date, until: datetim
     tracker = HallTracker(registry, day)
     schedule = tracker.schedule
     end = min(until, schedule.end)
-    grace = timedelta(minutes=registry.hall.empty_grace_minutes)
-    silence = timedelta(minutes=registry.hall.offline_after_minutes)
     ordered = sorted(events, key=lambda e: e.at)
     before = [e for e in ordered if e.at < schedule.start]
     during = [e for e in ordered if schedule.start <= e.at <= end]
     tracker.apply_all(before)
-
-    checks: list[tuple[datetime, str, str]] = []  # (instant, "window"|"device", id)
-    window_ids = [w.id for w in registry.windows]
-    for window, intervals in schedule.open_intervals.items():
-        for start, stop in intervals:
-            for instant in (start, start + grace, stop):
-                heapq.heappush(checks, (instant, "window", window))
-    for device in registry.devices:
-        facts = tracker.devices.get(device.id)
-        if facts is not None and facts.last_seen is not None:
-            heapq.heappush(checks, (facts.last_seen + silence, "device", device.id))
-    for start, _ in schedule.hall_periods:
-        for device in registry.devices:
-            heapq.heappush(checks, (start, "device", device.id))
-
-    windows = _Recorder(schedule.start)
-    devices = _Recorder(schedule.start)
-
-    def look_at_window(window: str, at: datetime) -> None:
-        state = tracker.window_state(window, at)
-        windows.observe(window, (state.state, state.since), at)
-
-    def look_at_device(device: str, at: datetime) -> None:
-        facts = tracker.devices.get(device)
-        online = facts is not None and facts.online(at, silence)
-        since = (facts.status_at if facts and facts.last_status is False else None) or (
-            facts.last_seen if facts and facts.last_seen else schedule.start
-        )
-        devices.observe(device, (online, None if online else since), at)
-
-    def run_checks(upto: datetime, inclusive: bool) -> None:
-        while checks and (checks[0][0] < upto or (inclusive and checks[0][0] == upto)):
-            instant, kind, subject = heapq.heappop(checks)
-            if instant > end:
-                checks.clear()
-                return
-            (look_at_window if kind == "window" else look_at_device)(subject, instant)
-
-    for window in window_ids:
-        look_at_window(window, schedule.start)
-    for device in registry.devices:
-        look_at_device(device.id, schedule.start)
+    stepper = _Stepper(tracker, end)
     for event in during:
-        run_checks(event.at, inclusive=False)
-        tracker.apply(event)
-        device = registry.device_by_id.get(event.device)
-        touched = window_ids if isinstance(event, BadgeRead) else [device.window] if device else []
-        for window in touched:
-            if window:
-                look_at_window(window, event.at)
-                heapq.heappush(checks, (event.at + grace, "window", window))
-                heapq.heappush(checks, (event.at + silence, "window", window))
-        if device is not None:
-            look_at_device(device.id, event.at)
-            heapq.heappush(checks, (event.at + silence, "device", device.id))
-    run_checks(end, inclusive=True)
+        stepper.take(event)
+    stepper.run_checks(end, inclusive=True)
 
     result = Sweep(day=day, until=end, tracker=tracker, events_seen=len(during))
-    for window, parts in windows.finish(end).items():
+    for window, parts in stepper.windows.finish(end).items():
         result.windows[window] = _merge(
             [Segment(value[0], value[1], start, stop) for value, start, stop in parts]
         )
-    for device, parts in devices.finish(end).items():
+    for device, parts in stepper.devices.finish(end).items():
         result.devices[device] = [
             Span(value[0], start, stop, value[1] or start) for value, start, stop in parts
         ]
     return result
+
+
+class _Stepper:
+    """Feeds the tracker the day's events and looks at what each one (or the clock) can change.
+
+    A window's state depends on the clock only at the start, start + grace and end of its
+    opening intervals, a grace after its seat last changed (a presence report or a sign-in
+    or out that changed it), and when one of its seat sensors falls silent; those are
+    the checks queued for it. Every other window is left alone by an event.
+    """
+
+    def __init__(self, tracker: HallTracker, end: datetime):
+        registry, schedule = tracker.registry, tracker.schedule
+        self.tracker, self.end = tracker, end
+        self.grace = timedelta(minutes=registry.hall.empty_grace_minutes)
+        self.silence = timedelta(minutes=registry.hall.offline_after_minutes)
+        self.known = {w.id for w in registry.windows}
+        self.sensor_window = {d: w for w, ids in registry.seat_sensors.items() for d in ids}
+        self.windows = _Recorder(schedule.start)
+        self.devices = _Recorder(schedule.start)
+        self.checks: list[tuple[datetime, str, str]] = []  # (instant, "window"|"device", id)
+        for window, intervals in schedule.open_intervals.items():
+            for start, stop in intervals:
+                for instant in (start, start + self.grace, stop):
+                    self.checks.append((instant, "window", window))
+        for device in registry.devices:
+            facts = tracker.devices.get(device.id)
+            if facts is not None and facts.last_seen is not None:
+                self.checks.append((facts.last_seen + self.silence, "device", device.id))
+        for start, _ in schedule.hall_periods:
+            self.checks += [(start, "device", device.id) for device in registry.devices]
+        heapq.heapify(self.checks)
+        for window in registry.windows:
+            self.look_at_window(window.id, schedule.start)
+        for device in registry.devices:
+            self.look_at_device(device.id, schedule.start)
+
+    def take(self, event: Event) -> None:
+        """Apply one event (in time order) and look at the windows and device it can change."""
+        self.run_checks(event.at, inclusive=False)
+        tracker = self.tracker
+        device = tracker.registry.device_by_id.get(event.device)
+        if isinstance(event, BadgeRead):
+            touched = _signed_in_windows(tracker, event, self.known)
+        else:
+            tracker.apply(event)
+            touched = [device.window] if device and device.window else []
+        for window in touched:
+            self.look_at_window(window, event.at)
+            if _seat_changed(tracker, window, event.at):
+                heapq.heappush(self.checks, (event.at + self.grace, "window", window))
+        if device is not None:
+            self.look_at_device(device.id, event.at)
+            heapq.heappush(self.checks, (event.at + self.silence, "device", device.id))
+
+    def run_checks(self, upto: datetime, inclusive: bool) -> None:
+        checks = self.checks
+        while checks and (checks[0][0] < upto or (inclusive and checks[0][0] == upto)):
+            instant, kind, subject = heapq.heappop(checks)
+            if instant > self.end:
+                checks.clear()
+                return
+            if kind == "window":
+                self.look_at_window(subject, instant)
+                continue
+            self.look_at_device(subject, instant)
+            window = self.sensor_window.get(subject)
+            facts = self.tracker.devices.get(subject)
+            if window and facts and facts.last_seen and facts.last_seen + self.silence == instant:
+                self.look_at_window(window, instant)  # its seat sensor may just have gone silent
+
+    def look_at_window(self, window: str, at: datetime) -> None:
+        self.windows.observe(window, self.tracker.status(window, at), at)
+
+    def look_at_device(self, device: str, at: datetime) -> None:
+        facts = self.tracker.devices.get(device)
+        online = facts is not None and facts.online(at, self.silence)
+        since = (facts.status_at if facts and facts.last_status is False else None) or (
+            facts.last_seen if facts and facts.last_seen else self.tracker.schedule.start
+        )
+        self.devices.observe(device, (online, None if online else since), at)
+
+
+def _signed_in_windows(tracker: HallTracker, read: BadgeRead, known: set[str]) -> list[str]:
+    """Apply `read`; the windows whose sign-ins it may have changed, and its reader's.
+
+    A read changes only its person's sign-in: the window they left and the one they
+    signed in at are the only ones whose badge occupancy can differ.
+    """
+    person = tracker.registry.staff_by_badge.get(read.uid)
+    before = tracker.signed_in.get(person.id) if person else None
+    tracker.apply(read)
+    after = tracker.signed_in.get(person.id) if person else None
+    device = tracker.registry.device_by_id.get(read.device)
+    touched = [device.window] if device and device.window else []
+    for sign_in in (before, after):
+        if sign_in is not None and before is not after and sign_in.window not in touched:
+            touched.append(sign_in.window)
+    return [window for window in touched if window in known]
+
+
+def _seat_changed(tracker: HallTracker, window: str, at: datetime) -> bool:
+    """Whether a seat sensor's occupancy, or the window's badge occupancy, changed at `at`."""
+    badge = tracker.badge_occupancy.get(window)
+    if badge is not None and badge[1] == at:
+        return True
+    for sensor in tracker.registry.seat_sensors.get(window, ()):
+        facts = tracker.devices.get(sensor)
+        if facts is not None and facts.occupancy_changed_at == at:
+            return True
+    return False
 
 
 def _merge(segments: list[Segment]) -> list[Segment]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
 
 from hallwatch.config import Settings
@@ -47,8 +48,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.config.update(test_config or {})
     app.extensions["hallwatch"] = Runtime.from_settings(settings)
     Babel(app, locale_selector=_locale, timezone_selector=_hall_timezone)
+    app.before_request(_start_clock)
     app.before_request(_remember_language)
     app.after_request(_security_headers)
+    app.after_request(_server_timing)
 
     from web import (
         alerts_api,
@@ -75,6 +78,19 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     ):
         app.register_blueprint(blueprint)
     return app
+
+
+def _start_clock() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _server_timing(response):
+    """`Server-Timing: app;dur=<ms>`: the handler's own time, for bench/web_speed.py."""
+    started = g.get("request_started")
+    if started is not None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    return response
 
 
 def _remember_language() -> None:

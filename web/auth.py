@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +30,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -38,6 +44,12 @@ bp = Blueprint("auth", __name__)
 CLOCK = "HALLWATCH_CLOCK"  # app.config key: a callable giving the aware time now (tests set it)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+BASIC_CACHE = "hallwatch_basic_logins"  # app.extensions key of the app's BasicLoginCache
+# A right HTTP Basic password is trusted again without scrypt (~95 ms of CPU) for this
+# long. Each hit still compares the stored password hash, so a changed or reset password
+# or a deleted user ends it at once; this TTL is only the longest it could ever last.
+BASIC_CACHE_TTL_S = 60.0
+BASIC_CACHE_SIZE = 1000  # entries; the oldest goes first
 
 
 @dataclass
@@ -66,7 +78,44 @@ class LoginForm(FlaskForm):
     )
 
 
+class BasicLoginCache:
+    """Recent successful HTTP Basic checks: (name, salted SHA-256 of the password) → stored hash.
+
+    Only successes are kept; the password itself never is, and the salt is random per
+    process. Thread-safe (the web server answers on several threads).
+    """
+
+    def __init__(self, ttl_s: float = BASIC_CACHE_TTL_S, size: int = BASIC_CACHE_SIZE):
+        self.ttl_s, self.size = ttl_s, size
+        self._salt = secrets.token_bytes(16)
+        self._entries: OrderedDict[tuple[str, bytes], tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, username: str, password: str) -> tuple[str, bytes]:
+        digest = hashlib.sha256(self._salt + password.encode("utf-8", "surrogatepass"))
+        return username, digest.digest()
+
+    def holds(self, key: tuple[str, bytes], stored_hash: str) -> bool:
+        """Whether `key` succeeded within the TTL against the very same stored hash."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return False
+            if entry[1] <= time.monotonic():
+                del self._entries[key]
+                return False
+            return secrets.compare_digest(entry[0], stored_hash)
+
+    def remember(self, key: tuple[str, bytes], stored_hash: str) -> None:
+        with self._lock:
+            self._entries[key] = (stored_hash, time.monotonic() + self.ttl_s)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 def init_app(app) -> None:
+    app.extensions[BASIC_CACHE] = BasicLoginCache()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = lazy_gettext("请先登录。")
@@ -143,13 +192,42 @@ def load_user_from_basic_auth(req) -> WebUser | None:
     auth = req.authorization
     if auth is None or auth.type != "basic" or not auth.username:
         return None
-    user, wait = _check_password(auth.username, auth.password or "", "basic")
+    password = auth.password or ""
+    cache: BasicLoginCache = current_app.extensions[BASIC_CACHE]
+    key = cache.key(auth.username, password)
+    user, stored_hash = _recently_checked(cache, key)
+    if user is not None:
+        return user
+    user, wait = _check_password(auth.username, password, "basic")
+    if user is not None and stored_hash is not None:
+        cache.remember(key, stored_hash)
     if wait is not None:
         response = jsonify(error=f"too many failed logins; try again in {_seconds(wait)} s")
         response.status_code = 429
         response.headers["Retry-After"] = str(_seconds(wait))
         abort(response)
     return user
+
+
+def _recently_checked(
+    cache: BasicLoginCache, key: tuple[str, bytes]
+) -> tuple[WebUser | None, str | None]:
+    """(the user, their stored hash) if `key` passed lately; else (None, the hash to cache).
+
+    A throttled name or address is never let in from the cache: the full check refuses
+    it as before. A hit does not clear the name's failures as a full check does, so
+    throttling can only start sooner, never later.
+    """
+    username = key[0]
+    with _runtime().sessions() as db:
+        if retry_after(db, username, request.remote_addr, _now()) is not None:
+            return None, None
+        row = db.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+        if row is None:
+            return None, None
+        if cache.holds(key, row.password_hash):
+            return WebUser.of(row), row.password_hash
+        return None, row.password_hash
 
 
 @login_manager.unauthorized_handler

@@ -112,10 +112,12 @@ def floor():
     live = None
     try:
         registry, hall = runtime.hall_state(at)
-        live = live_json(hall, registry, visible_windows(current_user, registry))
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
-    names = _names(registry, visible_windows(current_user, registry))
+        hall, error = None, gettext("事件库不可用:%(reason)s", reason=str(exc))
+    allowed = visible_windows(current_user, registry)  # once: the grid and the names
+    if hall is not None:
+        live = live_json(hall, registry, allowed)
+    names = _names(registry, allowed)
     placed, unplaced = grid_order(live["windows"]) if live else ([], [])
     local = at.astimezone(tz)
     return render_template(
