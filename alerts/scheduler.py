@@ -1,7 +1,8 @@
 """`hallwatch alerts`: the alert scheduler, its own process (never inside the web server).
 
-Three jobs on an in-memory job store (so restarts never pile up copies): evaluate
-the rules, deliver the outbox, and the morning digest. Each job first takes or
+Jobs on an in-memory job store (so restarts never pile up copies): evaluate
+the rules, deliver the outbox, the morning digest, and keeping the table of
+closed days' report summaries current (`hallwatch.metrics.jobs`). Each job first takes or
 renews a database lease and does nothing unless this process holds it, so two
 schedulers started together act as one, and a standby takes over within
 LEASE_TTL_S when the holder dies. Evaluations cover explicit time windows and
@@ -31,6 +32,7 @@ from alerts.lease import make_holder, release, try_acquire
 from alerts.outbox import deliver_due
 from alerts.records import begin_write
 from hallwatch.influx.client import InfluxError
+from hallwatch.metrics.jobs import BACKFILL_DAYS, LATE_DAYS, refresh_days
 from hallwatch.registry.models import UserRow
 from hallwatch.runtime import Runtime
 from hallwatch.schedule import day_of
@@ -45,7 +47,10 @@ MISFIRE_GRACE_S = 5  # a tick later than this is dropped: the next one covers th
 DIGEST_MISFIRE_GRACE_S = 3600  # the digest may still go out up to an hour late
 DIGEST_AT = time(8, 30)  # hall time: yesterday's digest
 STARTUP_TIMEOUT_S = 30.0  # a stop requested while starting waits this long for the start
-WORKER_THREADS = 4  # one per job, plus room for a catch-up run
+SUMMARIES_INTERVAL_S = 300.0  # how soon a late event for a closed day reaches the reports
+SUMMARIES_AFTER_CLOSE = time(0, 5)  # hall time: store the day just closed (and the last 40)
+SUMMARIES_MISFIRE_GRACE_S = 3600
+WORKER_THREADS = 6  # one per job, plus room for a catch-up run
 OUTAGES = (InfluxError, DBAPIError)  # a service away: the next tick tries again
 
 Clock = Callable[[], datetime]
@@ -91,6 +96,14 @@ class AlertService:
     def digest_job(self) -> None:
         """Queue yesterday's morning digest (the digest itself dedupes)."""
         self._run("digest", self._digest)
+
+    def summaries_job(self) -> None:
+        """Store the summaries of the last week's closed days that are missing or behind."""
+        self._run("summaries", lambda now: refresh_days(self.runtime, now, LATE_DAYS))
+
+    def backfill_job(self) -> None:
+        """Store the summaries of the last 40 days' closed days that are missing or outdated."""
+        self._run("backfill", lambda now: refresh_days(self.runtime, now, BACKFILL_DAYS))
 
     def stand_down(self) -> None:
         """Give the lease up so a standby takes over at its next tick."""
@@ -153,7 +166,7 @@ class AlertService:
 
 
 def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
-    """The scheduler with its three jobs: explicit ids, one instance each, coalesced."""
+    """The scheduler with its jobs: explicit ids, one instance each, coalesced."""
     scheduler = BlockingScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(WORKER_THREADS)},
@@ -183,6 +196,25 @@ def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
         name="morning digest",
         replace_existing=True,
         misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
+    )
+    scheduler.add_job(
+        service.summaries_job,
+        IntervalTrigger(seconds=SUMMARIES_INTERVAL_S),
+        id="summaries",
+        name="day summaries: late events",
+        replace_existing=True,
+        misfire_grace_time=SUMMARIES_MISFIRE_GRACE_S,
+    )
+    scheduler.add_job(
+        service.backfill_job,
+        CronTrigger(
+            hour=SUMMARIES_AFTER_CLOSE.hour, minute=SUMMARIES_AFTER_CLOSE.minute, timezone=hall_tz
+        ),
+        id="backfill",
+        name="day summaries: closed days",
+        replace_existing=True,
+        misfire_grace_time=SUMMARIES_MISFIRE_GRACE_S,
+        next_run_time=datetime.now(hall_tz),
     )
     return scheduler
 

@@ -30,6 +30,7 @@ EVENTS = "hw_event"
 REJECTED = "hw_rejected"
 CARRY_OVER_LOOKBACK = timedelta(days=14)  # how far back the last known device facts are sought
 MAX_STORED_PAYLOAD_CHARS = 16_000  # InfluxDB 1.x string fields stay well under its 64 KB limit
+RECEIPT_BUCKET = timedelta(minutes=15)  # `receipts()` groups by this much event time
 _EXTRA_KEY = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -42,6 +43,10 @@ def to_ns(at: datetime) -> int:
 def from_ns(ns: int) -> datetime:
     seconds, rest = divmod(int(ns), 1_000_000_000)
     return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
+
+
+def _from_ms(ms: int | None) -> datetime | None:
+    return from_ns(int(ms) * 1_000_000) if ms else None
 
 
 def _received_ms(event: Event | Rejection) -> int:
@@ -130,6 +135,27 @@ class EventStore:
         )
         events = [event_from_row(r) for s in series for r in rows(s)]
         return sorted((e for e in events if e is not None), key=lambda e: e.at)
+
+    def receipts(
+        self, start: datetime, end: datetime, bucket: timedelta = RECEIPT_BUCKET
+    ) -> list[tuple[datetime, int, datetime | None]]:
+        """Per `bucket` of event time in [start, end): the points stored and their newest receipt.
+
+        One aggregate over the range (no points leave the server); empty buckets are left out.
+        A hall day is a whole number of 15-minute buckets in every real time zone.
+        """
+        series = self.client.query(
+            f'SELECT count("received_ms") AS "points", max("received_ms") AS "newest" '
+            f'FROM "{EVENTS}" WHERE time >= $start AND time < $end '
+            f"GROUP BY time({int(bucket.total_seconds())}s) fill(none)",
+            {"start": to_ns(start), "end": to_ns(end)},
+        )
+        return [
+            (from_ns(r["time"]), int(r["points"]), _from_ms(r["newest"]))
+            for s in series
+            for r in rows(s)
+            if r.get("points")
+        ]
 
     def carry_over(self, before: datetime) -> list[Event]:
         """Each device's last occupancy, status and sighting before `before`, as events."""

@@ -1,33 +1,50 @@
-"""Day summaries of the hall read from the event store, closed past days kept in memory.
+"""Day summaries of the hall for the reports: closed days from the table, the rest computed.
 
-`DaySummaries.day()` is the one place a report gets a whole day: today from
-the runtime's in-memory day, a past day from InfluxDB (`day_history`). A day
-that ended at least SETTLE ago is kept in a small LRU for CACHE_TTL_S (late
-points, e.g. a collector's backlog, show up once it expired); a table of
-precomputed closed days can later take its place behind the same method.
-The cache key includes the registry's fingerprint, so a changed roster or
-leave is never answered from an old summary.
+`DaySummaries.between()` / `.day()` are the one place a report gets its days.
+Today and a cut part of a day are computed from the events (today's from the
+runtime's memory, a past day's from InfluxDB, `day_history`). A whole day that
+ended at least SETTLE ago is read from the table of precomputed days
+(`hallwatch.metrics.store`) when its row matches the registry as it applies to
+that day; otherwise it is computed from InfluxDB once and stored. Parsed rows
+are kept in a small in-process LRU keyed by the row's version, so a row the
+`hallwatch alerts` job rewrote (late events) is never answered from memory.
+
+A runtime without a database (`sessions`) keeps closed days in the LRU only, for
+CACHE_TTL_S, as before the table existed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from hallwatch.events import Event
 from hallwatch.metrics.day import DaySummary, day_summary
+from hallwatch.metrics.store import (
+    Receipts,
+    day_fingerprint,
+    load_summaries,
+    save_summary,
+    stored_days,
+)
 from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import day_of, local_midnight
 
 if TYPE_CHECKING:
     from hallwatch.runtime import Runtime
 
-CACHE_MAX_DAYS = 800  # entries (registry version × day): two years of one registry
-CACHE_TTL_S = 3600.0  # how long a cached closed day is trusted before it is read again
-SETTLE = timedelta(hours=1)  # a day is cached only once it ended this long before now
+log = logging.getLogger(__name__)
+
+CACHE_MAX_DAYS = 800  # parsed closed days kept in memory: two years
+CACHE_TTL_S = 3600.0  # how long a parsed day is trusted before it is looked up again
+SETTLE = timedelta(hours=1)  # a day is read from or written to the table once ended this long
 
 ONE_DAY = timedelta(days=1)
 DayPart = tuple[date, datetime, datetime]  # a hall day and the part of a range within it
@@ -46,8 +63,13 @@ def day_parts(hall: HallSettings, start: datetime, end: datetime) -> list[DayPar
     return parts
 
 
+def settled(hall: HallSettings, day: date, now: datetime) -> bool:
+    """Whether hall day `day` ended at least SETTLE before `now`."""
+    return local_midnight(hall, day + ONE_DAY) + SETTLE <= now
+
+
 class DaySummaries:
-    """Summaries of hall days for the reports, with an LRU of closed past days."""
+    """Summaries of hall days for the reports: closed days stored, parsed ones in an LRU."""
 
     def __init__(
         self, max_days: int = CACHE_MAX_DAYS, ttl_s: float = CACHE_TTL_S, clock=time.monotonic
@@ -55,45 +77,78 @@ class DaySummaries:
         self.max_days = max_days
         self.ttl_s = ttl_s
         self.clock = clock
-        self._cache: OrderedDict[tuple[int, date], tuple[float, DaySummary]] = OrderedDict()
+        self._cache: OrderedDict[Hashable, tuple[float, DaySummary]] = OrderedDict()
         self._lock = threading.Lock()
+        self._store_failing = False
 
     def between(
         self, runtime: Runtime, registry: Registry, start: datetime, end: datetime, now: datetime
     ) -> list[DaySummary]:
         """One summary per hall day of [start, min(end, now)), the first and last clipped."""
         hall = registry.hall
-        end = min(end, now)
-        fingerprint = hash(registry)  # computed once: a registry hashes all its entries
+        parts = day_parts(hall, start, min(end, now))
+        whole = {day for day, lo, hi in parts if (lo, hi) == _whole(hall, day)}
+        closed = sorted(d for d in whole if settled(hall, d, now))
+        prints = {day: day_fingerprint(registry, day) for day in closed}
+        found = self._look_up(runtime, registry, prints)
         summaries = []
-        for day, lo, hi in day_parts(hall, start, end):
-            if (lo, hi) == (local_midnight(hall, day), local_midnight(hall, day + ONE_DAY)):
-                summaries.append(self.day(runtime, registry, day, now, fingerprint))
+        for day, lo, hi in parts:
+            if day in prints:
+                summary = found.get(day) or self._compute(runtime, registry, day, now, prints[day])
             else:
                 events = events_of_day(runtime, registry, day, now)
-                summaries.append(day_summary(registry, events, day, now, lo, hi))
+                cut = (None, None) if day in whole else (lo, hi)
+                summary = day_summary(registry, events, day, now, *cut)
+            summaries.append(summary)
         return summaries
 
-    def day(
-        self,
-        runtime: Runtime,
-        registry: Registry,
-        day: date,
-        now: datetime,
-        fingerprint: int | None = None,
-    ) -> DaySummary:
-        """The whole of hall day `day` as seen at `now` (from the cache when it is settled)."""
-        hall = registry.hall
-        settled = local_midnight(hall, day + ONE_DAY) + SETTLE <= now
-        key = (hash(registry) if fingerprint is None else fingerprint, day)
-        if settled and (cached := self._get(key)) is not None:
-            return cached
-        summary = day_summary(registry, events_of_day(runtime, registry, day, now), day, now)
-        if settled:
-            self._put(key, summary)
-        return summary
+    def day(self, runtime: Runtime, registry: Registry, day: date, now: datetime) -> DaySummary:
+        """The whole of hall day `day` as seen at `now` (stored once it is settled)."""
+        if settled(registry.hall, day, now):
+            return self.between(runtime, registry, *_whole(registry.hall, day), now)[0]
+        return day_summary(registry, events_of_day(runtime, registry, day, now), day, now)
 
-    def _get(self, key: tuple[int, date]) -> DaySummary | None:
+    def _look_up(
+        self, runtime: Runtime, registry: Registry, prints: dict[date, str]
+    ) -> dict[date, DaySummary]:
+        """The days of `prints` (day → fingerprint) known in memory or stored and still valid."""
+        sessions = getattr(runtime, "sessions", None)
+        if sessions is None or not prints:
+            found = {day: self._get((day, fp)) for day, fp in prints.items()}
+            return {day: summary for day, summary in found.items() if summary is not None}
+        found: dict[date, DaySummary] = {}
+        stored = stored_days(sessions, min(prints), max(prints))
+        usable = [d for d in prints if d in stored and stored[d].fingerprint == prints[d]]
+        for day in usable:
+            if (cached := self._get((day, stored[day].version))) is not None:
+                found[day] = cached
+        loaded = load_summaries(sessions, [d for d in usable if d not in found], registry.hall.tz)
+        for day, (row, summary) in loaded.items():
+            if row.fingerprint == prints[day]:  # not rewritten for another registry meanwhile
+                found[day] = self._put((day, row.version), summary)
+        return found
+
+    def _compute(
+        self, runtime: Runtime, registry: Registry, day: date, now: datetime, fingerprint: str
+    ) -> DaySummary:
+        """A settled day from InfluxDB, stored in the table (when there is one) and kept."""
+        summary, receipts = compute_day(runtime, registry, day, now)
+        sessions = getattr(runtime, "sessions", None)
+        if sessions is None:
+            return self._put((day, fingerprint), summary)
+        try:
+            row = save_summary(sessions, summary, fingerprint, receipts, now)
+        except SQLAlchemyError as exc:  # the report is still right; the next one tries again
+            if not self._store_failing:
+                log.warning("could not store the summary of %s: %s", day, exc)
+            self._store_failing = True
+            return summary
+        if self._store_failing:
+            log.info("storing day summaries works again")
+            self._store_failing = False
+        return self._put((day, row.version), summary)
+
+    def _get(self, key: Hashable) -> DaySummary | None:
         with self._lock:
             entry = self._cache.get(key)
             if entry is None:
@@ -105,12 +160,28 @@ class DaySummaries:
             self._cache.move_to_end(key)
             return summary
 
-    def _put(self, key: tuple[int, date], summary: DaySummary) -> None:
+    def _put(self, key: Hashable, summary: DaySummary) -> DaySummary:
         with self._lock:
             self._cache[key] = (self.clock(), summary)
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_days:
                 self._cache.popitem(last=False)
+        return summary
+
+
+def _whole(hall: HallSettings, day: date) -> tuple[datetime, datetime]:
+    return local_midnight(hall, day), local_midnight(hall, day + ONE_DAY)
+
+
+def compute_day(
+    runtime: Runtime, registry: Registry, day: date, now: datetime
+) -> tuple[DaySummary, Receipts]:
+    """A whole day's summary from its events, with what it was computed from (the day's own)."""
+    events = events_of_day(runtime, registry, day, now)
+    lo, hi = _whole(registry.hall, day)
+    own = [e for e in events if lo <= e.at < hi]
+    newest = max((e.received for e in own if e.received is not None), default=None)
+    return day_summary(registry, events, day, now), Receipts(len(own), newest)
 
 
 def events_of_day(runtime: Runtime, registry: Registry, day: date, now: datetime) -> list[Event]:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hallwatch.metrics import store as _day_summaries  # noqa: F401  (its table hangs on Base)
 from hallwatch.registry import alerting, throttle  # noqa: F401  (their tables hang on Base)
 from hallwatch.registry.models import Base
 

@@ -1,0 +1,81 @@
+"""Keeping the table of day summaries current: the work of `hallwatch alerts`' summary jobs.
+
+Plain functions of (runtime, now). A closed day's row is (re)computed when it is
+missing, was computed for a registry that no longer applies to the day, or when
+InfluxDB holds other points for the day than the row was computed from (a late
+event: a collector's backlog, a device's spool): the row keeps their number and
+newest receipt time, and one aggregate query per run (`EventStore.receipts`)
+gives the same two numbers for every recent day.
+
+A late event also changes what the following day carries over (a seat's last
+report before midnight); that day is recomputed only when its own points change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from hallwatch.metrics.source import compute_day
+from hallwatch.metrics.store import (
+    Receipts,
+    StoredDay,
+    day_fingerprint,
+    save_summary,
+    stored_days,
+)
+from hallwatch.registry.spec import HallSettings
+from hallwatch.schedule import day_of, local_midnight
+
+if TYPE_CHECKING:
+    from hallwatch.influx.eventstore import EventStore
+    from hallwatch.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BACKFILL_DAYS = 40  # at start-up and after each close: every closed day this far back
+LATE_DAYS = 7  # every few minutes: late events for closed days this far back
+
+ONE_DAY = timedelta(days=1)
+
+
+def receipts_by_day(
+    store: EventStore, hall: HallSettings, first: date, until: date
+) -> dict[date, Receipts]:
+    """The points InfluxDB holds per hall day of first..until (exclusive), days with any."""
+    found: dict[date, Receipts] = {}
+    buckets = store.receipts(local_midnight(hall, first), local_midnight(hall, until))
+    for start, count, newest in buckets:
+        day = day_of(hall, start)
+        before = found.get(day, Receipts())
+        latest = max((t for t in (before.newest, newest) if t is not None), default=None)
+        found[day] = Receipts(before.count + count, latest)
+    return found
+
+
+def is_current(row: StoredDay | None, fingerprint: str, held: Receipts) -> bool:
+    """Whether a stored row can stand: same registry for its day, computed from the same points."""
+    return row is not None and row.fingerprint == fingerprint and row.receipts == held
+
+
+def refresh_days(runtime: Runtime, now: datetime, lookback_days: int) -> list[date]:
+    """Store the closed days of the last `lookback_days` that have events and no current row."""
+    registry = runtime.registry(fresh=True)
+    hall = registry.hall
+    today = day_of(hall, now)
+    first = today - timedelta(days=lookback_days)
+    held = receipts_by_day(runtime.store, hall, first, today)
+    stored = stored_days(runtime.sessions, first, today - ONE_DAY)
+    done = []
+    for day in sorted(held):
+        fingerprint = day_fingerprint(registry, day)
+        if is_current(stored.get(day), fingerprint, held[day]):
+            continue
+        summary, _ = compute_day(runtime, registry, day, now)
+        # The counts read before computing: a point written meanwhile makes the next run look again.
+        save_summary(runtime.sessions, summary, fingerprint, held[day], now)
+        done.append(day)
+    if done:
+        log.info("day summaries stored: %s", ", ".join(d.isoformat() for d in done))
+    return done
