@@ -237,6 +237,76 @@ def check(at_text: str | None, dry_run: bool) -> None:
 
 
 @main.command()
+@click.option("--month", "month_text", required=True, help="The month, YYYY-MM (hall time)")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["xlsx", "csv"]),
+    default="xlsx",
+    show_default=True,
+    help="xlsx: one workbook; csv: three files (departments, windows by day, staff)",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="xlsx: the workbook (….xlsx); csv: a directory (created if missing) or a ….zip",
+)
+def report(month_text: str, file_format: str, out: Path) -> None:
+    """Write a month's report of the whole hall; print the paths written."""
+    from hallwatch.influx.client import QueryError
+    from hallwatch.metrics import export
+    from hallwatch.metrics.source import DaySummaries
+
+    try:
+        first = export.parse_month(month_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    _check_report_path(out, file_format)
+    runtime = _runtime(_settings())
+    registry = runtime.registry(fresh=True)
+    if not registry.departments:
+        raise click.ClickException("the registry is empty: run `hallwatch import FILE` first")
+    now = datetime.now(UTC)
+    start, end = export.month_bounds(registry.hall, first)
+    if start > now:
+        raise click.BadParameter(f"{first:%Y-%m} has not begun yet", param_hint="--month")
+    try:
+        days = DaySummaries().between(runtime, registry, start, end, now)
+    except QueryError as exc:
+        raise click.ClickException(f"event store unavailable: {exc}") from exc
+    month = export.month_report(registry, first, days, min(end, now))
+    if file_format == "xlsx":
+        files = {out: export.workbook_bytes(month)}
+    elif out.suffix.lower() == ".zip":
+        files = {out: export.csv_zip(month)}
+    else:
+        files = {out / name: data for name, data in export.csv_files(month).items()}
+    for path, data in files.items():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            raise click.ClickException(f"could not write {path}: {exc}") from exc
+        click.echo(path)
+
+
+def _check_report_path(out: Path, file_format: str) -> None:
+    """`--out` must suit the format: a .xlsx file, or for CSV a directory or a .zip."""
+    suffix = out.suffix.lower()
+    if file_format == "xlsx" and (suffix != ".xlsx" or out.is_dir()):
+        raise click.BadParameter(
+            f"a workbook is written to a file ending in .xlsx, got {str(out)!r}", param_hint="--out"
+        )
+    if file_format == "csv" and (suffix == ".csv" or (suffix != ".zip" and out.is_file())):
+        raise click.BadParameter(
+            "CSV is three files (departments, windows by day, staff): give a directory "
+            f"or a file ending in .zip, got {str(out)!r}",
+            param_hint="--out",
+        )
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 def web(host: str, port: int) -> None:

@@ -85,6 +85,7 @@ class Settings:
     renotify_minutes: float = DEFAULT_RENOTIFY_MINUTES
     escalate_after_minutes: float = DEFAULT_ESCALATE_MINUTES
     secure_cookies: bool | None = None  # None: when base_url is https://
+    public_ranking: bool | None = None  # None: on (HALLWATCH_PUBLIC_RANKING)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -111,6 +112,7 @@ class Settings:
                 env, "HALLWATCH_ESCALATE_MINUTES", DEFAULT_ESCALATE_MINUTES
             ),
             secure_cookies=_flag(env, "HALLWATCH_SECURE_COOKIES"),
+            public_ranking=_flag(env, "HALLWATCH_PUBLIC_RANKING"),
         )
         settings.validate()
         return settings
@@ -216,6 +218,10 @@ class Settings:
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.base_url.startswith("https://")
+
+    def public_ranking_enabled(self) -> bool:
+        """Whether /public/ranking answers: HALLWATCH_PUBLIC_RANKING, on unless 0/false/off/no."""
+        return self.public_ranking is not False
 
     def sqlalchemy_url(self) -> str:
         """`postgresql://` means psycopg 3 to us (SQLAlchemy would default to psycopg2)."""

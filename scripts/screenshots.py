@@ -5,7 +5,8 @@
     .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:8080/   # a running demo
 
 Saves into docs/screenshots/: floor-manager.png, window-timeline.png and alerts.png at
-1366×768 as the demo's hall manager, and floor-dept-head.png at 390×844 (a phone) as a
+1366×768 as the demo's hall manager, report.png (this month's report, the whole page up to
+REPORT_MAX_HEIGHT px) likewise, and floor-dept-head.png at 390×844 (a phone) as a
 department head. Without --url it runs `hallwatch demo` (so no other demo may be running:
 they share var/), waits for its banner, and stops it afterwards. With --url the login
 defaults to the demo's (user `manager`, password from var/demo-password).
@@ -45,7 +46,8 @@ DEMO_USER = "manager"
 DEPT_HEAD = "docs-dept-head"
 DEMO_READY_TIMEOUT_S = 240  # the demo waits for the simulator's backlog before its banner
 DEMO_STOP_TIMEOUT_S = 30
-PAGE_TIMEOUT_MS = 30_000
+PAGE_TIMEOUT_MS = 30_000  # the report's first look at a month reads every day of it
+REPORT_MAX_HEIGHT = 2400  # px of the report's full page kept: ranking, charts, calendar top
 HTTP_TIMEOUT_S = 10
 
 log = logging.getLogger("screenshots")
@@ -66,6 +68,7 @@ class Shot:
     login: Login
     viewport: dict
     phone: bool = False
+    max_height: int | None = None  # the full page, cut at this many px (None: the viewport)
 
 
 class Demo:
@@ -181,7 +184,12 @@ def take(browser, url: str, shot: Shot) -> str | None:
         if answer is None or answer.status != 200:
             return f"{shot.path} answered {answer.status if answer else 'nothing'}"
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / shot.file))
+        if shot.max_height is None:
+            page.screenshot(path=str(OUT / shot.file))
+        else:
+            height = min(shot.max_height, page.evaluate("document.documentElement.scrollHeight"))
+            clip = {"x": 0, "y": 0, "width": shot.viewport["width"], "height": height}
+            page.screenshot(path=str(OUT / shot.file), full_page=True, clip=clip)
         return None
     finally:
         context.close()
@@ -206,6 +214,7 @@ def run(url: str, manager: Login, dept_head: Login | None) -> list[str]:
         Shot("floor-dept-head.png", "/", dept_head, PHONE, phone=True),
         Shot("window-timeline.png", f"/windows/{interesting_window(hall)}", manager, DESKTOP),
         Shot("alerts.png", "/alerts", manager, DESKTOP),
+        Shot("report.png", "/reports", manager, DESKTOP, max_height=REPORT_MAX_HEIGHT),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     missing = []

@@ -61,7 +61,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         department_page,
         operations,
         pages,
+        public_ranking,
+        report_downloads,
         reports_api,
+        reports_page,
         window_page,
     )
 
@@ -75,6 +78,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         alerts_page.bp,
         operations.bp,
         reports_api.bp,
+        report_downloads.bp,
+        reports_page.bp,
+        public_ranking.bp,
     ):
         app.register_blueprint(blueprint)
     return app

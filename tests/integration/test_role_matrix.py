@@ -51,6 +51,12 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "reports_api.windows_report": {"GET": READERS},
     "reports_api.staff_report": {"GET": READERS},
     "reports_api.departments_report": {"GET": READERS},
+    "report_downloads.workbook": {"GET": READERS},
+    "report_downloads.ranking": {"GET": READERS},
+    "report_downloads.csv_archive": {"GET": READERS},
+    "report_downloads.public_ranking": {"GET": Public(200)},  # HALLWATCH_PUBLIC_RANKING on
+    "report_page.month_report": {"GET": READERS},
+    "public_ranking.ranking": {"GET": Public(200)},  # HALLWATCH_PUBLIC_RANKING on
     "auth.login": {"GET": Public(200), "POST": Public(302)},  # POST: with good credentials
     "auth.logout": {"POST": Public(302)},
     "static": {"GET": Public(200)},
@@ -104,6 +110,7 @@ class Hall:
             "alert_id": self.alerts[department],
             "user_id": self.spare_user,
             "filename": "floor.js",
+            "month": f"{datetime.now(HALL_TZ):%Y-%m}",
         }
 
     def path(self, endpoint: str, who: str, department: str | None = None) -> str:
@@ -206,7 +213,8 @@ def check(response, endpoint: str, method: str, who: str, path: str) -> None:
     """The response agrees with EXPECTED for `who`."""
     rule = EXPECTED[endpoint]["GET" if method == "HEAD" else method]
     status = response.status_code
-    said = f"{method} {path} as {who}: {status} {response.get_data(as_text=True)[:300]}"
+    body = response.get_data()[:300].decode("utf-8", "replace")  # downloads are binary
+    said = f"{method} {path} as {who}: {status} {body}"
     assert status != 500, said
     if isinstance(rule, Public):
         assert status == rule.status, said

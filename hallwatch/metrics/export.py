@@ -1,0 +1,452 @@
+"""Reports as files (contract §5): a month as an Excel workbook or as CSV, with Chinese headers.
+
+Pure: `month_report()` turns a month's day summaries (read by the caller, e.g.
+with `DaySummaries.between()`) into the rows of three tables: the department
+ranking (汇总), windows by working day (窗口逐日) and staff (人员). The writers
+take those rows: `workbook()` (openpyxl, ready to print), `csv_files()` /
+`csv_zip()` (one CSV per table) and `ranking_csv()` (the ranking alone).
+
+Every table is described once (`Column`), so the workbook and the CSV files
+hold the same content; only the presentation differs (a ratio is a number
+formatted 0.0 % in the workbook, text "93.5%" in CSV). CSV is UTF-8 with a BOM
+and CRLF line ends, so Excel opens the Chinese right.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from hallwatch.metrics.day import DaySummary
+from hallwatch.metrics.report import add_up, department_rows, staff_rows, window_rows
+from hallwatch.registry.spec import HallSettings, Registry, Window
+from hallwatch.schedule import is_working_day, local_midnight
+
+CSV_ENCODING = "utf-8-sig"  # the BOM tells Excel the file is UTF-8
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # text Excel would run as a formula
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+EARLIEST_YEAR = 2000  # nothing older is stored (as the report API)
+WEEKDAY_NAMES = "一二三四五六日"
+
+# Workbook presentation.
+TITLE_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3
+FIRST_DATA_ROW = HEADER_ROW + 1
+TITLE_FONT = Font(bold=True, size=14)
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", start_color="DDE4EE")
+THIN = Side(style="thin", color="999999")
+GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+MIN_WIDTH, MAX_WIDTH = 6.0, 40.0  # column widths, in Excel's character units
+NOTES_WIDTH = 100.0
+NUMBER_FORMATS = {"count": "0", "minutes": "0.0", "ratio": "0.0%", "date": "yyyy-mm-dd"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its Chinese header, the row key it shows, and its kind."""
+
+    header: str
+    key: str
+    kind: str = "text"  # text | count | minutes | ratio | date
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the report: a workbook sheet and a CSV file."""
+
+    name: str  # the CSV file's name part, ASCII for scripts and zip tools
+    sheet: str  # the workbook sheet's name
+    title: str  # printed above the table
+    columns: tuple[Column, ...]
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+RANKING = Table(
+    "departments",
+    "汇总",
+    "部门在岗情况排名",
+    (
+        Column("排名", "rank", "count"),
+        Column("部门编号", "department"),
+        Column("部门", "name"),
+        Column("在岗率", "staffed_ratio", "ratio"),
+        Column("空岗分钟", "empty_minutes", "minutes"),
+        Column("缺勤次数", "absences", "count"),
+        Column("被抽回次数", "pulled_back", "count"),
+        Column("撤岗天数", "withdrawn_days", "count"),
+    ),
+)
+WINDOWS_BY_DAY = Table(
+    "windows-by-day",
+    "窗口逐日",
+    "窗口逐日在岗情况",
+    (
+        Column("日期", "date", "date"),
+        Column("星期", "weekday"),
+        Column("部门", "department_name"),
+        Column("窗口编号", "window"),
+        Column("窗口", "window_name"),
+        Column("排班分钟", "scheduled_minutes", "minutes"),
+        Column("在岗分钟", "staffed_minutes", "minutes"),
+        Column("暂离分钟", "away_minutes", "minutes"),
+        Column("空岗分钟", "empty_minutes", "minutes"),
+        Column("状态未知分钟", "unknown_minutes", "minutes"),
+        Column("在岗率", "staffed_ratio", "ratio"),
+    ),
+)
+STAFF = Table(
+    "staff",
+    "人员",
+    "人员考勤情况",
+    (
+        Column("人员编号", "staff"),
+        Column("姓名", "name"),
+        Column("部门", "department_name"),
+        Column("排班分钟", "rostered_minutes", "minutes"),
+        Column("请假分钟", "leave_minutes", "minutes"),
+        Column("迟到签到次数", "late_sign_ins", "count"),
+        Column("缺勤次数", "absences", "count"),
+        Column("被抽回次数", "pulled_back", "count"),
+    ),
+)
+TABLES = (RANKING, WINDOWS_BY_DAY, STAFF)
+RANKING_HEADERS = tuple(RANKING.headers)
+# What the hall publishes (as the /public/ranking page): in a department of one window
+# worker, its absences and pull-backs would name that person, so they stay inside.
+INSIDE_ONLY = frozenset({"absences", "pulled_back"})
+PUBLIC_RANKING = Table(
+    RANKING.name,
+    RANKING.sheet,
+    RANKING.title,
+    tuple(c for c in RANKING.columns if c.key not in INSIDE_ONLY),
+)
+
+
+# ---------------------------------------------------------------- the month
+
+
+def parse_month(text: str) -> date:
+    """The first day of month `YYYY-MM`; ValueError saying what is wrong."""
+    match = MONTH.fullmatch(text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise ValueError(f"must be a month such as 2026-11 (YYYY-MM), got {text!r}")
+    if int(match[1]) < EARLIEST_YEAR:
+        raise ValueError(f"must not be before {EARLIEST_YEAR}-01, got {text!r}")
+    return date(int(match[1]), int(match[2]), 1)
+
+
+def next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def month_bounds(hall: HallSettings, first: date) -> tuple[datetime, datetime]:
+    """The hall-time [start, end) of the month beginning on `first`."""
+    return local_midnight(hall, first), local_midnight(hall, next_month(first))
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    """A month of the hall as the rows of the three tables (ranks are the whole hall's)."""
+
+    hall: HallSettings
+    month: date  # its first day
+    until: datetime  # counted up to here: the month's end, or the moment of a running month
+    departments: list[dict]
+    windows_by_day: list[dict]
+    staff: list[dict]
+    scope: str | None = None  # the departments shown, when not the whole hall
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.month.year}年{self.month.month}月"
+
+    @property
+    def complete(self) -> bool:
+        return self.until >= month_bounds(self.hall, self.month)[1]
+
+    def rows(self, table: Table) -> list[dict]:
+        return {
+            RANKING.name: self.departments,
+            WINDOWS_BY_DAY.name: self.windows_by_day,
+            STAFF.name: self.staff,
+        }[table.name]
+
+
+def month_report(
+    registry: Registry,
+    month: date,
+    days: Sequence[DaySummary],
+    until: datetime,
+    departments: Collection[str] | None = None,
+    windows: Collection[str] | None = None,
+) -> MonthReport:
+    """The month's tables from its day summaries, limited to `departments` / `windows` if given.
+
+    The ranking is computed on the whole hall first, so a limited report keeps
+    each department's rank in the hall.
+    """
+    shown_departments = set(departments) if departments is not None else None
+    shown_windows = set(windows) if windows is not None else None
+
+    def dept_shown(department: str) -> bool:
+        return shown_departments is None or department in shown_departments
+
+    def window_shown(window: Window) -> bool:
+        return dept_shown(window.department) and (
+            shown_windows is None or window.id in shown_windows
+        )
+
+    names = {d.id: d.name for d in registry.departments}
+    totals = add_up(days)
+    ranking = [r for r in department_rows(registry, totals) if dept_shown(r["department"])]
+    people = registry.staff_by_id
+    staff = [
+        {**r, "name": people[r["staff"]].name, "department_name": names.get(r["department"], "")}
+        for r in staff_rows(registry, totals)
+        if dept_shown(r["department"])
+    ]
+    scope = None
+    if shown_departments is not None and shown_departments != set(names):
+        scope = "、".join(d.name for d in registry.departments if d.id in shown_departments)
+    return MonthReport(
+        hall=registry.hall,
+        month=month,
+        until=until.astimezone(registry.hall.tz),
+        departments=ranking,
+        windows_by_day=list(_windows_by_day(registry, days, names, window_shown)),
+        staff=staff,
+        scope=scope,
+    )
+
+
+def _windows_by_day(registry, days, names, window_shown) -> Iterable[dict]:
+    """One row per shown window per working day, in day then registry order."""
+    windows = registry.window_by_id
+    for summary in sorted(days, key=lambda s: s.day):
+        if not is_working_day(registry.hall, summary.day):
+            continue
+        for row in window_rows(registry, add_up([summary])):
+            if window_shown(windows[row["window"]]):
+                yield {
+                    "date": summary.day,
+                    "weekday": "周" + WEEKDAY_NAMES[summary.day.weekday()],
+                    "department_name": names.get(row["department"], ""),
+                    "window_name": windows[row["window"]].name,
+                    **row,
+                }
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def percent(ratio: float | None) -> str:
+    """A staffed ratio as published, e.g. 0.935 → "93.5%"; "" when there is none."""
+    if ratio is None:
+        return ""
+    value = (Decimal(str(ratio)) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{value}%"
+
+
+def _safe_text(value: str) -> str:
+    """Text Excel would evaluate as a formula, quoted so it shows as typed."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _csv_value(column: Column, value) -> str | int | float:
+    if value is None:
+        return ""
+    if column.kind == "ratio":
+        return percent(value)
+    if column.kind == "date":
+        return value.isoformat()
+    if isinstance(value, str):
+        return _safe_text(value)
+    return value
+
+
+def table_csv(table: Table, rows: Iterable[dict]) -> bytes:
+    """One table as a CSV file: UTF-8 with BOM, CRLF, a header row of Chinese names."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.headers)
+    for row in rows:
+        writer.writerow([_csv_value(c, row[c.key]) for c in table.columns])
+    return out.getvalue().encode(CSV_ENCODING)
+
+
+def ranking_csv(rows: list[dict], *, public: bool) -> bytes:
+    """The department ranking (rows of `department_rows()`, best first) as a CSV file.
+
+    Only the ranking's own columns are written, by name, whatever else a row
+    holds. A `public` file leaves out absences and pull-backs too (INSIDE_ONLY).
+    """
+    return table_csv(PUBLIC_RANKING if public else RANKING, rows)
+
+
+def csv_files(report: MonthReport) -> dict[str, bytes]:
+    """The report's tables as CSV files, by file name (`2026-11-departments.csv`, …)."""
+    prefix = report.month.strftime("%Y-%m")
+    return {f"{prefix}-{t.name}.csv": table_csv(t, report.rows(t)) for t in TABLES}
+
+
+def csv_zip(report: MonthReport) -> bytes:
+    """The CSV files in one zip archive (dated the month's first day, so runs compare equal)."""
+    stamp = (report.month.year, report.month.month, 1, 0, 0, 0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in csv_files(report).items():
+            archive.writestr(zipfile.ZipInfo(name, stamp), data, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- workbook
+
+
+def period_text(report: MonthReport) -> str:
+    """The line under each title: the period counted, and whose departments."""
+    text = f"统计期间：{report.month.isoformat()} 至 "
+    if report.complete:
+        text += (next_month(report.month) - timedelta(days=1)).isoformat()
+    else:
+        text += f"{report.until:%Y-%m-%d %H:%M}（本月尚未结束）"
+    if report.scope:
+        text += f"　范围：{report.scope}（排名为全厅名次）"
+    return text
+
+
+def workbook(report: MonthReport) -> Workbook:
+    """The month as a workbook: 汇总, 窗口逐日, 人员 and 说明, each ready to print."""
+    book = Workbook()
+    book.remove(book.active)
+    for table in TABLES:
+        _table_sheet(book.create_sheet(table.sheet), report, table)
+    _notes_sheet(book.create_sheet("说明"), report)
+    book.properties.creator = "HallWatch"
+    book.properties.title = f"{report.hall.name} {report.month_label}在岗情况报表"
+    book.properties.created = report.until.astimezone(UTC).replace(tzinfo=None)
+    return book
+
+
+def workbook_bytes(report: MonthReport) -> bytes:
+    out = io.BytesIO()
+    workbook(report).save(out)
+    return out.getvalue()
+
+
+def _table_sheet(ws: Worksheet, report: MonthReport, table: Table) -> None:
+    columns = table.columns
+    last = get_column_letter(len(columns))
+    ws.append([f"{report.hall.name} {report.month_label}{table.title}"])
+    ws.append([period_text(report)])
+    ws.append(table.headers)
+    for row in report.rows(table):
+        ws.append([row[c.key] for c in columns])
+    for line in (TITLE_ROW, PERIOD_ROW):
+        ws.merge_cells(f"A{line}:{last}{line}")
+    ws[f"A{TITLE_ROW}"].font = TITLE_FONT
+    ws[f"A{TITLE_ROW}"].alignment = Alignment(horizontal="center")
+    ws.row_dimensions[TITLE_ROW].height = 24
+    for cell in ws[HEADER_ROW]:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.border = GRID
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for index, column in enumerate(columns, start=1):
+        number_format = NUMBER_FORMATS.get(column.kind)
+        for (cell,) in ws.iter_rows(min_row=FIRST_DATA_ROW, min_col=index, max_col=index):
+            cell.border = GRID
+            if number_format:
+                cell.number_format = number_format
+        ws.column_dimensions[get_column_letter(index)].width = _width(table, report, column)
+    _as_text(ws)
+    ws.freeze_panes = f"A{FIRST_DATA_ROW}"
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{max(ws.max_row, HEADER_ROW)}"
+    _print_setup(ws, repeat=f"{HEADER_ROW}:{HEADER_ROW}")
+
+
+def _as_text(ws: Worksheet) -> None:
+    """openpyxl stores text starting with "=" as a formula: names are text, never run."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
+def _text_width(text: str) -> float:
+    """Excel column units: a CJK character is about two Latin ones wide."""
+    return sum(2.0 if ord(ch) > 0x2E7F else 1.0 for ch in text)
+
+
+def _width(table: Table, report: MonthReport, column: Column) -> float:
+    samples = [column.header] + [
+        _csv_value(column, row[column.key]) for row in report.rows(table)[:500]
+    ]
+    widest = max(_text_width(str(value)) for value in samples)
+    return min(MAX_WIDTH, max(MIN_WIDTH, widest + 2))
+
+
+def _print_setup(ws: Worksheet, repeat: str | None) -> None:
+    """Landscape A4, as wide as one page, the header row on every page, numbered pages."""
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as it takes
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    if repeat:
+        ws.print_title_rows = repeat
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+def counting_rules(hall: HallSettings) -> list[str]:
+    """The counting rules of `hallwatch.metrics`, in Chinese, for the readers of a report."""
+    empty, absent = f"{hall.empty_grace_minutes:g}", f"{hall.absent_grace_minutes:g}"
+    return [
+        "统计范围：工作日办公时间内，有人排班且未请假的窗口时间计为“排班分钟”，"
+        "按窗口状态分为在岗、暂离、空岗、状态未知。",
+        "在岗：座位有人（无座位传感器的窗口以有人签到为准）。"
+        f"暂离：座位空出不满 {empty} 分钟；空岗：座位空出满 {empty} 分钟及以后，"
+        "从座位空出与办公时段开始两者中较晚的时刻起算。",
+        "状态未知：座位传感器离线或尚未报告。某个工作日系统未收到任何设备数据时，"
+        "当日全部排班时间计为状态未知，不计缺勤和撤岗。",
+        "在岗率 = 在岗分钟 ÷（排班分钟 − 状态未知分钟）；分母为 0 时为空，该部门不参与排名。",
+        "迟到签到：每人每天至多一次，即当天在本人排班窗口的首次签到晚于其第一个值班时段的开始。",
+        f"缺勤：排班人员在办公时段开始后 {absent} 分钟内未在窗口签到，计一次；"
+        "上午缺勤持续到下午仍只计一次。",
+        "被抽回：排班时间内（请假时间除外）在本部门办公室读卡的次数；"
+        "同一张卡在同一读卡器 60 秒内重复读卡只计一次。",
+        "撤岗天数：部门至少有一个排班窗口在当天办公时间内一分钟也未在岗的天数。",
+        "排班分钟含请假时间；请假分钟为其中已批准请假所占的部分。",
+        "排名：在岗率高者在前；在岗率相同时，依次比较撤岗天数、空岗分钟、缺勤次数、被抽回次数，"
+        "少者在前，均按公布的（四舍五入后的）数值比较；"
+        "全部相同者名次并列，下一名次顺延（如 1、2、2、4）。",
+        "数值：分钟保留一位小数，在岗率精确到 0.1%，均四舍五入。"
+        "当月尚未结束时，统计至报表生成时刻。",
+    ]
+
+
+def _notes_sheet(ws: Worksheet, report: MonthReport) -> None:
+    ws.append([f"{report.hall.name} {report.month_label}在岗情况报表 · 统计口径说明"])
+    ws.append([period_text(report)])
+    for number, rule in enumerate(counting_rules(report.hall), start=1):
+        ws.append([f"{number}. {rule}"])
+    _as_text(ws)
+    ws[f"A{TITLE_ROW}"].font = TITLE_FONT
+    ws.column_dimensions["A"].width = NOTES_WIDTH
+    for (cell,) in ws.iter_rows(min_row=PERIOD_ROW + 1):
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    _print_setup(ws, repeat=None)

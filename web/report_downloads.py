@@ -1,0 +1,172 @@
+"""Report downloads (contract §5 as files): the month as a workbook, CSV, and the public ranking.
+
+- `/reports/<YYYY-MM>.xlsx` — the workbook (汇总, 窗口逐日, 人员, 说明);
+- `/reports/<YYYY-MM>.csv` — the department ranking alone, as the summary sheet;
+- `/reports/<YYYY-MM>.zip` — all three tables as CSV files;
+- `/public/ranking.csv[?month=YYYY-MM]` — what /public/ranking shows, for anyone: the whole
+  hall's ranking without absences and pull-backs, of an ended month (default the last one,
+  back `PUBLIC_MONTHS`); only while the public ranking is on (HALLWATCH_PUBLIC_RANKING),
+  else 404.
+
+A department head gets only their own department's rows, with its rank in the whole hall
+(`web.scope`, as the report API). The days come from the same `DaySummaries` as the API.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user
+
+from hallwatch.influx.client import QueryError
+from hallwatch.metrics.export import (
+    MonthReport,
+    csv_zip,
+    month_bounds,
+    month_report,
+    parse_month,
+    ranking_csv,
+    workbook_bytes,
+)
+from hallwatch.metrics.source import DaySummaries
+from hallwatch.registry.spec import Registry
+from hallwatch.schedule import day_of
+from web.public_ranking import PUBLIC_MONTHS
+from web.reports_api import SUMMARIES
+from web.roles import permission_required
+from web.scope import visible_departments, visible_windows
+
+bp = Blueprint("report_downloads", __name__)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+ZIP = "application/zip"
+NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')  # Windows refuses these
+
+
+class Refused(Exception):
+    """The download cannot be made: an HTTP status and a message saying why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@bp.errorhandler(Refused)
+def _refused(exc: Refused):
+    return Response(str(exc) + "\n", exc.status, mimetype="text/plain")
+
+
+def content_disposition(name: str, fallback: str) -> str:
+    """`attachment` with a UTF-8 file name (RFC 5987 `filename*`) and a plain ASCII fallback."""
+    name = NOT_IN_FILE_NAMES.sub("_", name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _download(data: bytes, mimetype: str, name: str, fallback: str, public: bool = False):
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(name, fallback)
+    # Names of people must not linger in shared caches; the public ranking may.
+    response.headers["Cache-Control"] = "public, max-age=300" if public else "private, no-store"
+    return response
+
+
+def _month(text: str) -> date:
+    """The first day of the month in the URL; Refused (400) naming what is wrong."""
+    try:
+        return parse_month(text)
+    except ValueError as exc:
+        raise Refused(400, f"'month' {exc}") from None
+
+
+def _report(first: date, scoped: bool) -> MonthReport:
+    """The month's report as of now, limited to what the user may see when `scoped`."""
+    runtime = current_app.extensions["hallwatch"]
+    registry = runtime.registry()
+    now = datetime.now(UTC)
+    start, end = month_bounds(registry.hall, first)
+    if start > now:
+        raise Refused(400, f"'month' {first:%Y-%m} has not begun yet")
+    summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
+    try:
+        days = summaries.between(runtime, registry, start, end, now)
+    except QueryError as exc:
+        raise Refused(503, f"event store unavailable: {exc}") from exc
+    scope = _scope(registry) if scoped else (None, None)
+    return month_report(registry, first, days, min(end, now), *scope)
+
+
+def _scope(registry: Registry) -> tuple[set[str], set[str]]:
+    return visible_departments(current_user, registry), visible_windows(current_user, registry)
+
+
+def _name(report: MonthReport, what: str) -> str:
+    """e.g. 示例县政务服务大厅-民政局-2026-11-在岗情况报表 (the department only when scoped)."""
+    parts = [report.hall.name, report.scope, f"{report.month:%Y-%m}", what]
+    return "-".join(p for p in parts if p)
+
+
+@bp.get("/reports/<month>.xlsx")
+@permission_required("read_hall")
+def workbook(month: str):
+    """The month as an Excel workbook."""
+    report = _report(_month(month), scoped=True)
+    fallback = f"hallwatch-report-{report.month:%Y-%m}.xlsx"
+    return _download(workbook_bytes(report), XLSX, _name(report, "在岗情况报表.xlsx"), fallback)
+
+
+@bp.get("/reports/<month>.csv")
+@permission_required("read_hall")
+def ranking(month: str):
+    """The month's department ranking as CSV (UTF-8 with BOM)."""
+    report = _report(_month(month), scoped=True)
+    data = ranking_csv(report.departments, public=False)
+    fallback = f"hallwatch-ranking-{report.month:%Y-%m}.csv"
+    return _download(data, CSV, _name(report, "部门排名.csv"), fallback)
+
+
+@bp.get("/reports/<month>.zip")
+@permission_required("read_hall")
+def csv_archive(month: str):
+    """The month's three tables as CSV files in one zip."""
+    report = _report(_month(month), scoped=True)
+    fallback = f"hallwatch-report-{report.month:%Y-%m}-csv.zip"
+    return _download(csv_zip(report), ZIP, _name(report, "在岗情况报表-CSV.zip"), fallback)
+
+
+@bp.get("/public/ranking.csv")
+def public_ranking():
+    """The published ranking of an ended month (`?month=`, default the last), for anyone."""
+    runtime = current_app.extensions["hallwatch"]
+    if not runtime.settings.public_ranking_enabled():
+        abort(404)
+    report = _report(_public_month(runtime.registry()), scoped=False)
+    data = ranking_csv(report.departments, public=True)
+    fallback = f"hallwatch-ranking-{report.month:%Y-%m}.csv"
+    return _download(data, CSV, _name(report, "部门排名.csv"), fallback, public=True)
+
+
+def _public_month(registry: Registry) -> date:
+    """`?month=`: an ended month back PUBLIC_MONTHS, as the public page allows (default: last)."""
+    this_month = day_of(registry.hall, datetime.now(UTC)).replace(day=1)
+    latest = _month_before(this_month)
+    earliest = latest
+    for _ in range(PUBLIC_MONTHS - 1):
+        earliest = _month_before(earliest)
+    text = request.args.get("month", "").strip()
+    if not text:
+        return latest
+    first = _month(text)
+    if not earliest <= first <= latest:
+        raise Refused(
+            400,
+            f"'month' must be an ended month from {earliest:%Y-%m} to {latest:%Y-%m}, got {text!r}",
+        )
+    return first
+
+
+def _month_before(first: date) -> date:
+    return (first - timedelta(days=1)).replace(day=1)

@@ -1,0 +1,446 @@
+"""The monthly report page: the department ranking, two bar charts and each person's days.
+
+`/reports?month=YYYY-MM` (default this month, hall time) adds up the month's
+day summaries as the §5 API does (`DaySummaries`, shared with it), ranks the
+departments on the whole hall and shows a department head only their own
+department. `&department=ID` narrows the windows and the calendar to one
+department: where a ranking row leads. Charts are SVG drawn here with
+presentation attributes only, since the Content-Security-Policy allows no
+script and no inline style; every bar also carries its number as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import format_date, format_datetime, format_decimal, gettext, lazy_gettext
+from flask_login import current_user
+
+from hallwatch.influx.client import QueryError
+from hallwatch.metrics import add_up, department_rows, window_rows
+from hallwatch.metrics.day import ZERO, DaySummary, StaffCounts
+from hallwatch.metrics.month import CalendarCell, Month, month_calendar, worst_days
+from hallwatch.metrics.report import Totals, minutes
+from hallwatch.metrics.source import DaySummaries
+from hallwatch.registry.spec import Registry
+from hallwatch.schedule import day_of, is_working_day
+from web.reports_api import SUMMARIES
+from web.roles import permission_required
+from web.scope import visible_departments, visible_windows
+
+bp = Blueprint("report_page", __name__)
+
+EARLIEST = Month(2000, 1)  # nothing older is stored (as the report API)
+CALENDAR_MAX_PEOPLE = 60  # more people than this in one calendar: pick a department first
+WINDOW_BARS = 30  # the worst windows charted; the table lists them all
+ATTENTION_SHOWN = 10  # people with the most incidents, linked to their calendar row
+BAR_ROW_PX = 34  # one chart row: its label line and its bar
+BAR_TEXT_Y, BAR_Y, BAR_HEIGHT = 13, 18, 10  # within a row
+
+MARK_WORDS = {
+    "normal": lazy_gettext("正常在岗"),
+    "late": lazy_gettext("迟到"),
+    "absent": lazy_gettext("未签到"),
+    "pulled_back": lazy_gettext("被抽回"),
+    "leave": lazy_gettext("请假"),
+    "pending": lazy_gettext("尚未开始"),
+    "unknown": lazy_gettext("无数据"),
+    "no_duty": lazy_gettext("无排班"),
+    "future": lazy_gettext("未到"),
+}
+MARK_ICONS = {
+    "normal": "✔",
+    "late": "⏱",
+    "absent": "✖",
+    "pulled_back": "↩",
+    "leave": "☂",
+    "pending": "…",
+    "unknown": "?",
+    "no_duty": "·",
+    "future": "",
+}
+LEGEND = ("normal", "late", "absent", "pulled_back", "leave", "unknown", "no_duty")
+
+
+class BadMonth(ValueError):
+    """`?month=` is not a month the page can show; the message says why, in the page's language."""
+
+
+def parse_month(text: str | None, default: Month, latest: Month, earliest: Month) -> Month:
+    """`?month=YYYY-MM` (default `default`) within [earliest, latest], or BadMonth."""
+    if text is None or not text.strip():
+        return default
+    shown = text[:40]
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise BadMonth(
+            gettext(
+                "月份格式不正确,应为 YYYY-MM(例如 %(example)s):%(month)s",
+                example=str(default),
+                month=shown,
+            )
+        ) from None
+    if month < earliest:
+        raise BadMonth(
+            gettext("月份不能早于 %(earliest)s:%(month)s", earliest=earliest, month=shown)
+        )
+    if month > latest:
+        raise BadMonth(gettext("月份不能晚于 %(latest)s:%(month)s", latest=latest, month=shown))
+    return month
+
+
+def month_summaries(runtime, registry: Registry, month: Month, now: datetime) -> list[DaySummary]:
+    """The month's days up to `now` (QueryError passes: the event store is down)."""
+    summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
+    return summaries.between(runtime, registry, *month.bounds(registry.hall), now)
+
+
+def month_label(month: Month) -> str:
+    return gettext("%(year)s年%(month)s月", year=month.year, month=month.month)
+
+
+def day_label(day: date) -> str:
+    return gettext("%(month)s月%(day)s日", month=day.month, day=day.day)
+
+
+def percent(ratio: float | None) -> str:
+    """A published staffed_ratio as "92.9%", or a dash when there is nothing to measure."""
+    return "—" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def minutes_text(value: float) -> str:
+    return format_decimal(value, "#,##0.#")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row of a horizontal bar chart: label and value above, the bar below."""
+
+    y: int
+    label: str
+    value: str
+    width: float  # percent of the chart's width
+    kind: str  # the CSS class of the bar
+
+    @property
+    def text_y(self) -> int:
+        return self.y + BAR_TEXT_Y
+
+    @property
+    def bar_y(self) -> int:
+        return self.y + BAR_Y
+
+
+def bars(rows: list[tuple[str, str, float, str]]) -> dict:
+    """(label, value, width %, kind) rows as a chart: its bars and height in px."""
+    found = [
+        Bar(n * BAR_ROW_PX, label, value, round(max(0.0, min(100.0, width)), 2), kind)
+        for n, (label, value, width, kind) in enumerate(rows)
+    ]
+    return {"bars": found, "height": len(found) * BAR_ROW_PX, "bar_height": BAR_HEIGHT}
+
+
+def export_url(endpoint: str, path: str, **args) -> str:
+    """The export route's URL (`web.report_downloads`), or its documented path if not there."""
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, **args)
+    return request.script_root + path
+
+
+def downloads(month: Month) -> list[tuple[str, str]]:
+    """(label, URL) of the month's files, as the export routes make them."""
+    found = [
+        (
+            gettext("下载 Excel"),
+            export_url("report_downloads.workbook", f"/reports/{month}.xlsx", month=str(month)),
+        ),
+        (
+            gettext("下载排名 CSV"),
+            export_url("report_downloads.ranking", f"/reports/{month}.csv", month=str(month)),
+        ),
+    ]
+    if "report_downloads.csv_archive" in current_app.view_functions:
+        found.append(
+            (
+                gettext("下载全部 CSV(zip)"),
+                url_for("report_downloads.csv_archive", month=str(month)),
+            )
+        )
+    return found
+
+
+def _runtime():
+    return current_app.extensions["hallwatch"]
+
+
+@bp.get("/reports")
+@permission_required("read_hall")
+def month_report():
+    """`?month=YYYY-MM` (default this month) and `&department=ID` for one department's detail."""
+    runtime = _runtime()
+    registry = runtime.registry()
+    hall = registry.hall
+    now = datetime.now(UTC)
+    today = day_of(hall, now)
+    this_month = Month.of(today)
+    allowed = visible_departments(current_user, registry)
+    page = {
+        "hall": hall,
+        "this_month": this_month,
+        "month": None,
+        "month_text": None,
+        "department": None,
+    }
+    try:
+        month = parse_month(request.args.get("month"), this_month, this_month, EARLIEST)
+    except BadMonth as exc:
+        return render_template("reports.html", **page, error=str(exc)), 400
+    department = _chosen_department(registry, allowed)
+    page.update(month=month, month_text=month_label(month), department=department)
+    try:
+        summaries = month_summaries(runtime, registry, month, now)
+    except QueryError as exc:
+        error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=str(exc))
+        return render_template("reports.html", **page, error=error), 503
+    totals = add_up(summaries)
+    last_day = min(today, month.last)
+    return render_template(
+        "reports.html",
+        **page,
+        error=None,
+        collected=any(s.collected for s in summaries),
+        in_progress=month == this_month,
+        as_of=format_datetime(now, "yyyy-MM-dd HH:mm"),
+        previous_month=_month_url(month.previous(), department) if month > EARLIEST else None,
+        next_month=_month_url(month.next(), department) if month < this_month else None,
+        downloads=downloads(month),
+        ranking=_ranking(registry, totals, allowed, month, last_day),
+        windows=_windows(registry, totals, summaries, department, last_day),
+        attention=_attention(registry, totals, allowed, department, month),
+        calendar=_calendar(registry, month, summaries, allowed, department, today),
+        departments=[d for d in registry.departments if d.id in allowed],
+        legend=[(key, MARK_ICONS[key], MARK_WORDS[key]) for key in LEGEND],
+        dept_head=current_user.role == "dept_head",
+    )
+
+
+def _chosen_department(registry: Registry, allowed: set[str]) -> str | None:
+    """`?department=` (a department head: always their own); out of scope or unknown: 404."""
+    chosen = request.args.get("department", "").strip()
+    if not chosen:
+        return next(iter(allowed)) if current_user.role == "dept_head" and allowed else None
+    if chosen not in allowed or chosen not in registry.department_by_id:
+        abort(404)
+    return chosen
+
+
+def _month_url(month: Month, department: str | None) -> str:
+    args = {"department": department} if department else {}
+    return url_for(".month_report", month=str(month), **args)
+
+
+def _ranking(
+    registry: Registry, totals: Totals, allowed: set[str], month: Month, last_day: date
+) -> dict:
+    """The ranking rows the user may see (ranks of the whole hall) and the staffed-ratio chart."""
+    rows = []
+    for row in department_rows(registry, totals):
+        if row["department"] not in allowed:
+            continue
+        rows.append(
+            {
+                **row,
+                "percent": percent(row["staffed_ratio"]),
+                "empty_text": minutes_text(row["empty_minutes"]),
+                "detail": _month_url(month, row["department"]) + "#windows",
+                "page": url_for(
+                    "department.show", dept_id=row["department"], day=last_day.isoformat()
+                ),
+            }
+        )
+    chart = bars(
+        [
+            (
+                f"{r['rank']}. {r['name']}" if r["rank"] else r["name"],
+                r["percent"] if r["staffed_ratio"] is not None else gettext("无数据"),
+                (r["staffed_ratio"] or 0.0) * 100,
+                "ratio",
+            )
+            for r in rows
+        ]
+    )
+    return {"rows": rows, "chart": chart}
+
+
+def _windows(
+    registry: Registry,
+    totals: Totals,
+    summaries: list[DaySummary],
+    department: str | None,
+    last_day: date,
+) -> dict:
+    """The windows in view, longest empty first, each linked to its worst day; the chart."""
+    visible = visible_windows(current_user, registry)
+    shown = {
+        w.id for w in registry.windows if w.id in visible and department in (None, w.department)
+    }
+    worst = worst_days(summaries, shown)
+    names = registry.window_by_id
+    departments = registry.department_by_id
+    order = {w.id: n for n, w in enumerate(registry.windows)}
+    rows = []
+    for row in window_rows(registry, totals):
+        if row["window"] not in shown:
+            continue
+        day = worst.get(row["window"], last_day)
+        dept = departments.get(row["department"])
+        rows.append(
+            {
+                **row,
+                "name": names[row["window"]].name,
+                "department_name": dept.name if dept else row["department"],
+                "percent": percent(row["staffed_ratio"]),
+                "empty_text": minutes_text(row["empty_minutes"]),
+                "unknown_text": minutes_text(row["unknown_minutes"]),
+                "worst_day": day_label(day) if row["window"] in worst else None,
+                "worst_link": url_for("window.show", window_id=row["window"], day=day.isoformat()),
+                "link": url_for("window.show", window_id=row["window"], day=last_day.isoformat()),
+            }
+        )
+    rows.sort(key=lambda r: (-r["empty_minutes"], order[r["window"]]))
+    charted = [r for r in rows if r["empty_minutes"] > 0][:WINDOW_BARS]
+    most = charted[0]["empty_minutes"] if charted else 1.0
+    chart = bars(
+        [
+            (
+                r["name"],
+                gettext("%(minutes)s 分钟", minutes=r["empty_text"]),
+                r["empty_minutes"] / most * 100,
+                "empty",
+            )
+            for r in charted
+        ]
+    )
+    return {"rows": rows, "chart": chart, "more": sum(1 for r in rows if r["empty_minutes"] > 0)}
+
+
+def _attention(
+    registry: Registry, totals: Totals, allowed: set[str], department: str | None, month: Month
+) -> list[dict]:
+    """The people with the most incidents in the month, each linked to their calendar row."""
+    found = []
+    for person in registry.staff:
+        if person.department not in allowed or department not in (None, person.department):
+            continue
+        c = totals.person(person.id)
+        incidents = c.late_sign_ins + c.absences + c.pulled_back
+        if incidents:
+            found.append((incidents, person, c))
+    found.sort(key=lambda f: -f[0])  # stable: registry order among equals
+    departments = registry.department_by_id
+    return [
+        {
+            "name": person.name,
+            "department": departments[person.department].name
+            if person.department in departments
+            else person.department,
+            "counts": c,
+            "link": _month_url(month, person.department) + f"#staff-{person.id}",
+        }
+        for _, person, c in found[:ATTENTION_SHOWN]
+    ]
+
+
+def _calendar(
+    registry: Registry,
+    month: Month,
+    summaries: list[DaySummary],
+    allowed: set[str],
+    department: str | None,
+    today: date,
+) -> dict | None:
+    """Each person's days, grouped by department; None when too many people for one page."""
+    people = [
+        s for s in registry.staff if s.department in allowed and department in (None, s.department)
+    ]
+    if department is None and len(people) > CALENDAR_MAX_PEOPLE:
+        return None
+    cells = month_calendar(registry, month, summaries, [p.id for p in people])
+    days = [_day_head(registry, day, today) for day in month.days()]
+    visible = visible_windows(current_user, registry)
+    window_names = {w.id: w.name for w in registry.windows}
+    groups: dict[str, dict] = {}
+    for person in people:
+        group = groups.setdefault(
+            person.department,
+            {
+                "name": registry.department_by_id[person.department].name
+                if person.department in registry.department_by_id
+                else person.department,
+                "people": [],
+            },
+        )
+        month_counts = sum((c.counts for c in cells[person.id]), StaffCounts())
+        group["people"].append(
+            {
+                "id": person.id,
+                "name": person.name,
+                "cells": [
+                    _cell(c, head, window_names, visible)
+                    for c, head in zip(cells[person.id], days, strict=True)
+                ],
+                "counts": month_counts,
+                "leave_days": sum(1 for c in cells[person.id] if c.mark == "leave"),
+            }
+        )
+    order = {d.id: n for n, d in enumerate(registry.departments)}
+    return {
+        "days": days,
+        "groups": [groups[k] for k in sorted(groups, key=lambda k: order.get(k, len(order)))],
+        "columns": len(days) + 5,
+    }
+
+
+def _day_head(registry: Registry, day: date, today: date) -> dict:
+    working = is_working_day(registry.hall, day)
+    label = f"{day_label(day)} {format_date(day, 'EEE')}"  # the column's; a cell says the date
+    return {
+        "day": day,
+        "number": day.day,
+        "weekday": format_date(day, "EEEEE"),
+        "date": day_label(day),
+        "title": label if working else gettext("%(day)s 休息日", day=label),
+        "working": working,
+        "today": day == today,
+    }
+
+
+def _cell(cell: CalendarCell, head: dict, window_names: dict, visible: set[str]) -> dict:
+    """A calendar cell: its mark, icon, a title that says it all, and the window's day."""
+    parts = [head["date"], str(MARK_WORDS[cell.mark])]
+    if cell.windows:
+        parts.append("、".join(window_names.get(w, w) for w in cell.windows))
+    c = cell.counts
+    if c.late_sign_ins and cell.mark != "late":
+        parts.append(gettext("迟到"))
+    if c.absences and (cell.mark != "absent" or c.absences > 1):
+        parts.append(gettext("未签到 %(n)s 次", n=c.absences))
+    if c.pulled_back and (cell.mark != "pulled_back" or c.pulled_back > 1):
+        parts.append(gettext("被抽回 %(n)s 次", n=c.pulled_back))
+    if c.leave > ZERO and cell.mark != "leave":
+        parts.append(gettext("请假 %(minutes)s 分钟", minutes=minutes_text(minutes(c.leave))))
+    link = None
+    target = next((w for w in cell.windows if w in visible), None)
+    if target is not None:
+        link = url_for("window.show", window_id=target, day=cell.day.isoformat())
+    title = None if cell.mark == "future" else " · ".join(parts)
+    return {
+        "mark": cell.mark,
+        "icon": MARK_ICONS[cell.mark],
+        "title": title,
+        "link": link,
+        "off": not head["working"],
+    }
