@@ -256,10 +256,11 @@ def report(month_text: str, file_format: str, out: Path) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
     from hallwatch.metrics import export
+    from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
 
     try:
-        first = export.parse_month(month_text)
+        month = Month.of_report(month_text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from None
     _check_report_path(out, file_format)
@@ -268,20 +269,20 @@ def report(month_text: str, file_format: str, out: Path) -> None:
     if not registry.departments:
         raise click.ClickException("the registry is empty: run `hallwatch import FILE` first")
     now = datetime.now(UTC)
-    start, end = export.month_bounds(registry.hall, first)
+    start, end = month.bounds(registry.hall)
     if start > now:
-        raise click.BadParameter(f"{first:%Y-%m} has not begun yet", param_hint="--month")
+        raise click.BadParameter(f"{month} has not begun yet", param_hint="--month")
     try:
         days = DaySummaries().between(runtime, registry, start, end, now)
     except QueryError as exc:
         raise click.ClickException(f"event store unavailable: {exc}") from exc
-    month = export.month_report(registry, first, days, min(end, now))
+    report = export.month_report(registry, month.first, days, min(end, now))
     if file_format == "xlsx":
-        files = {out: export.workbook_bytes(month)}
+        files = {out: export.workbook_bytes(report)}
     elif out.suffix.lower() == ".zip":
-        files = {out: export.csv_zip(month)}
+        files = {out: export.csv_zip(report)}
     else:
-        files = {out / name: data for name, data in export.csv_files(month).items()}
+        files = {out / name: data for name, data in export.csv_files(report).items()}
     for path, data in files.items():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

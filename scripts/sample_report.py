@@ -26,7 +26,8 @@ from devices import convert
 from devices.dayplan import plan_day
 from hallwatch.events import Event, Rejection
 from hallwatch.metrics import DaySummary, day_summary
-from hallwatch.metrics.export import month_report, next_month, parse_month, workbook_bytes
+from hallwatch.metrics.export import month_report, workbook_bytes
+from hallwatch.metrics.month import Month
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
 
@@ -51,7 +52,7 @@ def simulated_events(registry: Registry, day: date, seed: int) -> list[Event]:
 
 def month_days(registry: Registry, first: date, now: datetime, seed: int) -> list[DaySummary]:
     days, day = [], first
-    while day < next_month(first):
+    while day <= Month.of(first).last:
         days.append(day_summary(registry, simulated_events(registry, day, seed), day, now))
         print(f"{day}: done", file=sys.stderr)
         day += timedelta(days=1)
@@ -79,11 +80,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="default docs/sample-report-…")
     args = parser.parse_args()
     try:
-        first = parse_month(args.month)
+        first = Month.of_report(args.month).first
     except ValueError as exc:
         parser.error(f"--month {exc}")
     registry = parse_registry(DEMO_HALL.read_text(encoding="utf-8"))
-    now = datetime.combine(next_month(first), AS_OF, registry.hall.tz)
+    now = datetime.combine(Month.of(first).next().first, AS_OF, registry.hall.tz)
     report = month_report(registry, first, month_days(registry, first, now, args.seed), now)
     out = args.out or ROOT / "docs" / f"sample-report-{first:%Y-%m}.xlsx"
     out.write_bytes(stable(workbook_bytes(report), now.replace(tzinfo=None)))

@@ -39,6 +39,12 @@ PUBLIC_MONTHS = 24  # how far back the notices go
 MAX_AGE_S = 300  # a browser or proxy may keep the page this long without asking
 
 
+def public_months(hall, now: datetime) -> tuple[Month, Month]:
+    """The months published as of `now`: the ended ones, back PUBLIC_MONTHS (oldest, newest)."""
+    latest = Month.of(day_of(hall, now)).previous()
+    return latest.plus(1 - PUBLIC_MONTHS), latest
+
+
 def _runtime():
     return current_app.extensions["hallwatch"]
 
@@ -52,8 +58,7 @@ def ranking():
     registry = runtime.registry()
     hall = registry.hall
     now = datetime.now(UTC)
-    latest = Month.of(day_of(hall, now)).previous()
-    earliest = latest.plus(1 - PUBLIC_MONTHS)
+    earliest, latest = public_months(hall, now)
     page = {"hall": hall, "latest": latest, "month": None, "month_text": None}
     try:
         month = parse_month(request.args.get("month"), latest, latest, earliest)

@@ -15,26 +15,18 @@ A department head gets only their own department's rows, with its rank in the wh
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
-from hallwatch.metrics.export import (
-    MonthReport,
-    csv_zip,
-    month_bounds,
-    month_report,
-    parse_month,
-    ranking_csv,
-    workbook_bytes,
-)
+from hallwatch.metrics.export import MonthReport, csv_zip, month_report, ranking_csv, workbook_bytes
+from hallwatch.metrics.month import Month
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
-from hallwatch.schedule import day_of
-from web.public_ranking import PUBLIC_MONTHS
+from web.public_ranking import public_months
 from web.reports_api import SUMMARIES
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
@@ -74,29 +66,29 @@ def _download(data: bytes, mimetype: str, name: str, fallback: str, public: bool
     return response
 
 
-def _month(text: str) -> date:
-    """The first day of the month in the URL; Refused (400) naming what is wrong."""
+def _month(text: str) -> Month:
+    """The month in the URL; Refused (400) naming what is wrong."""
     try:
-        return parse_month(text)
+        return Month.of_report(text)
     except ValueError as exc:
         raise Refused(400, f"'month' {exc}") from None
 
 
-def _report(first: date, scoped: bool) -> MonthReport:
+def _report(month: Month, scoped: bool) -> MonthReport:
     """The month's report as of now, limited to what the user may see when `scoped`."""
     runtime = current_app.extensions["hallwatch"]
     registry = runtime.registry()
     now = datetime.now(UTC)
-    start, end = month_bounds(registry.hall, first)
+    start, end = month.bounds(registry.hall)
     if start > now:
-        raise Refused(400, f"'month' {first:%Y-%m} has not begun yet")
+        raise Refused(400, f"'month' {month} has not begun yet")
     summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
     try:
         days = summaries.between(runtime, registry, start, end, now)
     except QueryError as exc:
         raise Refused(503, f"event store unavailable: {exc}") from exc
     scope = _scope(registry) if scoped else (None, None)
-    return month_report(registry, first, days, min(end, now), *scope)
+    return month_report(registry, month.first, days, min(end, now), *scope)
 
 
 def _scope(registry: Registry) -> tuple[set[str], set[str]]:
@@ -149,24 +141,15 @@ def public_ranking():
     return _download(data, CSV, _name(report, "部门排名.csv"), fallback, public=True)
 
 
-def _public_month(registry: Registry) -> date:
-    """`?month=`: an ended month back PUBLIC_MONTHS, as the public page allows (default: last)."""
-    this_month = day_of(registry.hall, datetime.now(UTC)).replace(day=1)
-    latest = _month_before(this_month)
-    earliest = latest
-    for _ in range(PUBLIC_MONTHS - 1):
-        earliest = _month_before(earliest)
+def _public_month(registry: Registry) -> Month:
+    """`?month=`: a month the public page shows (default: the last ended one)."""
+    earliest, latest = public_months(registry.hall, datetime.now(UTC))
     text = request.args.get("month", "").strip()
     if not text:
         return latest
-    first = _month(text)
-    if not earliest <= first <= latest:
+    month = _month(text)
+    if not earliest <= month <= latest:
         raise Refused(
-            400,
-            f"'month' must be an ended month from {earliest:%Y-%m} to {latest:%Y-%m}, got {text!r}",
+            400, f"'month' must be an ended month from {earliest} to {latest}, got {text!r}"
         )
-    return first
-
-
-def _month_before(first: date) -> date:
-    return (first - timedelta(days=1)).replace(day=1)
+    return month

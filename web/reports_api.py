@@ -8,18 +8,17 @@ ranking is public). Nothing after the moment of the request is counted.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
+from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import Totals
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
-from hallwatch.schedule import local_midnight
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
@@ -28,7 +27,6 @@ bp = Blueprint("reports_api", __name__)
 SUMMARIES = "hallwatch_day_summaries"  # app.extensions key of the DaySummaries cache
 MAX_RANGE = timedelta(days=366)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # nothing older is stored; keeps dates sane
-MONTH = re.compile(r"(\d{4})-(\d{2})")
 EXAMPLE_INSTANT = "2026-11-01T00:00:00+08:00"
 
 
@@ -73,17 +71,14 @@ def _range(registry: Registry, now: datetime) -> tuple[datetime, datetime]:
 def _month(registry: Registry, now: datetime) -> tuple[datetime, datetime]:
     """The hall-time [start, end) of `?month=YYYY-MM`; BadParameter names what is wrong."""
     text = request.args.get("month", "")
-    match = MONTH.fullmatch(text.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise BadParameter(f"'month' must be a month such as 2026-11 (YYYY-MM), got {text!r}")
-    year, month = int(match[1]), int(match[2])
-    if year < EARLIEST.year:
-        raise BadParameter(f"'month' must not be before {EARLIEST.year}-01")
-    start = local_midnight(registry.hall, date(year, month, 1))
+    try:
+        month = Month.of_report(text)
+    except ValueError as exc:
+        raise BadParameter(f"'month' {exc}") from None
+    start, end = month.bounds(registry.hall)
     if start > now:
-        raise BadParameter(f"'month' {text.strip()} has not begun yet")
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return start, local_midnight(registry.hall, following)
+        raise BadParameter(f"'month' {month} has not begun yet")
+    return start, end
 
 
 def _totals(registry: Registry, start: datetime, end: datetime, now: datetime) -> Totals:

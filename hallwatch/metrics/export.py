@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl import Workbook
@@ -29,14 +28,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from hallwatch.metrics.day import DaySummary
+from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import add_up, department_rows, staff_rows, window_rows
 from hallwatch.registry.spec import HallSettings, Registry, Window
-from hallwatch.schedule import is_working_day, local_midnight
+from hallwatch.schedule import is_working_day
 
 CSV_ENCODING = "utf-8-sig"  # the BOM tells Excel the file is UTF-8
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # text Excel would run as a formula
-MONTH = re.compile(r"(\d{4})-(\d{2})")
-EARLIEST_YEAR = 2000  # nothing older is stored (as the report API)
 WEEKDAY_NAMES = "一二三四五六日"
 
 # Workbook presentation.
@@ -136,28 +134,6 @@ PUBLIC_RANKING = Table(
 )
 
 
-# ---------------------------------------------------------------- the month
-
-
-def parse_month(text: str) -> date:
-    """The first day of month `YYYY-MM`; ValueError saying what is wrong."""
-    match = MONTH.fullmatch(text.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ValueError(f"must be a month such as 2026-11 (YYYY-MM), got {text!r}")
-    if int(match[1]) < EARLIEST_YEAR:
-        raise ValueError(f"must not be before {EARLIEST_YEAR}-01, got {text!r}")
-    return date(int(match[1]), int(match[2]), 1)
-
-
-def next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
-
-
-def month_bounds(hall: HallSettings, first: date) -> tuple[datetime, datetime]:
-    """The hall-time [start, end) of the month beginning on `first`."""
-    return local_midnight(hall, first), local_midnight(hall, next_month(first))
-
-
 @dataclass(frozen=True)
 class MonthReport:
     """A month of the hall as the rows of the three tables (ranks are the whole hall's)."""
@@ -176,7 +152,7 @@ class MonthReport:
 
     @property
     def complete(self) -> bool:
-        return self.until >= month_bounds(self.hall, self.month)[1]
+        return self.until >= Month.of(self.month).bounds(self.hall)[1]
 
     def rows(self, table: Table) -> list[dict]:
         return {
@@ -320,7 +296,7 @@ def period_text(report: MonthReport) -> str:
     """The line under each title: the period counted, and whose departments."""
     text = f"统计期间：{report.month.isoformat()} 至 "
     if report.complete:
-        text += (next_month(report.month) - timedelta(days=1)).isoformat()
+        text += Month.of(report.month).last.isoformat()
     else:
         text += f"{report.until:%Y-%m-%d %H:%M}（本月尚未结束）"
     if report.scope:

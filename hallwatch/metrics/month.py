@@ -32,6 +32,7 @@ from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import DaySchedule, local_midnight
 
 MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+EARLIEST_YEAR = 2000  # nothing older is stored: reports refuse earlier months
 
 DayMark = Literal[
     "normal", "late", "absent", "pulled_back", "leave", "pending", "unknown", "no_duty", "future"
@@ -96,6 +97,16 @@ class Month:
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range(self.last.day)]
+
+    @classmethod
+    def of_report(cls, text: str) -> Month:
+        """A month a report may ask for (`YYYY-MM`, from EARLIEST_YEAR); ValueError saying why."""
+        match = MONTH_RE.fullmatch(text.strip())
+        if match is None or not 1 <= int(match[2]) <= 12:
+            raise ValueError(f"must be a month such as 2026-11 (YYYY-MM), got {text!r}")
+        if int(match[1]) < EARLIEST_YEAR:
+            raise ValueError(f"must not be before {EARLIEST_YEAR}-01, got {text!r}")
+        return cls(int(match[1]), int(match[2]))
 
     def bounds(self, hall: HallSettings) -> tuple[datetime, datetime]:
         """[start, end) of the month in hall time."""

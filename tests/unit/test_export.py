@@ -17,11 +17,11 @@ from hallwatch.metrics.export import (
     csv_files,
     csv_zip,
     month_report,
-    parse_month,
     percent,
     ranking_csv,
     workbook_bytes,
 )
+from hallwatch.metrics.month import Month
 from hallwatch.registry.spec import Department, HallSettings
 from tests.unit.hall import MONDAY, at, hall, seat, status, tap
 
@@ -295,5 +295,5 @@ def test_a_ratio_reads_as_a_percentage(ratio, shown):
 )
 def test_a_bad_month_says_what_is_wrong(text, problem):
     with pytest.raises(ValueError, match=problem):
-        parse_month(text)
-    assert parse_month(" 2026-11 ") == NOVEMBER
+        Month.of_report(text)
+    assert Month.of_report(" 2026-11 ").first == NOVEMBER
