@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 import zipfile
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -18,10 +17,9 @@ from openpyxl import load_workbook
 
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.export import ranking_csv
-from hallwatch.registry.store import import_file
-from hallwatch.registry.users import add_user
 from hallwatch.services import free_port
-from tests.helpers import InfluxDB, deployment_env, hallwatch, influx_admin
+from tests.helpers import hallwatch
+from tests.integration.deployments import hall_deployment
 from tests.integration.test_pipeline import HALL_TZ, app_for, basic
 from tests.integration.test_reports_api import MONDAY, MONDAY_EVENTS, REPORT_HALL, USERS
 
@@ -54,24 +52,11 @@ class Deployment:
 def hall(influxd, tmp_path_factory):
     """One deployment for the module: the tests only read, and the past Monday never changes."""
     home = tmp_path_factory.mktemp("export")
-    influx = InfluxDB(influxd.url, f"hw_test_{uuid.uuid4().hex[:8]}")
-    influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
-    env = deployment_env(f"sqlite:///{home / 'hallwatch.sqlite3'}", "mqtt://127.0.0.1:1883", influx)
-    app = app_for(env)
-    runtime = app.extensions["hallwatch"]
-    hall_file = home / "hall.yaml"
-    hall_file.write_text(REPORT_HALL, encoding="utf-8")
-    import_file(runtime.sessions, hall_file)
-    with runtime.sessions() as db:
-        for name, role, password, department in USERS:
-            add_user(db, name, role, password, department)
-        db.commit()
-    runtime.influx.write([event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS])
     shift = PUBLISHED_MONDAY - MONDAY  # whole weeks: the same Monday, in an ended month
     published = [(replace(e, at=e.at + shift), staff) for e, staff in MONDAY_EVENTS]
-    runtime.influx.write([event_point(e, staff).to_line() for e, staff in published])
-    yield Deployment(env, app, home)
-    influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
+    lines = [event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS + published]
+    with hall_deployment(influxd.url, home, REPORT_HALL, USERS, lines) as (env, app):
+        yield Deployment(env, app, home)
 
 
 def api(hall: Deployment, path: str, **query) -> list[dict]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time
 
 import pytest
 
 from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
 from hallwatch.influx.eventstore import event_point
-from hallwatch.registry.store import import_file
-from hallwatch.registry.users import add_user
-from tests.helpers import InfluxDB, deployment_env, influx_admin
-from tests.integration.test_pipeline import HALL_TZ, app_for, basic
-from web.reports_api import bp as reports_bp
+from tests.integration.deployments import hall_deployment
+from tests.integration.test_pipeline import HALL_TZ, basic
 
 MONDAY = date(2026, 11, 23)
 REPORT_HALL = """
@@ -83,23 +79,9 @@ USERS = [
 def app(influxd, tmp_path_factory):
     """One deployment for the module: the tests only read, and the past day never changes."""
     home = tmp_path_factory.mktemp("reports")
-    influx = InfluxDB(influxd.url, f"hw_test_{uuid.uuid4().hex[:8]}")
-    influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
-    env = deployment_env(f"sqlite:///{home / 'hallwatch.sqlite3'}", "mqtt://127.0.0.1:1883", influx)
-    app = app_for(env)
-    if "reports_api" not in app.blueprints:
-        app.register_blueprint(reports_bp)
-    runtime = app.extensions["hallwatch"]
-    hall_file = home / "hall.yaml"
-    hall_file.write_text(REPORT_HALL, encoding="utf-8")
-    import_file(runtime.sessions, hall_file)
-    with runtime.sessions() as db:
-        for name, role, password, department in USERS:
-            add_user(db, name, role, password, department)
-        db.commit()
-    runtime.influx.write([event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS])
-    yield app
-    influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
+    lines = [event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS]
+    with hall_deployment(influxd.url, home, REPORT_HALL, USERS, lines) as (_, app):
+        yield app
 
 
 def get(app, path, user=("boss", "pw-boss"), status=200, **query):

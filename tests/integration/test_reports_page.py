@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-import uuid
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -18,10 +17,8 @@ import pytest
 from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.month import Month
-from hallwatch.registry.store import import_file
-from hallwatch.registry.users import add_user
 from hallwatch.services import free_port
-from tests.helpers import InfluxDB, deployment_env, influx_admin
+from tests.integration.deployments import hall_deployment
 from tests.integration.test_pipeline import HALL_TZ, app_for, basic
 
 SCRIPT = "<script>alert(1)</script>"
@@ -107,21 +104,10 @@ EVENTS = [
 def env(influxd, tmp_path_factory):
     """One deployment for the module: the tests only read, and last month does not change."""
     home = tmp_path_factory.mktemp("report-page")
-    influx = InfluxDB(influxd.url, f"hw_test_{uuid.uuid4().hex[:8]}")
-    influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
-    env = deployment_env(f"sqlite:///{home / 'hallwatch.sqlite3'}", "mqtt://127.0.0.1:1883", influx)
-    hall_file = home / "hall.yaml"
-    hall_file.write_text(HALL.format(script=SCRIPT, person=PERSON, day=DAY), encoding="utf-8")
-    app = app_for(env)
-    runtime = app.extensions["hallwatch"]
-    import_file(runtime.sessions, hall_file)
-    with runtime.sessions() as db:
-        for name, role, password, department in USERS:
-            add_user(db, name, role, password, department)
-        db.commit()
-    runtime.influx.write([event_point(e).to_line() for e in EVENTS])
-    yield env
-    influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
+    hall_yaml = HALL.format(script=SCRIPT, person=PERSON, day=DAY)
+    lines = [event_point(e).to_line() for e in EVENTS]
+    with hall_deployment(influxd.url, home, hall_yaml, USERS, lines) as (env, _):
+        yield env
 
 
 @pytest.fixture(scope="module")
