@@ -6,11 +6,19 @@ broker (manual acks on a persistent QoS 1 session). If InfluxDB is down the
 batch is retried with backoff and nothing is acknowledged, so the broker keeps
 the rest; the queue is bounded, so memory is too. Messages InfluxDB will never
 accept (a bad point) are kept in `hw_rejected` with the reason, then acked.
+
+An outage longer than `spool_after_s`, or one that fills the queue, sends the
+converted batches to a bounded disk spool (collector/spool.py): fsynced, then
+acknowledged. While the spool holds anything, every new batch goes behind it,
+so InfluxDB receives points in the order they came; the spool is replayed oldest
+segment first, each deleted only after InfluxDB accepted it. A full spool means
+no more acknowledgements: the broker keeps the rest, as without a spool.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -21,6 +29,7 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 
 import devices
+from collector.spool import Spool, SpoolSettings, write_status
 from hallwatch.events import BadgeRead, Rejection
 from hallwatch.influx.client import (
     BadPointsError,
@@ -35,13 +44,15 @@ from hallwatch.registry.spec import Registry
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUE = 20_000  # messages held in memory before paho's thread waits (backpressure)
+MAX_QUEUE = 20_000  # default: messages held in memory before paho's thread waits
 MAX_BATCH = 5_000  # points per /write (InfluxDB 1.x is fastest around 5,000)
 FLUSH_INTERVAL_S = 0.2  # longest a message waits for its batch to fill
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
 REGISTRY_RELOAD_S = 10.0
 STOP_DRAIN_S = 10.0  # how long SIGTERM waits for the last batches
+STATUS_INTERVAL_S = 1.0  # how often status.json (read by /healthz) is rewritten
+SPOOL_SOURCE = "spool"  # the topic a refused point replayed from the spool is kept under
 
 
 @dataclass(slots=True)
@@ -62,6 +73,9 @@ class CollectorStats:
     ignored: int = 0
     dead_lettered: int = 0
     dropped: int = 0
+    internal_errors: int = 0
+    spooled: int = 0
+    replayed: int = 0
     batches: int = 0
     influx_ok: bool = True
     connected: bool = False
@@ -83,12 +97,32 @@ class Collector:
         load_registry: Callable[[], Registry],
         topics: tuple[str, ...] = devices.SUBSCRIPTIONS,
         group: str | None = None,
+        spool: SpoolSettings | None = None,
     ):
         self.client = client
         self.influx = influx
         self.load_registry = load_registry
         self.topics = tuple(f"$share/{group}/{t}" if group else t for t in topics)
-        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=MAX_QUEUE)
+        settings = spool or SpoolSettings.from_env()
+        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.max_queue)
+        self.spool_after_s = settings.spool_after_s
+        self.spool: Spool | None = None
+        if settings.max_bytes > 0:
+            collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
+            self.spool = Spool(settings.directory(collector_id), settings.max_bytes)
+            if self.spool.discarded_bytes:
+                log.warning(
+                    "spool: cut %d bytes of a batch torn by a crash (never acknowledged, "
+                    "so the broker delivers it again)",
+                    self.spool.discarded_bytes,
+                )
+            if self.spool.points:
+                log.info("spool: %d points wait from before a restart", self.spool.points)
+        self._spool_full_logged = False
+        self._acked_early: set[int] = set()
+        self._next_replay = 0.0
+        self._replay_delay = RETRY_MIN_S
+        self._status_at = 0.0
         self.stats = CollectorStats()
         self.stop_event = threading.Event()
         self.accepting = True
@@ -155,7 +189,10 @@ class Collector:
             batch = self._take_batch()
             if batch:
                 self._process(batch)
+            elif self._replay_due():
+                self._try_replay()
             self._reload_registry()
+            self._write_status()
         self._drain()
 
     def stop(self) -> None:
@@ -208,7 +245,8 @@ class Collector:
     def _process(self, batch: list[Inbound], deadline: float | None = None) -> None:
         self.stats.received += len(batch)
         pairs = self._to_lines(batch)
-        self._write_until_stored(pairs, deadline)
+        self._acked_early = set()
+        self._store(pairs, deadline)
         self.stats.batches += 1
         self.stats.last_write = datetime.now(UTC)
         self._ack(batch)
@@ -217,43 +255,144 @@ class Collector:
         registry = self.registry
         pairs = []
         for message in batch:
-            result = devices.convert(message.topic, message.payload, message.received, registry)
-            if result is None:
-                self.stats.ignored += 1
-                continue
             try:
-                if isinstance(result, Rejection):
-                    self.stats.rejected += 1
-                    line = rejection_point(result).to_line()
-                else:
-                    line = event_point(result, _card_holder(result, registry)).to_line()
-            except LineProtocolError as exc:
-                self.stats.rejected += 1
-                line = rejection_point(
-                    Rejection(
-                        message.topic, message.payload, f"cannot store: {exc}", message.received
-                    )
-                ).to_line()
-            pairs.append((line, message))
+                line = self._to_line(message, registry)
+            except Exception as exc:  # a bug for one message must not stop the worker
+                self.stats.internal_errors += 1
+                log.exception("internal error converting a message from %s", message.topic)
+                line = self._rejection_line(message, f"internal error: {type(exc).__name__}: {exc}")
+            if line is not None:
+                pairs.append((line, message))
         return pairs
+
+    def _to_line(self, message: Inbound, registry: Registry) -> str | None:
+        result = devices.convert(message.topic, message.payload, message.received, registry)
+        if result is None:
+            self.stats.ignored += 1
+            return None
+        try:
+            if isinstance(result, Rejection):
+                self.stats.rejected += 1
+                return rejection_point(result).to_line()
+            return event_point(result, _card_holder(result, registry)).to_line()
+        except LineProtocolError as exc:
+            return self._rejection_line(message, f"cannot store: {exc}")
+
+    def _rejection_line(self, message: Inbound, reason: str) -> str:
+        self.stats.rejected += 1
+        return rejection_point(
+            Rejection(message.topic, message.payload, reason[:1000], message.received)
+        ).to_line()
+
+    def _store(self, pairs, deadline: float | None) -> None:
+        """Write the batch to InfluxDB, or to the spool; return once it is safe to acknowledge."""
+        if self.spool is not None and self.spool.points:
+            # Behind what is already spooled, so InfluxDB gets points in arrival order.
+            if self._replay_due():
+                self._try_replay()
+            if self.spool.points:
+                pairs = self._spool_what_fits(pairs)
+                if not pairs:
+                    return
+        self._write_until_stored(pairs, deadline)
+
+    def _replay_due(self) -> bool:
+        return (
+            self.spool is not None
+            and self.spool.points > 0
+            and time.monotonic() >= self._next_replay
+        )
+
+    def _try_replay(self) -> bool:
+        """Send the spool to InfluxDB oldest segment first; True when it is empty."""
+        assert self.spool is not None
+        began, points = time.monotonic(), self.spool.points
+        try:
+            while (segment := self.spool.oldest_segment()) is not None:
+                lines = self.spool.lines_of(segment)
+                for start in range(0, len(lines), MAX_BATCH):
+                    chunk = lines[start : start + MAX_BATCH]
+                    self._write([(line, None) for line in chunk])
+                self.spool.remove(segment)
+                self.stats.replayed += segment.points
+                self._write_status(force=True)
+        except (RetryableWriteError, OSError) as exc:  # OSError: the spool's disk
+            self._outage(exc, self.spool.points)
+            self._next_replay = time.monotonic() + self._replay_delay
+            self._replay_delay = min(self._replay_delay * 2, RETRY_MAX_S)
+            return False
+        self._replay_delay = RETRY_MIN_S
+        self._spool_full_logged = False
+        self._back()
+        log.info(
+            "spool replayed: %d points in %.1f s (%d since start)",
+            points,
+            time.monotonic() - began,
+            self.stats.replayed,
+        )
+        return True
+
+    def _spool_what_fits(self, pairs):
+        """Spool as much of the batch as fits (acknowledging it at once); return the rest."""
+        assert self.spool is not None
+        lines = [line for line, _ in pairs]
+        fits = self.spool.fitting(lines)
+        try:
+            if fits and self.spool.append(lines[:fits]):
+                self.stats.spooled += fits
+                if fits < len(pairs):
+                    self._ack_early([message for _, message in pairs[:fits]])
+                self._write_status(force=True)
+        except OSError as exc:  # disk full or failing: nothing acked, the broker keeps it
+            fits = 0
+            log.error("could not spool %d points: %s", len(lines), exc)
+        if fits < len(pairs) and not self._spool_full_logged:
+            log.error(
+                "spool full (%d bytes): no longer acknowledging; the broker keeps the rest",
+                self.spool.bytes,
+            )
+            self._spool_full_logged = True
+        return pairs[fits:]
+
+    def _ack_early(self, messages: list[Inbound]) -> None:
+        """Acknowledge part of a batch now (it is spooled); `_ack` later skips these."""
+        self._ack(messages)
+        self._acked_early.update(id(message) for message in messages)
+
+    def _should_spool(self, outage_began: float) -> bool:
+        return self.spool is not None and (
+            self.queue.full() or time.monotonic() - outage_began >= self.spool_after_s
+        )
+
+    def _outage(self, exc: Exception, held: int) -> None:
+        if self.stats.influx_ok:
+            log.error("InfluxDB write failed, holding %d points: %s", held, exc)
+            self.stats.influx_ok = False
+            self._write_status(force=True)
+
+    def _back(self) -> None:
+        if not self.stats.influx_ok:
+            log.info("InfluxDB is back; writing resumed")
+            self.stats.influx_ok = True
+            self._write_status(force=True)
 
     def _write_until_stored(self, pairs, deadline: float | None) -> None:
         delay = RETRY_MIN_S
+        began = time.monotonic()
         while True:
             try:
+                if self.spool is not None and self.spool.points and not self._try_replay():
+                    raise RetryableWriteError("spool replay failed")
                 self._write(pairs)
-                if not self.stats.influx_ok:
-                    log.info("InfluxDB is back; writing resumed")
-                    self.stats.influx_ok = True
+                self._back()
                 return
             except RetryableWriteError as exc:
-                if self.stats.influx_ok:
-                    log.error(
-                        "InfluxDB write failed, holding %d messages unacknowledged: %s",
-                        len(pairs),
-                        exc,
-                    )
-                    self.stats.influx_ok = False
+                self._outage(exc, len(pairs))
+            if self.spool is not None and (self._should_spool(began) or deadline is not None):
+                pairs = self._spool_what_fits(pairs)
+                if not pairs:
+                    return
+            self._write_status()
             now = time.monotonic()
             if deadline is not None and now + delay > deadline:
                 raise Stopping()
@@ -261,7 +400,7 @@ class Collector:
                 deadline = now + STOP_DRAIN_S  # asked to stop mid-outage: a last few tries
             delay = min(delay * 2, RETRY_MAX_S)
 
-    def _write(self, pairs: list[tuple[str, Inbound]]) -> None:
+    def _write(self, pairs: list[tuple[str, Inbound | None]]) -> None:
         """Write, splitting oversized batches and isolating points InfluxDB refuses."""
         if not pairs:
             return
@@ -279,10 +418,12 @@ class Collector:
                 self._write(pairs[:middle])
                 self._write(pairs[middle:])
             else:
-                self._dead_letter(pairs[0][1], str(exc))
+                self._dead_letter(pairs[0][1], pairs[0][0], str(exc))
 
-    def _dead_letter(self, message: Inbound, reason: str) -> None:
+    def _dead_letter(self, message: Inbound | None, line: str, reason: str) -> None:
         self.stats.dead_lettered += 1
+        if message is None:  # replayed from the spool: the line is all that is left
+            message = Inbound(SPOOL_SOURCE, line.encode(), 0, 0, 0, datetime.now(UTC))
         log.warning("InfluxDB refused a point from %s: %s", message.topic, reason)
         rejection = Rejection(
             message.topic, message.payload, f"InfluxDB refused: {reason}", message.received
@@ -295,10 +436,43 @@ class Collector:
 
     def _ack(self, batch: list[Inbound]) -> None:
         for message in batch:
+            if id(message) in self._acked_early:
+                continue
             # A message from an earlier connection has been or will be redelivered; its old
             # packet id means nothing on this connection.
             if message.qos > 0 and message.generation == self.generation:
                 self.client.ack(message.mid, message.qos)
+
+    def _write_status(self, force: bool = False) -> None:
+        """Rewrite status.json for /healthz now and then (never fails the worker)."""
+        if self.spool is None or (
+            not force and time.monotonic() - self._status_at < STATUS_INTERVAL_S
+        ):
+            return
+        self._status_at = time.monotonic()
+        s = self.stats
+        status = {
+            "pid": os.getpid(),
+            "updated": datetime.now(UTC).isoformat(),
+            "connected": s.connected,
+            "influx_ok": s.influx_ok,
+            "queued": self.queue.qsize(),
+            "spool": self.spool.depth(),
+            "counts": {
+                "received": s.received,
+                "written": s.written,
+                "rejected": s.rejected,
+                "dead_lettered": s.dead_lettered,
+                "dropped": s.dropped,
+                "spooled": s.spooled,
+                "replayed": s.replayed,
+                "internal_errors": s.internal_errors,
+            },
+        }
+        try:
+            write_status(self.spool.directory, status)
+        except OSError as exc:
+            log.warning("could not write the collector status: %s", exc)
 
     def _ensure_database(self) -> None:
         try:

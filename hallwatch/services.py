@@ -434,9 +434,10 @@ class Influxd(_Service):
     binary = "influxd"
     scheme = "http"
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, http_conf: str = "") -> None:
         super().__init__(workdir, port)
         self.rpc_port = free_port()  # backup/restore RPC; must not be the default 8088 either
+        self.http_conf = http_conf  # extra [http] lines, e.g. "max-body-size = 20000"
 
     def _reassign_ports(self) -> None:
         super()._reassign_ports()
@@ -469,6 +470,7 @@ bind-address = "{HOST}:{self.rpc_port}"
   auth-enabled = false
   log-enabled = false
   pprof-enabled = false
+  {self.http_conf}
 
 [monitor]
   store-enabled = false

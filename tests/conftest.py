@@ -19,13 +19,21 @@ from hallwatch.services import Influxd, Mosquitto, ensure_binaries
 from tests.helpers import InfluxDB, influx_admin, wait_until
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+FAULTS_DIR = Path(__file__).parent / "faults"  # fault injection on real processes
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/integration/ carries the `integration` marker."""
+    """Everything under tests/integration/ and tests/faults/ carries the `integration` marker."""
     for item in items:
-        if INTEGRATION_DIR in Path(item.path).parents:
+        parents = Path(item.path).parents
+        if INTEGRATION_DIR in parents or FAULTS_DIR in parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _spool_outside_the_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Collectors started by a test spool (and write their status) in its own temporary dir."""
+    monkeypatch.setenv("HALLWATCH_SPOOL_DIR", str(tmp_path / "spool"))
 
 
 @pytest.fixture(scope="session")

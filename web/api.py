@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
 
+from collector.spool import DEFAULT_SPOOL_DIR, spool_summary
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
@@ -136,10 +138,27 @@ def healthz():
             body["warnings"] = [warning]
     except Exception:  # the database check above already reports this
         pass
+    body.update(_spool_depth())
     healthy = all(v == "ok" for v in checks.values())
     if not healthy:
         body["down"] = [k for k, v in checks.items() if v != "ok"]
     return jsonify(body), 200 if healthy else 503
+
+
+def _spool_depth() -> dict:
+    """The collectors' disk spool as their status files report it (nothing when none does).
+
+    Information, not a check: a spool in use means InfluxDB was away, and that check says so.
+    """
+    root = (
+        current_app.config.get("HALLWATCH_SPOOL_DIR")
+        or os.environ.get("HALLWATCH_SPOOL_DIR")
+        or DEFAULT_SPOOL_DIR
+    )
+    depth = spool_summary(root)
+    if depth is None:
+        return {}
+    return {f"spool_{key}": value for key, value in depth.items()}
 
 
 def _check_database(runtime) -> str:

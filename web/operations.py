@@ -40,7 +40,11 @@ HEALTH_WORDS = {
 CHECK_WORDS = {"ok": lazy_gettext("正常"), "down": lazy_gettext("不可用")}
 # Labels of further figures /healthz reports (the collector's spool depth, when it does):
 # the devices page lists every other key of /healthz below the checks, labelled from here.
-INGEST_WORDS: dict[str, str] = {}
+INGEST_WORDS = {
+    "spool_points": lazy_gettext("磁盘缓冲:待写入点数"),
+    "spool_bytes": lazy_gettext("磁盘缓冲:字节"),
+    "spool_oldest": lazy_gettext("磁盘缓冲:最早一批写入时间"),
+}
 
 
 def _runtime():

@@ -1,0 +1,166 @@
+"""The collector's disk spool: durable before the ack, a torn tail cut off, replayed in order
+when InfluxDB returns, and a full spool handing the backlog back to the broker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collector.spool import STATUS_FILE, Spool, SpoolConfigError, SpoolSettings, spool_summary
+from hallwatch.registry.users import add_user
+from hallwatch.services import Influxd, Mosquitto
+from tests.faults.harness import (
+    SEAT_TOPIC,
+    Stream,
+    assert_each_once,
+    base_ms,
+    fault_env,
+    heartbeat,
+    new_database,
+    one_off,
+)
+from tests.helpers import wait_until
+from tests.integration.test_pipeline import app_for, basic
+
+# A tiny memory queue and a short patience, so a few hundred messages reach the disk.
+SPOOL_SOON = {"HALLWATCH_COLLECTOR_MAX_QUEUE": 50, "HALLWATCH_SPOOL_AFTER_S": 0.5}
+
+
+def lines(first: int, count: int) -> list[str]:
+    return [f"m,t=a v={n}i {n}" for n in range(first, first + count)]
+
+
+# --- the spool file on its own ---------------------------------------------------------------
+
+
+def test_a_torn_append_is_cut_off_and_the_whole_records_survive(tmp_path):
+    spool = Spool(tmp_path, max_bytes=1_000_000, segment_bytes=300)
+    for first in (0, 10, 20):
+        assert spool.append(lines(first, 10))
+    newest = spool.segments[-1].path
+    whole = newest.stat().st_size
+    with open(newest, "ab") as f:  # a crash half-way through the next append
+        f.write(b"HWS1\x00\x00")
+    reopened = Spool(tmp_path, max_bytes=1_000_000, segment_bytes=300)
+    assert reopened.discarded_bytes == 6 and newest.stat().st_size == whole
+    assert reopened.points == 30 and len(reopened.segments) >= 2
+    replayed = [line for s in reopened.segments for line in reopened.lines_of(s)]
+    assert replayed == lines(0, 30)  # oldest first, in the order appended
+    first = reopened.segments[0]
+    reopened.remove(first)
+    assert not first.path.exists()
+    assert Spool(tmp_path, 1_000_000).points == 30 - first.points
+
+
+def test_a_corrupt_record_ends_its_segment_and_a_full_spool_refuses(tmp_path):
+    spool = Spool(tmp_path, max_bytes=600)
+    assert spool.append(lines(0, 5)) and spool.append(lines(5, 5))
+    path = spool.segments[0].path
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF  # a flipped byte in the last record: its checksum fails
+    path.write_bytes(bytes(data))
+    again = Spool(tmp_path, max_bytes=600)
+    assert again.points == 5 and again.discarded_bytes > 0
+    while again.append(lines(100, 5)):
+        pass
+    assert again.bytes <= 600  # bounded: the append that would not fit added nothing
+
+
+def test_spool_settings_name_the_variable_they_reject():
+    with pytest.raises(SpoolConfigError, match="HALLWATCH_SPOOL_MAX_MB"):
+        SpoolSettings.from_env({"HALLWATCH_SPOOL_MAX_MB": "lots"})
+    settings = SpoolSettings.from_env({"HALLWATCH_SPOOL_MAX_MB": "2", "HALLWATCH_SPOOL_DIR": "/x"})
+    assert settings.max_bytes == 2 * 1024 * 1024 and str(settings.directory("c1")) == "/x/c1"
+
+
+# --- the collector spooling -------------------------------------------------------------------
+
+
+def spooled(root) -> int:
+    depth = spool_summary(root)
+    return depth["points"] if depth else 0
+
+
+def test_a_collector_killed_while_spooling_loses_nothing_once_influxdb_returns(
+    start_service, registry_url, collector, streams, tmp_path
+):
+    broker, influxd = start_service(Mosquitto), start_service(Influxd)
+    db = new_database(influxd.url)
+    root = tmp_path / "spool"
+    ingest = collector(fault_env(registry_url, broker.url, db, root, **SPOOL_SOON))
+    ingest.start()
+    influxd.stop()
+    base = base_ms()
+    stream = Stream(broker.url, 1000, base, rate=500)
+    streams.append(stream)
+    stream.start()
+    wait_until(lambda: spooled(root) >= 300, timeout=30, message=ingest.log_text)
+    ingest.kill()  # mid-spool: possibly half-way through an append
+    ingest.start()
+    stream.wait_published()
+    wait_until(lambda: spooled(root) >= 1000, timeout=30, message=lambda: str(spooled(root)))
+    influxd.start()
+    assert_each_once(db, 1000, base, timeout=60)
+    wait_until(lambda: spooled(root) == 0, timeout=10)  # every segment deleted after its 204
+    assert not list(root.glob("*/seg-*.hws"))
+    assert "spool: " in ingest.log_text() and "spool replayed" in ingest.log_text()
+    assert ingest.stop() == 0
+
+
+def test_a_full_spool_stops_acknowledging_and_the_broker_keeps_the_rest(
+    start_service, registry_url, collector, streams, tmp_path
+):
+    broker, influxd = start_service(Mosquitto), start_service(Influxd)
+    db = new_database(influxd.url)
+    root = tmp_path / "spool"
+    env = fault_env(registry_url, broker.url, db, root, HALLWATCH_SPOOL_MAX_MB=0.02, **SPOOL_SOON)
+    ingest = collector(env)
+    ingest.start()
+    influxd.stop()
+    base = base_ms()
+    stream = Stream(broker.url, 600, base, rate=1000)
+    streams.append(stream)
+    stream.start()
+    stream.wait_published()
+    wait_until(lambda: "spool full" in ingest.log_text(), timeout=30, message=ingest.log_text)
+    wait_until(lambda: 0 < spooled(root) < 600, timeout=5, message=lambda: str(spooled(root)))
+    assert (next(root.glob("*")) / STATUS_FILE).exists()
+    # What operators see meanwhile: /healthz and the devices page report the spool's depth.
+    app = app_for(env)
+    app.config["HALLWATCH_SPOOL_DIR"] = str(root)
+    with app.extensions["hallwatch"].sessions() as session:
+        add_user(session, "ops", "hall_manager", "pw-ops")
+        session.commit()
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503 and health.get_json()["down"] == ["influx"]
+    assert health.get_json()["spool_points"] == spooled(root)
+    page = app.test_client().get("/ops/devices", headers=basic("ops", "pw-ops"))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "磁盘缓冲:待写入点数" in html
+    assert f'id="ingest-spool_points">{spooled(root)}<' in html
+    influxd.start()
+    assert_each_once(db, 600, base, timeout=60)
+    wait_until(lambda: spooled(root) == 0, timeout=10)
+    assert ingest.stop() == 0
+
+
+def test_a_collector_stopped_during_an_outage_spools_what_it_holds(
+    start_service, registry_url, collector, tmp_path
+):
+    broker, influxd = start_service(Mosquitto), start_service(Influxd)
+    db = new_database(influxd.url)
+    root = tmp_path / "spool"
+    ingest = collector(fault_env(registry_url, broker.url, db, root))  # default 30 s patience
+    ingest.start()
+    influxd.stop()
+    base = base_ms()
+    one_off(broker.url, [(SEAT_TOPIC, json.dumps(heartbeat(s, base))) for s in range(200)])
+    wait_until(lambda: "InfluxDB write failed" in ingest.log_text(), timeout=10)
+    assert ingest.stop() == 0  # SIGTERM: what it holds goes to disk instead of waiting
+    assert spooled(root) == 200
+    influxd.start()
+    ingest.start()
+    assert_each_once(db, 200, base)
+    wait_until(lambda: spooled(root) == 0, timeout=10)
+    assert ingest.stop() == 0
