@@ -20,13 +20,14 @@ from tests.helpers import InfluxDB, influx_admin, wait_until
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 FAULTS_DIR = Path(__file__).parent / "faults"  # fault injection on real processes
+SECURITY_DIR = Path(__file__).parent / "security"  # attacks on the web, on real services
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/integration/ and tests/faults/ carries the `integration` marker."""
+    """Everything under tests/integration/, faults/ and security/ is marked `integration`."""
     for item in items:
         parents = Path(item.path).parents
-        if INTEGRATION_DIR in parents or FAULTS_DIR in parents:
+        if INTEGRATION_DIR in parents or FAULTS_DIR in parents or SECURITY_DIR in parents:
             item.add_marker(pytest.mark.integration)
 
 

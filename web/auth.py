@@ -35,6 +35,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from hallwatch.registry.models import UserRow
+from hallwatch.registry.sessions import close_session, open_session, session_user
 from hallwatch.registry.throttle import clear_failures, record_failure, retry_after
 from hallwatch.registry.users import authenticate
 
@@ -50,6 +51,7 @@ BASIC_CACHE = "hallwatch_basic_logins"  # app.extensions key of the app's BasicL
 # or a deleted user ends it at once; this TTL is only the longest it could ever last.
 BASIC_CACHE_TTL_S = 60.0
 BASIC_CACHE_SIZE = 1000  # entries; the oldest goes first
+SESSION_TOKEN = "hw_session"  # session key: the token of hallwatch.registry.sessions
 
 
 @dataclass
@@ -182,8 +184,10 @@ def load_user(user_id: str) -> WebUser | None:
     if not user_id.isdigit():
         return None
     with _runtime().sessions() as db:
-        row = db.get(UserRow, int(user_id))
-        return WebUser.of(row) if row else None
+        row = session_user(db, session.get(SESSION_TOKEN), _now())
+        if row is None or row.id != int(user_id):
+            return None  # logged out (a copied cookie), a new password, or a deleted user
+        return WebUser.of(row)
 
 
 @login_manager.request_loader
@@ -278,6 +282,10 @@ def login():
             _clear_session()  # no session fixation
             session.permanent = True  # expires after SESSION_IDLE_LIMIT without a request
             login_user(user)
+            with _runtime().sessions() as db:
+                row = db.get(UserRow, user.user_id)
+                session[SESSION_TOKEN] = open_session(db, row, _now())
+                db.commit()
             return redirect(safe_next(request.args.get("next")))
         if wait is not None:
             minutes = math.ceil(_seconds(wait) / 60)
@@ -291,6 +299,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    with _runtime().sessions() as db:
+        close_session(db, session.get(SESSION_TOKEN))  # a copy of the cookie is nobody now
+        db.commit()
     logout_user()
     _clear_session()
     return redirect(url_for("auth.login"))

@@ -11,6 +11,7 @@ from hallwatch.events import Event
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.timeline import Sweep, sweep
+from web.timeparam import EARLIEST_YEAR, LATEST_YEAR
 
 
 class BadDay(ValueError):
@@ -22,11 +23,21 @@ def parse_day(text: str | None, today: date) -> date:
     if text is None or not text.strip():
         return today
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise BadDay(
             gettext("日期格式不正确,应为 YYYY-MM-DD(例如 2026-11-23):%(day)s", day=text[:40])
         ) from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise BadDay(
+            gettext(
+                "日期须在 %(first)d 年至 %(last)d 年之间:%(day)s",
+                first=EARLIEST_YEAR,
+                last=LATEST_YEAR,
+                day=text[:40],
+            )
+        )
+    return day
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,9 @@ def _report(month: Month, scoped: bool) -> MonthReport:
     runtime = current_app.extensions["hallwatch"]
     registry = runtime.registry()
     now = datetime.now(UTC)
-    start, end = month.bounds(registry.hall)
-    if start > now:
+    if month > Month.of(now.astimezone(registry.hall.tz).date()):  # before bounds: 9999-12
         raise Refused(400, f"'month' {month} has not begun yet")
+    start, end = month.bounds(registry.hall)
     summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
     try:
         days = summaries.between(runtime, registry, start, end, now)

@@ -75,9 +75,9 @@ def _month(registry: Registry, now: datetime) -> tuple[datetime, datetime]:
         month = Month.of_report(text)
     except ValueError as exc:
         raise BadParameter(f"'month' {exc}") from None
-    start, end = month.bounds(registry.hall)
-    if start > now:
+    if month > Month.of(now.astimezone(registry.hall.tz).date()):  # before bounds: 9999-12
         raise BadParameter(f"'month' {month} has not begun yet")
+    start, end = month.bounds(registry.hall)
     return start, end
 
 

@@ -10,13 +10,22 @@ FieldValue = bool | int | float | str
 
 
 class LineProtocolError(ValueError):
-    """A point that cannot be written (no fields, a newline in a tag, a non-finite number)."""
+    """A point that cannot be written (no fields, a newline or backslash in a tag or key,
+    a non-finite number)."""
 
 
 def _escape_key(text: str) -> str:
+    """Escape a measurement, tag key, tag value or field key.
+
+    InfluxDB 1.x reads `\\` there as two backslashes and a trailing one as escaping
+    the separator after it (the line is then refused whole), so a backslash can never
+    round-trip: it is refused, like a newline. Ids and card UIDs never hold one.
+    """
     if "\n" in text or "\r" in text:
         raise LineProtocolError(f"newline in tag or field key {text!r}")
-    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+    if "\\" in text:
+        raise LineProtocolError(f"backslash in tag or field key {text!r}")
+    return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 def _escape_measurement(text: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.metrics import store as _day_summaries  # noqa: F401  (its table hangs on Base)
-from hallwatch.registry import alerting, throttle  # noqa: F401  (their tables hang on Base)
+from hallwatch.registry import alerting, sessions, throttle  # noqa: F401  (tables on Base)
 from hallwatch.registry.models import Base
 
 log = logging.getLogger(__name__)

@@ -194,11 +194,15 @@ def hall(tmp_path_factory, mosquitto, influxd) -> Iterator[Hall]:
 
 def request(hall: Hall, endpoint: str, method: str, who: str, token: bool = True):
     """One call as `who` with a CSRF token on POST (unless `token` is False)."""
-    client = hall.client(who)
+    client, own_token = hall.client(who), hall.token(who)
+    if endpoint == "auth.logout":  # logging out ends its session: never the shared one
+        client = hall.app.test_client()
+        cookie, own_token = sign_in(hall.app, who)
+        client.set_cookie("session", cookie)
     headers, data = {}, None
     if method == "POST":
         if token:
-            headers["X-CSRFToken"] = hall.token(who)
+            headers["X-CSRFToken"] = own_token
         if endpoint == "auth.login":  # good credentials: anonymous logs in as the admin
             name = "admin" if who == "anonymous" else who
             data = {"username": name, "password": password_of(name)}
