@@ -1,7 +1,9 @@
 """Play a planned day over MQTT, as the hall's badge readers and seat sensors would.
 
 The plan (`devices.dayplan`) is pure; this module is its I/O side: one paho-mqtt
-client publishing every planned message at its due time. Two ways to map the
+client publishing every planned message at its due time (or, given the accounts
+`hallwatch provision` wrote, one connection per device account, each logging in
+as that device, as a hall with authentication on requires). Two ways to map the
 plan's simulated time onto the wall clock:
 
 - replay (`Simulator.play`): the plan's first message (or `start_at`) is "now"
@@ -24,7 +26,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -44,6 +47,8 @@ FLUSH_POLL_S = 0.05
 MAX_INFLIGHT = 100  # QoS 1 messages on the wire at once (paho's default is 20)
 MODES = ("live", "replay")
 
+SHARED = ""  # the account key of the single connection made without per-device accounts
+
 Clock = Callable[[], datetime]
 ClientFactory = Callable[[MqttTarget, str], mqtt.Client]
 
@@ -58,7 +63,13 @@ def _default_client_id() -> str:
 
 
 class Simulator:
-    """Publishes a DayPlan's messages at their due times over one MQTT connection."""
+    """Publishes a DayPlan's messages at their due times over MQTT.
+
+    Without `accounts`, over one connection with the target's credentials; with them
+    (username → password, as `hallwatch provision` wrote), each message goes over the
+    connection of the account that owns its topic: the device's id, or the Zigbee2MQTT
+    bridge's for zigbee2mqtt/… topics.
+    """
 
     def __init__(
         self,
@@ -70,6 +81,8 @@ class Simulator:
         stop_event: threading.Event | None = None,
         client_factory: ClientFactory = make_client,
         client_id: str | None = None,
+        accounts: Mapping[str, str] | None = None,
+        zigbee2mqtt_user: str = "zigbee2mqtt",
     ):
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
@@ -80,9 +93,16 @@ class Simulator:
         self.stop_event = stop_event or threading.Event()
         self._client_factory = client_factory
         self._client_id = client_id or _default_client_id()
-        self._connected = threading.Event()
-        self._unacked: set[int] = set()  # mids of QoS 1 messages the broker has not acknowledged
-        self._acks: deque[int] = deque()  # filled by paho's thread, drained by ours
+        self._accounts = dict(accounts or {})
+        self._zigbee2mqtt_user = zigbee2mqtt_user
+        self._tasmota = {d.tasmota: d.id for d in registry.devices if d.tasmota}
+        self._clients: dict[str, mqtt.Client] = {}
+        self._expected = 1  # connections to wait for
+        self._up: set[str] = set()  # accounts whose connection is up
+        self._connected = threading.Event()  # all of them are
+        self._unacked: set[tuple[str, int]] = set()  # QoS 1 (account, mid) not yet acknowledged
+        self._acks: deque[tuple[str, int]] = deque()  # filled by paho's threads, drained by ours
+        self._unrouted: set[str] = set()  # accounts missing from `accounts`, warned once
         self.published = 0  # by the last play or live run
 
     def stop(self) -> None:
@@ -116,7 +136,7 @@ class Simulator:
             log.info("today's story on %s: %s → %s", plan.day, role, who)
         self.published = 0
         backlog = sum(1 for m in plan.messages if m.at < sim_origin)
-        client = self._connect()
+        self._connect()
         try:
             if not self._wait_for_connection():
                 return self.published
@@ -135,17 +155,17 @@ class Simulator:
                 plan.messages[-1].at.astimezone(self.registry.hall.tz).strftime("%H:%M"),
                 speed,
             )
-            self._publish_all(client, plan, sim_origin, real_origin, speed, backlog)
+            self._publish_all(plan, sim_origin, real_origin, speed, backlog)
             self._flush()
         finally:
-            client.disconnect()
-            client.loop_stop()
+            for client in self._clients.values():
+                client.disconnect()
+                client.loop_stop()
         log.info("simulation finished: %d messages published", self.published)
         return self.published
 
     def _publish_all(
         self,
-        client: mqtt.Client,
         plan: DayPlan,
         sim_origin: datetime,
         real_origin: datetime,
@@ -162,7 +182,7 @@ class Simulator:
                 at, text = milestones.pop(0)
                 local = at.astimezone(self.registry.hall.tz)
                 log.info("%s %s", local.strftime("%H:%M"), text)
-            self._publish(client, message)
+            self._publish(message)
             if backlog and index + 1 == backlog:
                 log.info("backlog sent; following the plan from now on")
 
@@ -177,15 +197,40 @@ class Simulator:
 
     # -------------------------------------------------------------- MQTT
 
-    def _connect(self) -> mqtt.Client:
-        client = self._client_factory(self.target, self._client_id)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
+    def _connect(self) -> None:
+        """One connection per account (or a single shared one), each with its own thread."""
+        self._clients, self._up = {}, set()
+        self._connected.clear()
+        self._expected = len(self._accounts) or 1  # before any connection can come up
+        if not self._accounts:
+            self._clients[SHARED] = self._open(SHARED, self.target, self._client_id)
+            return
+        for user, password in sorted(self._accounts.items()):
+            target = replace(self.target, username=user, password=password)
+            self._clients[user] = self._open(user, target, f"{self._client_id}-{user}")
+
+    def _open(self, account: str, target: MqttTarget, client_id: str) -> mqtt.Client:
+        client = self._client_factory(target, client_id)
+        client.on_connect = lambda c, u, f, rc, p: self._on_connect(account, rc)
+        client.on_disconnect = lambda c, u, f, rc, p: self._on_disconnect(account, rc)
+        # Only record it: taking a lock here could deadlock with paho's own in publish().
+        client.on_publish = lambda c, u, mid, rc, p: self._acks.append((account, mid))
         client.max_inflight_messages_set(MAX_INFLIGHT)
-        client.connect_async(self.target.host, self.target.port, keepalive=KEEPALIVE_S)
+        client.connect_async(target.host, target.port, keepalive=KEEPALIVE_S)
         client.loop_start()
         return client
+
+    def _account_of(self, topic: str) -> str:
+        """Whose connection publishes `topic`: the device's own, the bridge's, or the shared."""
+        if not self._accounts:
+            return SHARED
+        family, _, rest = topic.partition("/")
+        name = rest.split("/", 1)[0]
+        if family == "zigbee2mqtt":
+            return self._zigbee2mqtt_user
+        if family == "tele":
+            return self._tasmota.get(name, name)
+        return rest.split("/", 2)[1] if family == "hallwatch" else name
 
     def _wait_for_connection(self) -> bool:
         """Block until the broker accepts us (paho keeps retrying); False when stopped."""
@@ -194,16 +239,29 @@ class Simulator:
             if self.stop_event.is_set():
                 return False
             if not warned:
+                waiting = sorted(set(self._clients) - self._up)
                 log.warning(
-                    "waiting for the MQTT broker at %s:%d", self.target.host, self.target.port
+                    "waiting for the MQTT broker at %s:%d (%d of %d connections: %s)",
+                    self.target.host,
+                    self.target.port,
+                    len(waiting),
+                    len(self._clients),
+                    ", ".join(waiting[:5]) or "shared",
                 )
                 warned = True
         return True
 
-    def _publish(self, client: mqtt.Client, message: PlannedMessage) -> None:
+    def _publish(self, message: PlannedMessage) -> None:
+        account = self._account_of(message.topic)
+        client = self._clients.get(account)
+        if client is None:
+            if account not in self._unrouted:
+                self._unrouted.add(account)
+                log.warning("no MQTT account %r: not publishing %s", account, message.topic)
+            return
         info = client.publish(message.topic, message.payload, message.qos, message.retain)
         if message.qos > 0:
-            self._unacked.add(info.mid)
+            self._unacked.add((account, info.mid))
         self._drain_acks()
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.warning("publish to %s failed: %s", message.topic, mqtt.error_string(info.rc))
@@ -226,21 +284,26 @@ class Simulator:
         if self._unacked:
             log.warning("%d messages not acknowledged by the broker at exit", len(self._unacked))
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(self, account: str, reason_code) -> None:
         if reason_code == 0:
-            log.info("connected to MQTT at %s:%d", self.target.host, self.target.port)
-            self._connected.set()
+            self._up.add(account)
+            if len(self._up) == self._expected:
+                log.info(
+                    "connected to MQTT at %s:%d (%d connection%s)",
+                    self.target.host,
+                    self.target.port,
+                    self._expected,
+                    "" if self._expected == 1 else "s",
+                )
+                self._connected.set()
         else:
-            log.error("MQTT broker refused the connection: %s", reason_code)
+            log.error("MQTT broker refused %s: %s", account or "the connection", reason_code)
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(self, account: str, reason_code) -> None:
+        self._up.discard(account)
         self._connected.clear()
         if reason_code != 0:
-            log.warning("disconnected from MQTT (%s); paho will reconnect", reason_code)
-
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        # Only record it: taking a lock here could deadlock with paho's own in publish().
-        self._acks.append(mid)
+            log.warning("%s disconnected from MQTT (%s); paho will reconnect", account, reason_code)
 
 
 def run_simulation(
@@ -255,6 +318,7 @@ def run_simulation(
     *,
     report_interval_s: float = REPORT_INTERVAL_S,
     clock: Clock = utc_now,
+    accounts: Mapping[str, str] | None = None,
 ) -> int:
     """Plan `day` and publish it; returns the number of messages published.
 
@@ -267,6 +331,8 @@ def run_simulation(
     seed         -- the same seed and day give the same day (who is late, absent, pulled back…).
     truth_csv    -- if given, who really sat where minute by minute is written there first.
     stop_event   -- set it (e.g. from a signal handler) to stop after the current message.
+    accounts     -- username → password of the device accounts (`hallwatch provision`);
+                    given, every device logs in as itself over a connection of its own.
     Returns when the plan is played out or `stop_event` is set. A closed day publishes nothing.
     """
     if mode not in MODES:
@@ -278,7 +344,9 @@ def run_simulation(
     if truth_csv is not None:
         write_ground_truth_csv(plan, truth_csv)
         log.info("ground truth (%d rows) written to %s", len(plan.ground_truth), truth_csv)
-    simulator = Simulator(registry, mqtt_target, speed, clock, stop_event=stop_event)
+    simulator = Simulator(
+        registry, mqtt_target, speed, clock, stop_event=stop_event, accounts=accounts
+    )
     if mode == "live":
         return simulator.live(plan)
     return simulator.play(plan)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -31,10 +32,10 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def _runtime(settings: Settings):
+def _runtime(settings: Settings, influx_access: str = "read"):
     from hallwatch.runtime import Runtime
 
-    return Runtime.from_settings(settings)
+    return Runtime.from_settings(settings, influx_access)
 
 
 def _stop_on_signals(stop) -> None:
@@ -168,7 +169,7 @@ def collector(group: str | None) -> None:
     from hallwatch.mqtt import make_client
 
     settings = _settings()
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, influx_access="write")
     target = settings.mqtt_target()
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True)
     ingest = Collector(client, runtime.influx, lambda: runtime.registry(fresh=True), group=group)
@@ -354,9 +355,17 @@ def web(host: str, port: int) -> None:
     default=None,
     help="Read devices from this registry file instead of the database",
 )
-def simulate(mode, day, speed, seed, truth, registry_file) -> None:
+@click.option(
+    "--accounts",
+    "accounts_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="devices.secrets.yaml from `hallwatch provision`: each device logs in as itself",
+)
+def simulate(mode, day, speed, seed, truth, registry_file, accounts_file) -> None:
     """Simulated badge readers and presence sensors publishing over MQTT."""
     from devices.simulator import run_simulation
+    from hallwatch.provision import load_secrets
 
     settings = _settings()
     if registry_file:
@@ -368,7 +377,21 @@ def simulate(mode, day, speed, seed, truth, registry_file) -> None:
     stop = threading.Event()
     _stop_on_signals(stop.set)
     the_day: date = day.date() if day else datetime.now(registry.hall.tz).date()
-    run_simulation(registry, settings.mqtt_target(), the_day, speed, mode, seed, truth, stop)
+    accounts = None
+    if accounts_file:
+        entries = load_secrets(accounts_file).values()
+        accounts = {e["username"]: e["password"] for e in entries if e["role"] != "collector"}
+    run_simulation(
+        registry,
+        settings.mqtt_target(),
+        the_day,
+        speed,
+        mode,
+        seed,
+        truth,
+        stop,
+        accounts=accounts,
+    )
 
 
 @main.command()
@@ -390,6 +413,90 @@ def unknown_cards(hours: float) -> None:
     end = datetime.now(UTC)
     for row in runtime.store.unknown_cards(end - timedelta(hours=hours), end):
         click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/mqtt"),
+    show_default=True,
+    help="Where passwd, acl, mosquitto-auth.conf and the secrets files go",
+)
+@click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read devices from this registry file instead of the database",
+)
+@click.option("--collector-user", default="hallwatch-collector", show_default=True)
+@click.option("--zigbee2mqtt-user", default="zigbee2mqtt", show_default=True)
+@click.option("--reload", "reload_pid", type=int, default=None, help="SIGHUP this broker pid")
+@click.option("--mqtt/--no-mqtt", default=True, show_default=True, help="Write broker accounts")
+@click.option("--influx", is_flag=True, help="Also set up InfluxDB database, writer and reader")
+@click.option("--influx-admin", default="admin", show_default=True, help="InfluxDB admin user")
+@click.option("--influx-writer", default="hallwatch_writer", show_default=True)
+@click.option("--influx-reader", default="hallwatch_reader", show_default=True)
+def provision(
+    out: Path,
+    registry_file: Path | None,
+    collector_user: str,
+    zigbee2mqtt_user: str,
+    reload_pid: int | None,
+    mqtt: bool,
+    influx: bool,
+    influx_admin: str,
+    influx_writer: str,
+    influx_reader: str,
+) -> None:
+    """Broker accounts and ACL from the registry; with --influx, InfluxDB accounts too.
+
+    Idempotent: kept accounts keep their passwords. The InfluxDB admin password comes
+    from HALLWATCH_INFLUX_ADMIN_PASSWORD (or is generated on a server without users).
+    """
+    from hallwatch.provision import ProvisionError, provision_broker, provision_influx
+
+    settings = _settings()
+    try:
+        if mqtt:
+            if registry_file:
+                from hallwatch.registry.parse import parse_registry
+
+                registry = parse_registry(registry_file.read_text(encoding="utf-8"))
+            else:
+                registry = _runtime(settings).registry(fresh=True)
+            changes = provision_broker(registry, out, collector_user, zigbee2mqtt_user)
+            for name in changes.added:
+                click.echo(f"added   {name}")
+            for name in changes.removed:
+                click.echo(f"removed {name}")
+            click.echo(f"MQTT accounts in {out}: {changes.summary()}")
+            if reload_pid is not None:
+                os.kill(reload_pid, signal.SIGHUP)
+                click.echo(
+                    f"sent SIGHUP to {reload_pid}: the broker re-reads passwd and acl "
+                    "(Mosquitto 2.0 also drops connected clients whose account is gone)"
+                )
+        if influx:
+            accounts, done = provision_influx(
+                settings.influx_url,
+                settings.influx_db,
+                influx_admin,
+                os.environ.get("HALLWATCH_INFLUX_ADMIN_PASSWORD") or None,
+                out,
+                influx_writer,
+                influx_reader,
+            )
+            for line in done:
+                click.echo(f"influx  {line}")
+            click.echo(
+                f"collector: HALLWATCH_INFLUX_WRITE_USER={accounts.writer}; web/alerts: "
+                f"HALLWATCH_INFLUX_READ_USER={accounts.reader}; passwords in "
+                f"{out / 'influx.secrets.yaml'}"
+            )
+    except (ProvisionError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()

@@ -35,6 +35,19 @@ class MqttTarget:
     tls: bool
     username: str | None
     password: str | None
+    ca_file: str | None = None  # HALLWATCH_MQTT_CA: trust this CA (PEM) instead of the system's
+
+
+@dataclass(frozen=True)
+class InfluxAuth:
+    """Credentials one process sends to InfluxDB: a token, or a user and password, or none."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+
+INFLUX_ACCESS = ("write", "read")  # the collector writes; web, alerts and reports read
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,15 @@ class Settings:
     escalate_after_minutes: float = DEFAULT_ESCALATE_MINUTES
     secure_cookies: bool | None = None  # None: when base_url is https://
     public_ranking: bool | None = None  # None: on (HALLWATCH_PUBLIC_RANKING)
+    # Optional per-access accounts (HALLWATCH_INFLUX_WRITE_* for the collector,
+    # HALLWATCH_INFLUX_READ_* for web/alerts/reports); unset: influx_user/password/token.
+    influx_write_user: str | None = None
+    influx_write_password: str | None = None
+    influx_write_token: str | None = None
+    influx_read_user: str | None = None
+    influx_read_password: str | None = None
+    influx_read_token: str | None = None
+    mqtt_ca: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -101,6 +123,13 @@ class Settings:
             influx_user=env.get("HALLWATCH_INFLUX_USER") or None,
             influx_password=env.get("HALLWATCH_INFLUX_PASSWORD") or None,
             influx_token=env.get("HALLWATCH_INFLUX_TOKEN") or None,
+            influx_write_user=env.get("HALLWATCH_INFLUX_WRITE_USER") or None,
+            influx_write_password=env.get("HALLWATCH_INFLUX_WRITE_PASSWORD") or None,
+            influx_write_token=env.get("HALLWATCH_INFLUX_WRITE_TOKEN") or None,
+            influx_read_user=env.get("HALLWATCH_INFLUX_READ_USER") or None,
+            influx_read_password=env.get("HALLWATCH_INFLUX_READ_PASSWORD") or None,
+            influx_read_token=env.get("HALLWATCH_INFLUX_READ_TOKEN") or None,
+            mqtt_ca=env.get("HALLWATCH_MQTT_CA") or None,
             secret_key=env.get("HALLWATCH_SECRET_KEY", ""),
             collector_id=env.get("HALLWATCH_COLLECTOR_ID")
             or f"hallwatch-collector-{socket.gethostname()}",
@@ -119,6 +148,10 @@ class Settings:
 
     def validate(self) -> None:
         self.mqtt_target()
+        if self.mqtt_ca and not Path(self.mqtt_ca).is_file():
+            raise ConfigError(f"HALLWATCH_MQTT_CA is not a readable file: {self.mqtt_ca!r}")
+        for access in INFLUX_ACCESS:
+            self.influx_auth(access)
         if urlsplit(self.influx_url).scheme not in ("http", "https"):
             raise ConfigError(f"HALLWATCH_INFLUX_URL must be http(s)://…, got {self.influx_url!r}")
         if not self.influx_db or '"' in self.influx_db or "\n" in self.influx_db:
@@ -211,7 +244,29 @@ class Settings:
             tls=parts.scheme == "mqtts",
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            ca_file=self.mqtt_ca,
         )
+
+    def influx_auth(self, access: str | None = None) -> InfluxAuth:
+        """The InfluxDB credentials for `access` ("write": collector, "read": the others).
+
+        An account of its own (HALLWATCH_INFLUX_WRITE_*/READ_*) wins over the shared
+        HALLWATCH_INFLUX_USER/PASSWORD/TOKEN; within one, a token wins over a user.
+        """
+        if access is not None and access not in INFLUX_ACCESS:
+            raise ValueError(f"access must be one of {INFLUX_ACCESS}, got {access!r}")
+        own = {
+            "write": (self.influx_write_user, self.influx_write_password, self.influx_write_token),
+            "read": (self.influx_read_user, self.influx_read_password, self.influx_read_token),
+        }.get(access or "", (None, None, None))
+        shared = (self.influx_user, self.influx_password, self.influx_token)
+        user, password, token = own if any(own) else shared
+        if password and not user and not token:
+            prefix = f"HALLWATCH_INFLUX_{access.upper()}_" if any(own) else "HALLWATCH_INFLUX_"
+            raise ConfigError(f"{prefix}PASSWORD is set but {prefix}USER is not")
+        if token:
+            return InfluxAuth(token=token)
+        return InfluxAuth(username=user, password=password)
 
     def cookies_secure(self) -> bool:
         """Whether cookies go over HTTPS only: HALLWATCH_SECURE_COOKIES, else an https base URL."""

@@ -31,6 +31,8 @@ def make_client(
     if target.username:
         client.username_pw_set(target.username, target.password)
     if target.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        # The server's certificate must chain to target.ca_file (or the system CAs) and name
+        # the host we connect to.
+        client.tls_set(ca_certs=target.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return client

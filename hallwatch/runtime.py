@@ -37,15 +37,13 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, influx_access: str = "read") -> Runtime:
+        """`influx_access` picks the InfluxDB account: "write" for the collector, else "read"."""
         engine = make_engine(settings.sqlalchemy_url())
         create_schema(engine)
+        auth = settings.influx_auth(influx_access)
         influx = InfluxClient(
-            settings.influx_url,
-            settings.influx_db,
-            settings.influx_user,
-            settings.influx_password,
-            settings.influx_token,
+            settings.influx_url, settings.influx_db, auth.username, auth.password, auth.token
         )
         store = EventStore(influx)
         return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))

@@ -30,6 +30,7 @@ import urllib.request
 import uuid
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -328,19 +329,57 @@ class _Service:
         return f"<{type(self).__name__} {self.url} {state} in {self.workdir}>"
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of a Mosquitto TLS listener: the CA, the server certificate and its key."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+
 class Mosquitto(_Service):
     """A Mosquitto 2.0 broker on 127.0.0.1:port with persistence under workdir."""
 
     binary = "mosquitto"
     scheme = "mqtt"
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        extra_conf: str = "",
+        *,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls: TlsFiles | None = None,
+        tls_port: int | None = None,
+    ) -> None:
         super().__init__(workdir, port)
         self.extra_conf = extra_conf
+        # With a password file anonymous clients are refused (`hallwatch provision` writes it).
+        self.password_file = Path(password_file).resolve() if password_file else None
+        self.acl_file = Path(acl_file).resolve() if acl_file else None
+        self.tls = tls  # a second listener speaking TLS, next to the loopback plain one
+        self.tls_port = (free_port() if tls_port is None else tls_port) if tls else None
 
     @property
     def conf_path(self) -> Path:
         return self.workdir / "mosquitto.conf"
+
+    @property
+    def tls_url(self) -> str | None:
+        """mqtts://127.0.0.1:tls_port when a TLS listener is configured."""
+        return f"mqtts://{HOST}:{self.tls_port}" if self.tls else None
+
+    def _reassign_ports(self) -> None:
+        super()._reassign_ports()
+        if self.tls:
+            self.tls_port = free_port()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the password and ACL files (2.0 drops clients whose account went)."""
+        self._signal(signal.SIGHUP)
 
     @property
     def log_path(self) -> Path:
@@ -361,7 +400,10 @@ class Mosquitto(_Service):
         data.mkdir(exist_ok=True)
         lines = [
             f"listener {self.port} {HOST}",
-            "allow_anonymous true",
+            *self._tls_listener(),
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
+            *([f"password_file {self.password_file}"] if self.password_file else []),
+            *([f"acl_file {self.acl_file}"] if self.acl_file else []),
             # Without this, a broker started by root drops to the `mosquitto` user and can no
             # longer write our work directory. Ignored when not root.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
@@ -386,6 +428,16 @@ class Mosquitto(_Service):
         ]
         self.conf_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return ["-c", str(self.conf_path)]
+
+    def _tls_listener(self) -> list[str]:
+        if not self.tls:
+            return []
+        return [
+            f"listener {self.tls_port} {HOST}",
+            f"cafile {self.tls.cafile.resolve()}",
+            f"certfile {self.tls.certfile.resolve()}",
+            f"keyfile {self.tls.keyfile.resolve()}",
+        ]
 
     def _ready(self) -> bool:
         try:
@@ -434,10 +486,19 @@ class Influxd(_Service):
     binary = "influxd"
     scheme = "http"
 
-    def __init__(self, workdir: Path, port: int | None = None, http_conf: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        http_conf: str = "",
+        *,
+        auth_enabled: bool = False,
+    ) -> None:
         super().__init__(workdir, port)
         self.rpc_port = free_port()  # backup/restore RPC; must not be the default 8088 either
         self.http_conf = http_conf  # extra [http] lines, e.g. "max-body-size = 20000"
+        # Users and grants: `hallwatch provision --influx` (no auth until an admin exists).
+        self.auth_enabled = auth_enabled
 
     def _reassign_ports(self) -> None:
         super()._reassign_ports()
@@ -467,7 +528,7 @@ bind-address = "{HOST}:{self.rpc_port}"
 [http]
   enabled = true
   bind-address = "{HOST}:{self.port}"
-  auth-enabled = false
+  auth-enabled = {"true" if self.auth_enabled else "false"}
   log-enabled = false
   pprof-enabled = false
   {self.http_conf}

@@ -1,4 +1,11 @@
-"""`hallwatch demo`: every part of HallWatch on this machine, with a simulated hall."""
+"""`hallwatch demo`: every part of HallWatch on this machine, with a simulated hall.
+
+Run as it should be deployed: the broker refuses anonymous clients, every simulated
+device logs in with its own account and may publish only its own topics, the collector
+may only read them (`hallwatch provision` writes the accounts under var/mqtt/), and
+InfluxDB has auth on with a write-only account for the collector and a read-only one
+for the web and the alerts.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +19,22 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
 from hallwatch.config import Settings
 from hallwatch.demo.clock import fit_to_now
 from hallwatch.influx.client import InfluxClient
+from hallwatch.provision import (
+    ACL_FILE,
+    DEFAULT_COLLECTOR_USER,
+    PASSWD_FILE,
+    SECRETS_FILE,
+    account_password,
+    provision_broker,
+    provision_influx,
+)
 from hallwatch.registry.parse import parse_registry
 from hallwatch.services import Influxd, Mosquitto, free_port, port_is_free
 
@@ -81,8 +98,17 @@ def run_demo(web_port: int = 8080) -> None:
     """Start services and processes, print the URL and a login, run until Ctrl-C."""
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
-    mosquitto = Mosquitto(var / "mosquitto", port=_port(PREFERRED_MQTT_PORT))
-    influxd = Influxd(var / "influxdb", port=_port(PREFERRED_INFLUX_PORT))
+    hall_file, notes = demo_registry_file(var, datetime.now(UTC))
+    accounts = var / "mqtt"
+    changes = provision_broker(parse_registry(hall_file.read_text(encoding="utf-8")), accounts)
+    log.info("MQTT accounts in %s: %s", accounts, changes.summary())
+    mosquitto = Mosquitto(
+        var / "mosquitto",
+        port=_port(PREFERRED_MQTT_PORT),
+        password_file=accounts / PASSWD_FILE,
+        acl_file=accounts / ACL_FILE,
+    )
+    influxd = Influxd(var / "influxdb", port=_port(PREFERRED_INFLUX_PORT), auth_enabled=True)
     web_port = web_port if port_is_free(web_port) else free_port()
     smtp_port = _port(PREFERRED_SMTP_PORT)
     mosquitto.start()
@@ -90,10 +116,18 @@ def run_demo(web_port: int = 8080) -> None:
     children: dict[str, subprocess.Popen] = {}
     try:
         children["mail"] = _mail_catcher(var, smtp_port)
+        collector_password = quote(account_password(accounts, DEFAULT_COLLECTOR_USER), safe="")
+        influx_db = os.environ.get("HALLWATCH_INFLUX_DB", "hallwatch")
+        influx, _ = provision_influx(influxd.url, influx_db, "admin", None, accounts)
         env = {
             **os.environ,
-            "HALLWATCH_MQTT_URL": mosquitto.url,
+            "HALLWATCH_MQTT_URL": f"mqtt://{DEFAULT_COLLECTOR_USER}:{collector_password}"
+            f"@127.0.0.1:{mosquitto.port}",
             "HALLWATCH_INFLUX_URL": influxd.url,
+            "HALLWATCH_INFLUX_WRITE_USER": influx.writer,
+            "HALLWATCH_INFLUX_WRITE_PASSWORD": influx.writer_password,
+            "HALLWATCH_INFLUX_READ_USER": influx.reader,
+            "HALLWATCH_INFLUX_READ_PASSWORD": influx.reader_password,
             "HALLWATCH_DATABASE_URL": os.environ.get(
                 "HALLWATCH_DATABASE_URL", f"sqlite:///{var / 'hallwatch.sqlite3'}"
             ),
@@ -101,8 +135,7 @@ def run_demo(web_port: int = 8080) -> None:
             "HALLWATCH_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
             "HALLWATCH_BASE_URL": f"http://127.0.0.1:{web_port}",
         }
-        Settings.from_env(env)  # fail early on a bad inherited setting
-        hall_file, notes = demo_registry_file(var, datetime.now(UTC))
+        settings = Settings.from_env(env)  # fail early on a bad inherited setting
         password = _password(var)
         _run_hallwatch("import", str(hall_file), env=env)
         _run_hallwatch(
@@ -117,12 +150,20 @@ def run_demo(web_port: int = 8080) -> None:
         if not subscribed.wait(READY_TIMEOUT_S):
             raise RuntimeError("the collector did not subscribe; see its log above")
         children["simulate"] = _hallwatch(
-            "simulate", "--mode", "live", "--truth", str(var / "truth.csv"), env=env
+            "simulate",
+            "--mode",
+            "live",
+            "--truth",
+            str(var / "truth.csv"),
+            "--accounts",
+            str(accounts / SECRETS_FILE),
+            env=env,
         )
         # Alerts judged on half a backlog would be wrong (and mailed): let it land first.
-        _wait_until_stored(InfluxClient(influxd.url, env.get("HALLWATCH_INFLUX_DB", "hallwatch")))
+        auth = settings.influx_auth("read")
+        _wait_until_stored(InfluxClient(influxd.url, influx_db, auth.username, auth.password))
         children["alerts"] = _hallwatch("alerts", env=env)
-        _banner(web_port, password, notes, mosquitto.url, influxd.url, var / MAIL_LOG)
+        _banner(web_port, password, notes, mosquitto.url, influxd.url, var / MAIL_LOG, accounts)
         _wait(children)
     finally:
         for child in children.values():
@@ -174,7 +215,13 @@ def _wait_until_stored(influx: InfluxClient) -> None:
 
 
 def _banner(
-    web_port: int, password: str, notes: list[str], mqtt: str, influx: str, mail_log: Path
+    web_port: int,
+    password: str,
+    notes: list[str],
+    mqtt: str,
+    influx: str,
+    mail_log: Path,
+    accounts: Path,
 ) -> None:
     lines = [
         "",
@@ -186,6 +233,7 @@ def _banner(
         f"  告警接口 alerts: curl -u {DEMO_USER}:{password} http://127.0.0.1:{web_port}/api/alerts",
         f"  告警邮件 mail:  {mail_log}",
         f"  MQTT: {mqtt}   InfluxDB: {influx}",
+        f"  账号 accounts (MQTT, InfluxDB; anonymous off): {accounts}/*.secrets.yaml",
         *[f"  注意:{note}" for note in notes],
         "  按 Ctrl-C 停止 / Ctrl-C stops everything.",
         "=" * 64,

@@ -76,8 +76,30 @@ class InfluxClient:
         return response.status_code in (200, 204)
 
     def create_database(self) -> None:
-        """CREATE DATABASE is idempotent in InfluxQL."""
-        self._post_query(f"CREATE DATABASE {quote_identifier(self.database)}")
+        """CREATE DATABASE is idempotent in InfluxQL; it needs an admin account."""
+        try:
+            self._post_query(f"CREATE DATABASE {quote_identifier(self.database)}")
+        except QueryError as exc:
+            if "authoriz" not in str(exc) and "admin privilege" not in str(exc):
+                raise
+            if self._database_exists():
+                return  # a write-only account: the admin created it (`hallwatch provision`)
+            raise QueryError(
+                f"this account may not create database {self.database!r} ({exc}); "
+                "an admin must create it: `hallwatch provision --influx`"
+            ) from exc
+
+    def _database_exists(self) -> bool:
+        """SHOW DATABASES lists those this account holds a privilege on (1.x)."""
+        try:
+            series = self._post_query("SHOW DATABASES")
+        except QueryError:
+            return False
+        return any([self.database] in s.get("values", []) for s in series)
+
+    def execute(self, statement: str) -> list[dict]:
+        """Run a statement that changes the server (users, grants, databases) with POST."""
+        return self._post_query(statement)
 
     def write(self, lines: Sequence[str]) -> None:
         """Write line-protocol lines (nanosecond timestamps); raise a classified error."""
@@ -161,6 +183,11 @@ def _error_text(response: requests.Response) -> str:
 def quote_identifier(name: str) -> str:
     """Double-quote an InfluxQL identifier (identifiers cannot be bound as params)."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """Single-quote an InfluxQL string literal (passwords in CREATE USER cannot be bound)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def rows(series: dict) -> list[dict[str, Any]]:

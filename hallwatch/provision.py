@@ -1,0 +1,353 @@
+"""`hallwatch provision`: broker accounts from the registry, InfluxDB accounts for the processes.
+
+MQTT (Mosquitto 2): every device that connects to the broker itself gets the
+username = its registry id and a generated password, and may publish only its
+own topics; the collector account may only read the device topics; a
+Zigbee2MQTT bridge account (when the registry has Zigbee devices, which never
+connect themselves) owns `zigbee2mqtt/#`. Written under one directory:
+
+- `passwd`: the Mosquitto `password_file` (hashed by `mosquitto_passwd -U`);
+- `acl`: the `acl_file` (`pattern write …/%u/…`, never `%c`: a client id is self-asserted);
+- `mosquitto-auth.conf`: the lines to include in the broker config (anonymous off);
+- `devices.secrets.yaml` (mode 0600): every account's password, for the installer.
+
+Re-running keeps the passwords of accounts that remain, adds and removes the
+others. Mosquitto re-reads the password and ACL files on SIGHUP; 2.0.11 also
+re-checks the clients already connected, closing a removed device's connection
+while kept ones stay (tests/integration/test_device_auth.py measures it).
+
+InfluxDB 1.x (`--influx`): with the admin account, the database, a write-only
+user for the collector and a read-only user for web/alerts/reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from devices import SUBSCRIPTIONS as COLLECTOR_READS
+from devices.native import SUBSCRIPTIONS as NATIVE_TOPICS
+from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier, quote_string
+from hallwatch.registry.spec import Registry
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no + # / : safe inside %u patterns
+PASSWORD_BYTES = 24  # token_urlsafe(24): 32 characters, 192 bits
+PBKDF2_ITERATIONS = 101  # mosquitto_passwd's own default for sha512-pbkdf2 ($7$)
+PBKDF2_SALT_BYTES = 12
+SECRET_MODE = 0o600
+DEFAULT_COLLECTOR_USER = "hallwatch-collector"
+DEFAULT_ZIGBEE2MQTT_USER = "zigbee2mqtt"
+DEFAULT_INFLUX_WRITER = "hallwatch_writer"
+DEFAULT_INFLUX_READER = "hallwatch_reader"
+PASSWD_FILE = "passwd"
+ACL_FILE = "acl"
+CONF_FILE = "mosquitto-auth.conf"
+SECRETS_FILE = "devices.secrets.yaml"
+INFLUX_SECRETS_FILE = "influx.secrets.yaml"
+# The native topics with the device id replaced by Mosquitto's %u (hallwatch/devices/%u/events…).
+DEVICE_PATTERNS = tuple(t.replace("/+/", "/%u/") for t in NATIVE_TOPICS)
+
+
+class ProvisionError(ValueError):
+    """The registry or the options cannot be turned into accounts; the message says why."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One broker login and what it may do (patterns for native devices come on top)."""
+
+    username: str
+    role: str  # device, collector, zigbee2mqtt
+    writes: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+
+
+@dataclass
+class Changes:
+    """What one provisioning run did to the set of accounts."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.added)} added, {len(self.removed)} removed, {len(self.kept)} kept"
+
+
+# ------------------------------------------------------------------ pure: accounts and ACL
+
+
+def broker_accounts(
+    registry: Registry,
+    collector_user: str = DEFAULT_COLLECTOR_USER,
+    zigbee2mqtt_user: str = DEFAULT_ZIGBEE2MQTT_USER,
+) -> list[Account]:
+    """The accounts the registry needs, in a stable order."""
+    accounts = [Account(collector_user, "collector", reads=COLLECTOR_READS)]
+    if any(d.zigbee2mqtt for d in registry.devices):
+        # Zigbee sensors never speak MQTT: the bridge publishes for all of them (and reads
+        # its own request topics).
+        topics = ("zigbee2mqtt/#",)
+        accounts.append(Account(zigbee2mqtt_user, "zigbee2mqtt", writes=topics, reads=topics))
+    for device in sorted(registry.devices, key=lambda d: d.id):
+        if device.zigbee2mqtt:
+            continue
+        own = tuple(p.replace("%u", device.id) for p in DEVICE_PATTERNS)
+        tasmota = (f"tele/{device.tasmota}/#",) if device.tasmota else ()
+        accounts.append(Account(device.id, "device", writes=own + tasmota))
+    _check_names(accounts)
+    return accounts
+
+
+def _check_names(accounts: Iterable[Account]) -> None:
+    seen: set[str] = set()
+    for account in accounts:
+        if not USERNAME_RE.fullmatch(account.username):
+            raise ProvisionError(
+                f"{account.role} username {account.username!r} must match [A-Za-z0-9_-]{{1,64}} "
+                "(Mosquitto denies %u patterns to names with + or #, and / spans topic levels)"
+            )
+        if account.username in seen:
+            raise ProvisionError(
+                f"username {account.username!r} is used twice (a device id equal to the "
+                "collector or bridge user?); choose another --collector-user/--zigbee2mqtt-user"
+            )
+        seen.add(account.username)
+
+
+def acl_text(accounts: Iterable[Account]) -> str:
+    """The Mosquitto acl_file: native devices by pattern, the rest per user."""
+    lines = [
+        "# Written by `hallwatch provision`; edits are overwritten.",
+        "# Pattern lines apply to every user: a native device publishes only under its own id.",
+        *(f"pattern write {p}" for p in DEVICE_PATTERNS),
+    ]
+    for account in accounts:
+        extra_writes = [t for t in account.writes if not t.startswith(_native_prefix())]
+        if not (extra_writes or account.reads):
+            continue
+        lines += ["", f"user {account.username}"]
+        if account.role != "device":  # the patterns above would let it write under its name
+            lines += [f"topic deny {p.replace('%u', account.username)}" for p in DEVICE_PATTERNS]
+        both = set(extra_writes) & set(account.reads)
+        lines += [f"topic readwrite {t}" for t in extra_writes if t in both]
+        lines += [f"topic write {t}" for t in extra_writes if t not in both]
+        lines += [f"topic read {t}" for t in account.reads if t not in both]
+    return "\n".join(lines) + "\n"
+
+
+def _native_prefix() -> str:
+    return DEVICE_PATTERNS[0].split("%u")[0]
+
+
+def broker_conf_text(out: Path) -> str:
+    """The lines a production mosquitto.conf includes (`include_dir` or copy them)."""
+    return (
+        "# Written by `hallwatch provision`. Anonymous clients are refused; the files below\n"
+        "# are re-read on SIGHUP (connected clients are not disconnected).\n"
+        "allow_anonymous false\n"
+        f"password_file {(out / PASSWD_FILE).resolve()}\n"
+        f"acl_file {(out / ACL_FILE).resolve()}\n"
+    )
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
+    """A Mosquitto 2 sha512-pbkdf2 hash ($7$), as mosquitto_passwd writes it."""
+    salt = salt or secrets.token_bytes(PBKDF2_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ITERATIONS)
+    b64 = base64.b64encode
+    return f"$7${PBKDF2_ITERATIONS}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+# ------------------------------------------------------------------ files
+
+
+def load_secrets(path: Path) -> dict[str, dict]:
+    """username → its entry from an earlier run's secrets file ({} when there is none)."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {entry["username"]: entry for entry in data.get("accounts", [])}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable by the owner only, replacing `path` atomically."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(temp, SECRET_MODE)  # an old temp file may have had other bits
+    os.replace(temp, path)
+
+
+def _write_passwd(path: Path, passwords: dict[str, str], use_tool: bool = True) -> str:
+    """Write the password_file; returns how it was hashed."""
+    tool = shutil.which("mosquitto_passwd") if use_tool else None
+    plain = "".join(f"{user}:{pw}\n" for user, pw in passwords.items())
+    if tool is None:
+        _write_private(path, "".join(f"{u}:{mosquitto_hash(p)}\n" for u, p in passwords.items()))
+        return "hashed here (sha512-pbkdf2, mosquitto_passwd not found)"
+    temp = path.with_name(f".{path.name}.plain")
+    _write_private(temp, plain)
+    try:
+        # -U hashes a plaintext file in place: no password on a command line.
+        done = subprocess.run([tool, "-U", str(temp)], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise ProvisionError(f"{tool} -U failed: {(done.stderr or done.stdout).strip()}")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return "hashed by mosquitto_passwd"
+
+
+def provision_broker(
+    registry: Registry,
+    out: Path,
+    collector_user: str = DEFAULT_COLLECTOR_USER,
+    zigbee2mqtt_user: str = DEFAULT_ZIGBEE2MQTT_USER,
+    *,
+    use_mosquitto_passwd: bool = True,
+) -> Changes:
+    """Write passwd, acl, mosquitto-auth.conf and devices.secrets.yaml under `out`."""
+    accounts = broker_accounts(registry, collector_user, zigbee2mqtt_user)
+    out.mkdir(parents=True, exist_ok=True)
+    secrets_path = out / SECRETS_FILE
+    previous = load_secrets(secrets_path)
+    changes = Changes()
+    entries = []
+    for account in accounts:
+        old = previous.get(account.username)
+        if old and old.get("password"):
+            password = old["password"]
+            changes.kept.append(account.username)
+        else:
+            password = secrets.token_urlsafe(PASSWORD_BYTES)
+            changes.added.append(account.username)
+        entries.append(
+            {
+                "username": account.username,
+                "role": account.role,
+                "password": password,
+                "publishes": list(account.writes),
+                "reads": list(account.reads),
+            }
+        )
+    wanted = {a.username for a in accounts}
+    changes.removed = sorted(u for u in previous if u not in wanted)
+    header = (
+        "# HallWatch MQTT accounts written by `hallwatch provision`. SECRET: load each\n"
+        "# device's username and password onto it, then keep this file out of reach.\n"
+    )
+    body = yaml.safe_dump({"accounts": entries}, allow_unicode=True, sort_keys=False)
+    _write_private(secrets_path, header + body)
+    _write_passwd(
+        out / PASSWD_FILE, {e["username"]: e["password"] for e in entries}, use_mosquitto_passwd
+    )
+    _write_private(out / ACL_FILE, acl_text(accounts))
+    (out / CONF_FILE).write_text(broker_conf_text(out), encoding="utf-8")
+    return changes
+
+
+def account_password(out: Path, username: str) -> str:
+    """The password `provision_broker` gave `username` (KeyError if it has none)."""
+    return load_secrets(out / SECRETS_FILE)[username]["password"]
+
+
+# ------------------------------------------------------------------ InfluxDB 1.x
+
+
+@dataclass(frozen=True)
+class InfluxAccounts:
+    """The names and passwords `provision_influx` set up."""
+
+    admin: str
+    writer: str
+    writer_password: str
+    reader: str
+    reader_password: str
+
+
+def provision_influx(
+    url: str,
+    database: str,
+    admin: str,
+    admin_password: str | None,
+    out: Path,
+    writer: str = DEFAULT_INFLUX_WRITER,
+    reader: str = DEFAULT_INFLUX_READER,
+) -> tuple[InfluxAccounts, list[str]]:
+    """Create (first run) the admin, the database, a WRITE-only and a READ-only user.
+
+    Passwords of the writer and reader are kept in `out/influx.secrets.yaml` (0600) and
+    reused on later runs; the admin's comes from the caller or, when the server has no
+    user yet, is generated there too. Returns the accounts and what was done.
+    """
+    for name in (admin, writer, reader):
+        if not USERNAME_RE.fullmatch(name):
+            raise ProvisionError(f"InfluxDB user {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+    if len({admin, writer, reader}) != 3:
+        raise ProvisionError("the admin, writer and reader must be three different users")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / INFLUX_SECRETS_FILE
+    kept = load_secrets(path)
+    done: list[str] = []
+
+    def password_of(name: str, given: str | None = None) -> str:
+        return given or kept.get(name, {}).get("password") or secrets.token_urlsafe(PASSWORD_BYTES)
+
+    admin_password = password_of(admin, admin_password)
+    client = InfluxClient(url, database, admin, admin_password)
+    try:
+        users = {row[0]: row[1] for s in client.execute("SHOW USERS") for row in s["values"]}
+    except QueryError as exc:
+        if "create admin user first" not in str(exc):
+            raise ProvisionError(f"the admin {admin!r} was refused by {url}: {exc}") from exc
+        users = {}  # auth on and no admin yet: only creating one is allowed
+    if not any(users.values()):  # no admin yet: InfluxDB lets anyone create the first one
+        _create_or_set(client, admin, admin_password, users, "WITH ALL PRIVILEGES")
+        done.append(f"admin {admin} created")
+    client.create_database()
+    done.append(f"database {database} ensured")
+    accounts = InfluxAccounts(admin, writer, password_of(writer), reader, password_of(reader))
+    for name, password, grant in (
+        (writer, accounts.writer_password, "WRITE"),
+        (reader, accounts.reader_password, "READ"),
+    ):
+        if users.get(name):
+            raise ProvisionError(f"{name!r} is an InfluxDB admin; choose another user name")
+        _create_or_set(client, name, password, users)
+        client.execute(f"REVOKE ALL PRIVILEGES ON {quote_identifier(database)} FROM {_q(name)}")
+        client.execute(f"GRANT {grant} ON {quote_identifier(database)} TO {_q(name)}")
+        done.append(f"{name}: {grant} only on {database}")
+    entries = [
+        {"username": admin, "role": "admin", "password": admin_password},
+        {"username": writer, "role": "write", "password": accounts.writer_password},
+        {"username": reader, "role": "read", "password": accounts.reader_password},
+    ]
+    header = "# HallWatch InfluxDB accounts written by `hallwatch provision --influx`. SECRET.\n"
+    _write_private(path, header + yaml.safe_dump({"accounts": entries}, sort_keys=False))
+    return accounts, done
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def _create_or_set(
+    client: InfluxClient, name: str, password: str, users: dict[str, bool], extra: str = ""
+) -> None:
+    if name in users:
+        client.execute(f"SET PASSWORD FOR {_q(name)} = {quote_string(password)}")
+    else:
+        client.execute(f"CREATE USER {_q(name)} WITH PASSWORD {quote_string(password)} {extra}")
+        users[name] = bool(extra)

@@ -1,0 +1,138 @@
+"""Accounts from the registry, the ACL text, password hashes and per-process credentials."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hallwatch.config import ConfigError, InfluxAuth, Settings
+from hallwatch.provision import (
+    ProvisionError,
+    acl_text,
+    broker_accounts,
+    mosquitto_hash,
+    provision_broker,
+)
+from hallwatch.registry.parse import parse_registry
+
+HALL = parse_registry("""
+hall: {name: H, timezone: Asia/Shanghai, hours: [["09:00", "17:00"]], holidays: none}
+departments: [{id: civil, name: C}]
+windows: [{id: W01, name: W, department: civil}]
+devices:
+  - {id: desk-w01-card, kind: badge_reader, window: W01, tasmota: card_w01}
+  - {id: desk-w01-seat, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}
+  - {id: office-civil, kind: badge_reader, department: civil}
+""")
+
+
+def test_each_device_that_speaks_mqtt_gets_its_id_as_username():
+    names = {a.username: a.role for a in broker_accounts(HALL)}
+    assert names == {
+        "hallwatch-collector": "collector",
+        "zigbee2mqtt": "zigbee2mqtt",
+        "desk-w01-card": "device",
+        "office-civil": "device",
+    }
+
+
+def test_the_acl_grants_devices_their_own_topics_by_username_never_by_client_id():
+    text = acl_text(broker_accounts(HALL))
+    assert "pattern write hallwatch/devices/%u/events" in text
+    assert "pattern write hallwatch/devices/%u/status" in text
+    assert "%c" not in text
+    assert "user desk-w01-card\ntopic write tele/card_w01/#" in text
+    collector = text.split("user hallwatch-collector\n")[1].split("\n\n")[0].splitlines()
+    assert all(line.startswith(("topic read ", "topic deny ")) for line in collector)
+    assert "topic deny hallwatch/devices/hallwatch-collector/events" in collector
+
+
+def test_a_device_named_like_the_collector_is_refused():
+    with pytest.raises(ProvisionError, match="used twice"):
+        broker_accounts(HALL, collector_user="office-civil")
+    with pytest.raises(ProvisionError, match="must match"):
+        broker_accounts(HALL, collector_user="ingest/+")
+
+
+def test_reprovisioning_keeps_passwords_and_reports_changes(tmp_path: Path):
+    first = provision_broker(HALL, tmp_path, use_mosquitto_passwd=False)
+    assert sorted(first.added) == [
+        "desk-w01-card",
+        "hallwatch-collector",
+        "office-civil",
+        "zigbee2mqtt",
+    ]
+    before = (tmp_path / "devices.secrets.yaml").read_text()
+    again = provision_broker(HALL, tmp_path, use_mosquitto_passwd=False)
+    assert again.added == [] and again.removed == [] and len(again.kept) == 4
+    assert (tmp_path / "devices.secrets.yaml").read_text() == before
+    assert "allow_anonymous false" in (tmp_path / "mosquitto-auth.conf").read_text()
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="needs mosquitto_passwd")
+def test_our_hash_is_the_one_mosquitto_passwd_makes(tmp_path: Path):
+    plain = tmp_path / "pw"
+    plain.write_text("dev:s3cret\n")
+    subprocess.run(["mosquitto_passwd", "-U", str(plain)], check=True)
+    theirs = plain.read_text().strip().split(":", 1)[1]
+    salt = base64.b64decode(theirs.split("$")[3])
+    assert mosquitto_hash("s3cret", salt) == theirs
+
+
+def test_each_process_gets_its_own_influx_account_or_the_shared_one():
+    shared = {"HALLWATCH_INFLUX_USER": "all", "HALLWATCH_INFLUX_PASSWORD": "pw"}
+    settings = Settings.from_env(
+        shared | {"HALLWATCH_INFLUX_WRITE_USER": "w", "HALLWATCH_INFLUX_WRITE_PASSWORD": "wp"}
+    )
+    assert settings.influx_auth("write") == InfluxAuth("w", "wp")
+    assert settings.influx_auth("read") == InfluxAuth("all", "pw")
+    token = Settings.from_env({"HALLWATCH_INFLUX_READ_TOKEN": "t"})
+    assert token.influx_auth("read") == InfluxAuth(token="t")
+    assert token.influx_auth("write") == InfluxAuth()
+    with pytest.raises(ConfigError, match="HALLWATCH_INFLUX_READ_USER is not"):
+        Settings.from_env({"HALLWATCH_INFLUX_READ_PASSWORD": "x"})
+
+
+def test_a_missing_mqtt_ca_file_is_refused_at_start(tmp_path: Path):
+    with pytest.raises(ConfigError, match="HALLWATCH_MQTT_CA"):
+        Settings.from_env({"HALLWATCH_MQTT_CA": str(tmp_path / "nope.pem")})
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    settings = Settings.from_env({"HALLWATCH_MQTT_URL": "mqtts://h", "HALLWATCH_MQTT_CA": str(ca)})
+    assert settings.mqtt_target().ca_file == str(ca)
+    assert settings.mqtt_target().port == 8883
+
+
+def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
+    from devices.simulator import Simulator
+    from hallwatch.config import MqttTarget
+    from tests.unit.test_simulator import FakeClient, demo_registry, monday
+
+    registry = demo_registry()
+    names = {a.username for a in broker_accounts(registry)} - {"hallwatch-collector"}
+    clients: dict[str, FakeClient] = {}
+
+    def factory(target: MqttTarget, client_id: str) -> FakeClient:
+        assert client_id.endswith(target.username) and target.password == f"pw-{target.username}"
+        return clients.setdefault(target.username, FakeClient())
+
+    plan = monday(1)
+    simulator = Simulator(
+        registry,
+        MqttTarget("127.0.0.1", 1883, False, "hallwatch-collector", "c"),
+        speed=1e9,
+        client_factory=factory,
+        accounts={name: f"pw-{name}" for name in names},
+    )
+    assert simulator.play(plan) == len(plan.messages)
+    assert set(clients) == names  # one connection per account, every one used
+    tasmota = {d.tasmota: d.id for d in registry.devices if d.tasmota}
+    for user, fake in clients.items():
+        for topic, *_ in fake.sent:
+            family, name = topic.split("/")[:2]
+            owner = {"zigbee2mqtt": "zigbee2mqtt", "tele": tasmota.get(name)}.get(family)
+            assert (owner or topic.split("/")[2]) == user, topic
