@@ -392,19 +392,27 @@ def test_two_schedulers_started_together_notify_each_alert_once(
 def test_a_standby_takes_over_when_the_active_scheduler_dies(
     deployment, webhook, schedulers, sessions, collector_process, mosquitto, hall_tz
 ):
-    processes = dict(schedulers() for _ in range(2))
+    """One active scheduler and two standbys: when it dies, exactly one standby takes over."""
+    processes = dict(schedulers() for _ in range(3))
     by_pid = {p.pid: p for p in processes}
-    active = by_pid[wait_until(lambda: holder_pid(sessions), timeout=30)]
-    wait_until(lambda: webhook.received, timeout=30)  # the active one works
+
+    def logs() -> str:
+        return "\n".join(f"--- pid {p.pid}:\n{log.read_text()}" for p, log in processes.items())
+
+    active = by_pid[wait_until(lambda: holder_pid(sessions), timeout=30, message=logs)]
+    wait_until(lambda: webhook.received, timeout=30, message=logs)  # the active one works
     active.send_signal(signal.SIGKILL)
     active.wait()
     killed_at = time.monotonic()
-    [standby] = [p for p in processes if p is not active]
-    wait_until(
-        lambda: holder_pid(sessions) == standby.pid,
-        timeout=LEASE_TTL_S + TAKEOVER_SLACK_S,
-        message=lambda: processes[standby].read_text(),
-    )
+    standbys = [p for p in processes if p is not active]
+
+    def standby_holding() -> int | None:
+        pid = holder_pid(sessions)
+        return pid if pid in {p.pid for p in standbys} else None
+
+    successor = by_pid[
+        wait_until(standby_holding, timeout=LEASE_TTL_S + TAKEOVER_SLACK_S, message=logs)
+    ]
     assert time.monotonic() - killed_at <= LEASE_TTL_S + TAKEOVER_SLACK_S
 
     # The new active scheduler raises and sends what happens next: 张三 read at his office.
@@ -415,10 +423,13 @@ def test_a_standby_takes_over_when_the_active_scheduler_dies(
     wait_until(
         lambda: any(hit["kind"] == "pulled_back" for hit in webhook.received),
         timeout=30,
-        message=lambda: processes[standby].read_text(),
+        message=logs,
     )
-    assert "is now the active one" in processes[standby].read_text()
-    assert stop(standby) == 0
+    [still_standing_by] = [p for p in standbys if p is not successor]
+    assert "is now the active one" in processes[successor].read_text()
+    assert "is now the active one" not in processes[still_standing_by].read_text()
+    assert [hit["kind"] for hit in webhook.received].count("pulled_back") == 1
+    assert stop(successor) == 0 and stop(still_standing_by) == 0
 
 
 # --- the lease and the records on each backend ----------------------------------------
