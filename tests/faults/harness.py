@@ -8,6 +8,7 @@ Each heartbeat of a stream carries `seq` (stored as the field `x_seq`) and the d
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ SEAT_TOPIC = f"hallwatch/devices/{SEAT}/events"
 CARD_TOPIC = f"hallwatch/devices/{CARD}/events"
 COLLECTOR_START_S = 20.0
 PUBLISH_WAIT_S = 30.0
+STOP_SUMMARY = re.compile(r"collector stopped: \d+ received, (\d+) written")
 
 HALL_YAML = """
 hall:
@@ -77,9 +79,10 @@ def heartbeat(seq: int, base: int) -> dict:
 class CollectorProcess:
     """`hallwatch collector` as a real process, which a test may SIGKILL and start again."""
 
-    def __init__(self, env: dict, log_path: Path):
+    def __init__(self, env: dict, log_path: Path, args: tuple[str, ...] = ()):
         self.env = env
         self.log_path = log_path
+        self.args = args  # e.g. ("--group", "hall"): more of the command line
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
@@ -88,7 +91,7 @@ class CollectorProcess:
         before = self._log().count("subscribing")
         with self.log_path.open("a") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hallwatch.cli", "collector"],
+                [sys.executable, "-m", "hallwatch.cli", "collector", *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -126,6 +129,10 @@ class CollectorProcess:
 
     def log_text(self) -> str:
         return self._log()
+
+    def written_per_run(self) -> list[int]:
+        """How many points each cleanly stopped run wrote (its stop summary), oldest first."""
+        return [int(n) for n in STOP_SUMMARY.findall(self._log())]
 
 
 @dataclass
