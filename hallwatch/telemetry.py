@@ -1,0 +1,207 @@
+"""Prometheus figures of the HallWatch processes: names, help texts, and how each is served.
+
+Every process builds its own `CollectorRegistry` (nothing global, nothing at import time).
+The collector's counts are the ones it already keeps in `CollectorStats` for its log line
+and `/healthz`: `IngestFigures` reads them at scrape time instead of counting twice. The
+alert scheduler counts its jobs and deliveries in `AlertFigures`. The web app's own figures
+are in web/metrics_route.py.
+
+The collector and the alert scheduler have no web server of their own, so each serves
+`/metrics` from prometheus_client's small HTTP server, on loopback unless told otherwise
+(`HALLWATCH_METRICS_HOST`): it has no login, and the port is off unless a port is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector as FigureSource
+
+if TYPE_CHECKING:  # the collector imports this module, not the other way round at run time
+    from collector.collector import Collector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METRICS_HOST = "127.0.0.1"  # the metrics ports have no login: loopback unless told
+# InfluxDB /write round trips: a healthy local write of a batch takes a few milliseconds; the
+# top buckets catch a struggling server before the client's own timeout gives up.
+WRITE_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+JOB_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+# Why a message was rejected, in a few words a dashboard can group by. A rejection's own
+# reason quotes device input, so it can never be a label: `rejection_kind` maps it to one of
+# these by how the reason begins (devices/ words them), so quoted input cannot pick the kind.
+REJECTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("unknown_device", r"unknown (device|zigbee2mqtt device|tasmota topic) "),
+        ("unknown_topic", r"(not a native device topic|not a zigbee2mqtt topic|no device payload)"),
+        ("too_large", r"payload is \d+ bytes, over"),
+        ("bad_encoding", r"payload is not utf-8"),
+        ("bad_json", r"(bad json|empty payload|payload must be a json object)"),
+        ("wrong_device_kind", r"device \S+ is an? \w+; "),
+        ("converter_error", r"converter error"),
+        ("internal_error", r"internal error"),
+        ("unstorable", r"cannot store"),
+    )
+)
+OTHER_REJECTION = "bad_field"  # a key missing or of the wrong type, a bad timestamp, …
+
+
+def rejection_kind(reason: str) -> str:
+    """The bounded label for a rejection reason (see REJECTION_KINDS)."""
+    for kind, pattern in REJECTION_KINDS:
+        if pattern.match(reason):
+            return kind
+    return OTHER_REJECTION
+
+
+def rejection_kinds() -> tuple[str, ...]:
+    """Every value the `reason` label of rejected messages can take."""
+    return (*(kind for kind, _ in REJECTION_KINDS), OTHER_REJECTION)
+
+
+def write_seconds() -> Histogram:
+    """The histogram of InfluxDB write round trips; the collector observes it, unregistered."""
+    return Histogram(
+        "hallwatch_collector_write_seconds",
+        "Time of one InfluxDB /write request (one batch, or part of a split one), seconds",
+        buckets=WRITE_SECONDS_BUCKETS,
+        registry=None,
+    )
+
+
+# CollectorStats field → (metric name, help). Counters, monotonic for the process's life.
+INGEST_COUNTERS = (
+    ("received", "hallwatch_collector_messages_received_total", "MQTT messages taken in"),
+    ("written", "hallwatch_collector_points_written_total", "Points InfluxDB accepted"),
+    ("ignored", "hallwatch_collector_messages_ignored_total", "Messages ignored by design"),
+    (
+        "dead_lettered",
+        "hallwatch_collector_points_refused_total",
+        "Points InfluxDB refused, kept in hw_rejected instead",
+    ),
+    (
+        "dropped",
+        "hallwatch_collector_points_dropped_total",
+        "Refused points not kept either",
+    ),
+    ("spooled", "hallwatch_collector_points_spooled_total", "Points written to the disk spool"),
+    ("replayed", "hallwatch_collector_points_replayed_total", "Spooled points sent to InfluxDB"),
+    ("batches", "hallwatch_collector_batches_total", "Batches processed"),
+    (
+        "write_failures",
+        "hallwatch_collector_write_failures_total",
+        "InfluxDB writes that failed and will be retried (each try counts)",
+    ),
+    (
+        "internal_errors",
+        "hallwatch_collector_internal_errors_total",
+        "Messages whose conversion hit a bug",
+    ),
+)
+
+
+class IngestFigures(FigureSource):
+    """The collector's figures, read from its stats, queue and spool at scrape time."""
+
+    def __init__(self, ingest: Collector):
+        self.ingest = ingest
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.ingest.stats
+        for attribute, name, text in INGEST_COUNTERS:
+            yield CounterMetricFamily(name, text, value=getattr(stats, attribute))
+        rejected = CounterMetricFamily(
+            "hallwatch_collector_messages_rejected_total",
+            "Messages that could not be understood, kept in hw_rejected, by reason",
+            labels=["reason"],
+        )
+        for kind in rejection_kinds():
+            rejected.add_metric([kind], stats.rejected_by_kind.get(kind, 0))
+        yield rejected
+        yield from self._gauges()
+        yield from stats.write_seconds.collect()
+
+    def _gauges(self) -> Iterator[Metric]:
+        stats, spool = self.ingest.stats, self.ingest.spool
+        depth = spool.depth() if spool is not None else {"points": 0, "bytes": 0}
+        last = stats.last_write.timestamp() if stats.last_write else 0
+        for name, text, value in (
+            ("queue_messages", "Messages waiting in memory", self.ingest.queue.qsize()),
+            ("spool_points", "Points waiting in the disk spool", depth["points"]),
+            ("spool_bytes", "Bytes of the disk spool", depth["bytes"]),
+            ("mqtt_connected", "1 while connected to the broker", int(stats.connected)),
+            ("influx_up", "1 unless InfluxDB writes are failing", int(stats.influx_ok)),
+            ("last_batch_timestamp_seconds", "When the last batch was stored (0: none)", last),
+        ):
+            yield GaugeMetricFamily(f"hallwatch_collector_{name}", text, value=value)
+
+
+def ingest_registry(ingest: Collector) -> CollectorRegistry:
+    """A registry holding the collector's figures."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(IngestFigures(ingest))
+    return registry
+
+
+class AlertFigures:
+    """What the alert scheduler did: jobs run by outcome and time, notifications by outcome."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.evaluations = Counter(
+            "hallwatch_alert_evaluations_total",
+            "Evaluations of the alert rules this process ran (as the active scheduler)",
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "hallwatch_alert_jobs_total",
+            "Scheduler job runs: done, standby (another scheduler holds the lease) or failed",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "hallwatch_alert_job_seconds",
+            "Time of one scheduler job run, seconds",
+            ["job"],
+            buckets=JOB_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "hallwatch_notifications_total",
+            "Notification attempts from the outbox: sent, retrying (failed, due again) or failed",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.leading = Gauge(
+            "hallwatch_alert_scheduler_active",
+            "1 while this process holds the scheduler lease",
+            registry=self.registry,
+        )
+
+    def job_ran(self, job: str, outcome: str, began: float) -> None:
+        """One job run ended with `outcome` (done, standby or failed); `began`: perf_counter."""
+        self.jobs.labels(job, outcome).inc()
+        self.job_seconds.labels(job).observe(time.perf_counter() - began)
+        if job == "evaluate" and outcome == "done":
+            self.evaluations.inc()
+
+    def delivered(self, sent: int, retrying: int, failed: int) -> None:
+        for outcome, count in (("sent", sent), ("retrying", retrying), ("failed", failed)):
+            if count:
+                self.notifications.labels(outcome).inc(count)
+
+
+def serve(registry: CollectorRegistry, port: int, host: str = DEFAULT_METRICS_HOST) -> int:
+    """Serve `registry` at http://host:port/metrics from a daemon thread; the bound port."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    bound = server.server_port
+    log.info("metrics at http://%s:%d/metrics", host, bound)
+    return bound
