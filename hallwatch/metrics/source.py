@@ -112,7 +112,7 @@ class DaySummaries:
         self, runtime: Runtime, registry: Registry, prints: dict[date, str]
     ) -> dict[date, DaySummary]:
         """The days of `prints` (day → fingerprint) known in memory or stored and still valid."""
-        sessions = getattr(runtime, "sessions", None)
+        sessions = _table_of(runtime, registry)
         if sessions is None or not prints:
             found = {day: self._get((day, fp)) for day, fp in prints.items()}
             return {day: summary for day, summary in found.items() if summary is not None}
@@ -133,9 +133,11 @@ class DaySummaries:
     ) -> DaySummary:
         """A settled day from InfluxDB, stored in the table (when there is one) and kept."""
         summary, receipts = compute_day(runtime, registry, day, now)
-        sessions = getattr(runtime, "sessions", None)
+        sessions = _table_of(runtime, registry)
         if sessions is None:
             return self._put((day, fingerprint), summary)
+        if receipts.count == 0 and (kept := _outlived_events(sessions, registry, day)):
+            return self._put((day, kept[0].version), kept[1])
         try:
             row = save_summary(sessions, summary, fingerprint, receipts, now)
         except SQLAlchemyError as exc:  # the report is still right; the next one tries again
@@ -169,6 +171,38 @@ class DaySummaries:
         return summary
 
 
+def _table_of(runtime: Runtime, registry: Registry):
+    """The sessions of the day summaries table when it keeps this hall's days, else None.
+
+    The table holds one row per day: the first hall's. Other halls of a deployment
+    are computed from InfluxDB and kept in memory only (docs/MULTI-HALL.md).
+    """
+    sessions = getattr(runtime, "sessions", None)
+    deployment = getattr(runtime, "deployment", None)
+    if sessions is None or deployment is None:
+        return sessions
+    return sessions if deployment().first.hall.id == registry.hall.id else None
+
+
+def _outlived_events(sessions, registry: Registry, day: date) -> tuple | None:
+    """The stored row of a day whose events are gone from InfluxDB (retention), if any.
+
+    A summary computed from the day's events outlives them: recomputing it for a changed
+    registry would turn a worked day into an unknown one, so the stored one stands.
+    """
+    row = load_summaries(sessions, [day], registry.hall.tz).get(day)
+    if row is None or row[0].receipts.count == 0:
+        return None
+    log.warning(
+        "the events of %s are gone from InfluxDB; the summary computed at %s from %d of them "
+        "stands although the registry changed since",
+        day,
+        row[0].computed_at.isoformat(),
+        row[0].receipts.count,
+    )
+    return row
+
+
 def _whole(hall: HallSettings, day: date) -> tuple[datetime, datetime]:
     return local_midnight(hall, day), local_midnight(hall, day + ONE_DAY)
 
@@ -185,9 +219,12 @@ def compute_day(
 
 
 def events_of_day(runtime: Runtime, registry: Registry, day: date, now: datetime) -> list[Event]:
-    """The events a day's summary needs up to `now`: carried-over facts plus the day's own."""
+    """The events a day's summary needs up to `now`: carried-over facts plus the day's own
+    (its own hall's: the store holds every hall's)."""
     hall = registry.hall
     if day_of(hall, now) == day:
         return runtime.history(registry, now)
     day_start = local_midnight(hall, day)
-    return runtime.store.day_history(day_start, min(now, local_midnight(hall, day + ONE_DAY)))
+    events = runtime.store.day_history(day_start, min(now, local_midnight(hall, day + ONE_DAY)))
+    own_events = getattr(runtime, "own_events", None)
+    return own_events(registry, events) if own_events else events
