@@ -2,7 +2,8 @@
 
 A department head gets their department's alerts, a hall manager the whole
 hall's; nobody gets an empty digest ("昨日无告警" every morning is noise).
-Each digest is queued once per (day, user): running it twice adds nothing.
+Each digest is queued once per (hall, day, user): running it twice adds nothing.
+On a deployment of several halls each hall has its own digest, of its own alerts.
 """
 
 from __future__ import annotations
@@ -20,24 +21,26 @@ from alerts.recipients import DEPT_HEAD, HALL_MANAGER, digest_recipients
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.models import UserRow
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 from hallwatch.schedule import local_midnight
 
 DIGEST_MAX_LINES = 30  # the rest is counted, not listed: the page has them all
 WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
-def alerts_of_day(session: Session, registry: Registry, day: date) -> list[AlertRow]:
-    """Alerts opened on the hall day `day`, in the order they opened."""
+def alerts_of_day(
+    session: Session, registry: Registry, day: date, foreign: frozenset[str] = frozenset()
+) -> list[AlertRow]:
+    """Alerts opened on the hall day `day`, in the order they opened, but for those of the
+    departments in `foreign` (other halls')."""
     start = local_midnight(registry.hall, day)
     end = local_midnight(registry.hall, day + timedelta(days=1))
-    return list(
-        session.scalars(
-            select(AlertRow)
-            .where(AlertRow.opened_at >= start, AlertRow.opened_at < end)
-            .order_by(AlertRow.opened_at, AlertRow.id)
-        )
+    rows = session.scalars(
+        select(AlertRow)
+        .where(AlertRow.opened_at >= start, AlertRow.opened_at < end)
+        .order_by(AlertRow.opened_at, AlertRow.id)
     )
+    return [row for row in rows if row.department_id not in foreign]
 
 
 def _counts(alerts: Sequence[AlertRow]) -> str:
@@ -87,9 +90,13 @@ def morning_digest(
     settings: Settings,
     day: date,
     now: datetime,
+    foreign: frozenset[str] = frozenset(),
 ) -> int:
-    """Queue the digest of `day` for each department head and hall manager; return rows added."""
-    alerts = alerts_of_day(session, registry, day)
+    """Queue the digest of `day` for each department head and hall manager; return rows added.
+
+    `users` are those of this hall; `foreign` the departments of the other halls.
+    """
+    alerts = alerts_of_day(session, registry, day, foreign)
     if not alerts:
         return 0
     added = 0
@@ -107,6 +114,7 @@ def morning_digest(
             "counts": dict(Counter(alert.kind for alert in own)),
             "alerts": [alert.id for alert in own],
         }
-        key = f"digest:{day.isoformat()}:{user.id}"
+        hall = "" if registry.hall.id == DEFAULT_HALL_ID else f"{registry.hall.id}:"
+        key = f"digest:{hall}{day.isoformat()}:{user.id}"
         added += enqueue(session, None, user, "digest", subject, body, now, payload, key=key)
     return added

@@ -5,6 +5,10 @@ day up to now, plus past days that still need closing (yesterday until its
 verdicts are recorded, and any recent day with an alert left unresolved). So a
 skipped or coalesced run, a scheduler started late, or one restarted after a
 crash loses nothing, and a repeated one changes nothing.
+
+Each hall of the deployment is evaluated by its own hours, holidays and time
+zone; an evaluation of one hall never revises, follows up or counts another's
+alerts (told apart by department, whose ids are unique across the deployment).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.notify import follow_up, on_opened
 from alerts.records import ReconcileResult, begin_write, reconcile
 from hallwatch.alert_kinds import Episode
 from hallwatch.registry.alerting import AlertRow
+from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.models import UserRow
 from hallwatch.registry.spec import Registry
 from hallwatch.rules import episodes, episodes_of_day
@@ -31,28 +36,50 @@ log = logging.getLogger(__name__)
 CATCH_UP_DAYS = 7  # past days with unresolved alerts are re-evaluated this far back
 
 
+def foreign_departments(deployment: Deployment, registry: Registry) -> frozenset[str]:
+    """The departments of the deployment's other halls (none for a single hall)."""
+    return frozenset(
+        d for d, hall in deployment.hall_of_department.items() if hall != registry.hall.id
+    )
+
+
 @dataclass
 class Evaluator:
     """Evaluates the rules for a runtime; remembers which past days it has already closed."""
 
     runtime: Runtime
-    closed_days: set[date] = field(default_factory=set)
+    closed_days: set[tuple[str, date]] = field(default_factory=set)  # (hall id, day)
 
     def evaluate(self, now: datetime, dry_run: bool = False) -> list[AlertRow]:
         """Reconcile and notify as of `now`; return the unresolved alerts (dry run: no change)."""
-        registry = self.runtime.registry(fresh=True)
-        today = day_of(registry.hall, now)
-        past = self._days_to_close(registry, today)
+        deployment = _deployment_of(self.runtime)
         # All InfluxDB reads first: no database transaction is held open across them.
-        found = [(day, self._episodes_of(registry, day, now)) for day in past]
-        found.append((today, self._today(registry, today, now)))
+        found, past = [], []
+        for registry in deployment.halls:
+            foreign = foreign_departments(deployment, registry)
+            today = day_of(registry.hall, now)
+            days = self._days_to_close(registry, today, foreign)
+            past += [(registry.hall.id, day) for day in days]
+            found += [(registry, day, self._episodes_of(registry, day, now)) for day in days]
+            found.append((registry, today, self._today(registry, today, now)))
         with self.runtime.sessions() as session:
             begin_write(session)
             changes = [
-                reconcile(session, eps, registry, now, _bounds(registry, day)) for day, eps in found
+                (
+                    registry,
+                    reconcile(
+                        session,
+                        eps,
+                        registry,
+                        now,
+                        _bounds(registry, day),
+                        foreign_departments(deployment, registry),
+                    ),
+                )
+                for registry, day, eps in found
             ]
             if not dry_run:
-                self._notify(session, registry, changes, now)
+                self._notify(session, deployment, changes, now)
             open_rows = list(
                 session.scalars(
                     select(AlertRow)
@@ -66,25 +93,30 @@ class Evaluator:
                 return open_rows
             session.commit()
         self.closed_days.update(past)
-        _log_changes(changes)
+        _log_changes([change for _, change in changes])
         return open_rows
 
-    def _days_to_close(self, registry: Registry, today: date) -> list[date]:
+    def _days_to_close(
+        self, registry: Registry, today: date, foreign: frozenset[str] = frozenset()
+    ) -> list[date]:
         """Past days still to evaluate once: yesterday without verdicts, days left unresolved."""
         days: set[date] = set()
         yesterday = today - timedelta(days=1)
         with self.runtime.sessions() as session:
             if DaySchedule(registry, yesterday).working and not _verdicts_recorded(
-                session, registry, yesterday
+                session, registry, yesterday, foreign
             ):
                 days.add(yesterday)
-            days |= _days_left_open(session, registry, today)
-        return sorted(days - self.closed_days)
+            days |= _days_left_open(session, registry, today, foreign)
+        hall = registry.hall.id
+        return sorted(day for day in days if (hall, day) not in self.closed_days)
 
     def _episodes_of(self, registry: Registry, day: date, now: datetime) -> list[Episode]:
         start = local_midnight(registry.hall, day)
         end = local_midnight(registry.hall, day + timedelta(days=1))
         events = self.runtime.store.day_history(start, min(end, now))
+        if hasattr(self.runtime, "own_events"):  # not another hall's
+            events = self.runtime.own_events(registry, events)
         return episodes_of_day(registry, events, day, now)
 
     def _today(self, registry: Registry, today: date, now: datetime) -> list[Episode]:
@@ -93,16 +125,20 @@ class Evaluator:
     def _notify(
         self,
         session: Session,
-        registry: Registry,
-        changes: list[ReconcileResult],
+        deployment: Deployment,
+        changes: list[tuple[Registry, ReconcileResult]],
         now: datetime,
     ) -> None:
-        users = list(session.scalars(select(UserRow).order_by(UserRow.id)))
+        everyone = list(session.scalars(select(UserRow).order_by(UserRow.id)))
         settings = self.runtime.settings
-        for change in changes:
-            for row in change.opened:
-                on_opened(session, row, registry, users, settings, now)
-        follow_up(session, registry, users, settings, now)
+        for registry in deployment.halls:
+            users = [u for u in everyone if in_hall(u, registry)]
+            for hall, change in changes:
+                if hall is registry:
+                    for row in change.opened:
+                        on_opened(session, row, registry, users, settings, now)
+            foreign = foreign_departments(deployment, registry)
+            follow_up(session, registry, users, settings, now, foreign)
 
 
 def evaluate(runtime: Runtime, now: datetime, dry_run: bool = False) -> list[AlertRow]:
@@ -110,25 +146,57 @@ def evaluate(runtime: Runtime, now: datetime, dry_run: bool = False) -> list[Ale
     return Evaluator(runtime).evaluate(now, dry_run)
 
 
-def _verdicts_recorded(session: Session, registry: Registry, day: date) -> bool:
+def _deployment_of(runtime: Runtime) -> Deployment:
+    """Every hall, fresh (a stand-in runtime that only has `registry()` is one hall)."""
+    if hasattr(runtime, "deployment"):
+        return runtime.deployment(fresh=True)
+    return Deployment((runtime.registry(fresh=True),))
+
+
+def in_hall(user: UserRow, registry: Registry) -> bool:
+    """Whether a user is told about this hall's alerts: limited to no hall, or to this one."""
+    halls = user.hall_codes
+    return not halls or registry.hall.id in halls
+
+
+def _not_foreign(foreign: frozenset[str]) -> list[ColumnElement[bool]]:
+    """WHERE clauses leaving out the alerts of other halls' departments."""
+    if not foreign:
+        return []
+    return [or_(AlertRow.department_id.is_(None), AlertRow.department_id.not_in(foreign))]
+
+
+def _verdicts_recorded(
+    session: Session, registry: Registry, day: date, foreign: frozenset[str] = frozenset()
+) -> bool:
     """Whether `withdrawn` alerts of `day` exist, i.e. the day was evaluated after its close."""
     start = local_midnight(registry.hall, day)
     end = local_midnight(registry.hall, day + timedelta(days=1))
     found = session.scalar(
         select(AlertRow.id)
-        .where(AlertRow.kind == "withdrawn", AlertRow.since >= start, AlertRow.since < end)
+        .where(
+            AlertRow.kind == "withdrawn",
+            AlertRow.since >= start,
+            AlertRow.since < end,
+            *_not_foreign(foreign),
+        )
         .limit(1)
     )
     return found is not None
 
 
-def _days_left_open(session: Session, registry: Registry, today: date) -> set[date]:
+def _days_left_open(
+    session: Session, registry: Registry, today: date, foreign: frozenset[str] = frozenset()
+) -> set[date]:
     """Recent past days with an alert still unresolved (the scheduler stopped too early)."""
     start = local_midnight(registry.hall, today - timedelta(days=CATCH_UP_DAYS))
     end = local_midnight(registry.hall, today)
     since = session.scalars(
         select(AlertRow.since).where(
-            AlertRow.resolved_at.is_(None), AlertRow.since >= start, AlertRow.since < end
+            AlertRow.resolved_at.is_(None),
+            AlertRow.since >= start,
+            AlertRow.since < end,
+            *_not_foreign(foreign),
         )
     )
     return {day_of(registry.hall, at) for at in since}

@@ -103,14 +103,14 @@ def on_opened(
     return added
 
 
-def _open_unacknowledged(session: Session) -> list[AlertRow]:
-    return list(
-        session.scalars(
-            select(AlertRow)
-            .where(AlertRow.resolved_at.is_(None), AlertRow.acknowledged_at.is_(None))
-            .order_by(AlertRow.id)
-        )
+def _open_unacknowledged(session: Session, foreign: frozenset[str]) -> list[AlertRow]:
+    """Open, unacknowledged alerts, except those of the departments in `foreign`."""
+    rows = session.scalars(
+        select(AlertRow)
+        .where(AlertRow.resolved_at.is_(None), AlertRow.acknowledged_at.is_(None))
+        .order_by(AlertRow.id)
     )
+    return [row for row in rows if row.department_id not in foreign]
 
 
 def _escalate(
@@ -162,12 +162,16 @@ def follow_up(
     users: Sequence[UserRow],
     settings: Settings,
     now: datetime,
+    foreign: frozenset[str] = frozenset(),
 ) -> int:
-    """Remind and escalate open, unacknowledged alerts (only within hours); return rows added."""
+    """Remind and escalate open, unacknowledged alerts (only within hours); return rows added.
+
+    Alerts of the departments in `foreign` belong to other halls, followed up with theirs.
+    """
     if not in_hours(registry, now):
         return 0
     added = 0
-    for alert in _open_unacknowledged(session):
+    for alert in _open_unacknowledged(session, foreign):
         added += _escalate(session, alert, registry, users, settings, now)
         added += _remind(session, alert, registry, users, settings, now)
     session.flush()

@@ -17,14 +17,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import false, select, update
+from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.messages import describe
 from hallwatch.alert_kinds import Episode
 from hallwatch.registry.alerting import AlertRow
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.models import DepartmentRow
+from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,16 @@ REVISED = "revised"  # the episode is gone once the whole day's events were seen
 
 
 def _revise(
-    session: Session, keys: set[str], day: tuple[datetime, datetime], now: datetime
+    session: Session,
+    keys: set[str],
+    day: tuple[datetime, datetime],
+    now: datetime,
+    foreign: frozenset[str] = frozenset(),
 ) -> list[AlertRow]:
-    """Resolve unresolved alerts opened on `day` whose episodes the rules no longer find."""
+    """Resolve unresolved alerts opened on `day` whose episodes the rules no longer find.
+
+    Alerts of the departments in `foreign` (other halls') are not this evaluation's.
+    """
     start, end = day
     stale = session.scalars(
         select(AlertRow).where(
@@ -135,7 +143,7 @@ def _revise(
     )
     revised = []
     for row in stale:
-        if row.key not in keys:
+        if row.key not in keys and row.department_id not in foreign:
             row.resolved_at, row.resolution = now, REVISED
             revised.append(row)
     return revised
@@ -147,11 +155,13 @@ def reconcile(
     registry: Registry,
     now: datetime,
     day: tuple[datetime, datetime] | None = None,
+    foreign: frozenset[str] = frozenset(),
 ) -> ReconcileResult:
     """Record new episodes and resolve cleared ones in the caller's transaction (it commits).
 
     With `day` ([start, end) of the hall day the episodes cover, all of it evaluated),
-    alerts of that day whose episode has vanished are revised away.
+    alerts of that day whose episode has vanished are revised away, except those of the
+    departments in `foreign` (the other halls of the deployment).
     """
     begin_write(session)
     result = ReconcileResult()
@@ -172,7 +182,7 @@ def reconcile(
         elif _resolve(row, episode):
             result.resolved.append(row)
     if day is not None:
-        result.resolved += _revise(session, {e.key for e in episodes}, day, now)
+        result.resolved += _revise(session, {e.key for e in episodes}, day, now, foreign)
     # Rows another process inserted while we looked: theirs to notify, ours to resolve.
     won = _existing(session, [e.key for e in raced])
     for episode in raced:
@@ -207,13 +217,25 @@ def alert_json(row: AlertRow, tz: tzinfo) -> dict:
     }
 
 
-def visible_to(user) -> list:
-    """WHERE clauses limiting alerts to what `user` may see: a department head only theirs."""
+def in_halls(halls) -> list:
+    """WHERE clauses keeping the alerts of departments in `halls` (hall ids)."""
+    hall_of = func.coalesce(DepartmentRow.hall_code, DEFAULT_HALL_ID)  # NULL: from before halls
+    return [AlertRow.department_id.in_(select(DepartmentRow.id).where(hall_of.in_(list(halls))))]
+
+
+def visible_to(user, hall: str | None = None) -> list:
+    """WHERE clauses limiting alerts to what `user` may see: a department head only theirs,
+    a user limited to halls only theirs; with `hall`, only that hall's."""
+    scope = []
+    if getattr(user, "halls", ()):
+        scope += in_halls(user.halls)
+    if hall is not None:
+        scope += in_halls([hall])
     if user.role != DEPT_HEAD:
-        return []
+        return scope
     if not user.department_id:
         return [false()]  # a department head without a department sees nothing
-    return [AlertRow.department_id == user.department_id]
+    return [*scope, AlertRow.department_id == user.department_id]
 
 
 def acknowledge(

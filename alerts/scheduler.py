@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time as clock_time
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from alerts.digest import morning_digest
-from alerts.evaluate import Evaluator
+from alerts.evaluate import Evaluator, foreign_departments, in_hall
 from alerts.lease import make_holder, release, try_acquire
 from alerts.outbox import deliver_due
 from alerts.records import begin_write
@@ -36,6 +37,7 @@ from hallwatch.metrics.jobs import BACKFILL_DAYS, LATE_DAYS, refresh_days
 from hallwatch.registry.models import UserRow
 from hallwatch.runtime import Runtime
 from hallwatch.schedule import day_of
+from hallwatch.telemetry import AlertFigures
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,15 @@ def utc_now() -> datetime:
 class AlertService:
     """What the jobs do, each only while this process holds the lease."""
 
-    def __init__(self, runtime: Runtime, holder: str | None = None, clock: Clock = utc_now):
+    def __init__(
+        self,
+        runtime: Runtime,
+        holder: str | None = None,
+        clock: Clock = utc_now,
+        figures: AlertFigures | None = None,
+    ):
         self.runtime = runtime
+        self.figures = figures or AlertFigures()
         self.holder = holder or make_holder()
         self.clock = clock
         self.evaluator = Evaluator(runtime)
@@ -113,21 +122,26 @@ class AlertService:
 
     def _run(self, name: str, work: Callable[[datetime], None]) -> None:
         """Run one job if leading; log a failure once, and once when it works again."""
-        now = self.clock()
+        now, began = self.clock(), clock_time.perf_counter()
         try:
-            if self.lead(now):
+            leading = self.lead(now)
+            if leading:
                 work(now)
         except OUTAGES as exc:  # InfluxDB or the database away: expected, no traceback
-            self._failed(name, f"{type(exc).__name__}: {exc}")
+            self._failed(name, f"{type(exc).__name__}: {exc}", began)
             return
         except Exception:  # a bug: keep the traceback, and keep the scheduler going
-            self._failed(name, "unexpected error", trace=True)
+            self._failed(name, "unexpected error", began, trace=True)
             return
+        finally:
+            self.figures.leading.set(int(self.leading))
+        self.figures.job_ran(name, "done" if leading else "standby", began)
         if name in self._failing:
             log.info("alert job %r works again", name)
             self._failing.discard(name)
 
-    def _failed(self, name: str, why: str, trace: bool = False) -> None:
+    def _failed(self, name: str, why: str, began: float, trace: bool = False) -> None:
+        self.figures.job_ran(name, "failed", began)
         if name in self._failing:
             return
         self._failing.add(name)
@@ -141,6 +155,7 @@ class AlertService:
 
     def _deliver(self, now: datetime) -> None:
         stats = deliver_due(self.runtime.sessions, self.runtime.settings, now)
+        self.figures.delivered(stats.sent, stats.retrying, stats.failed)
         if stats.attempted:
             log.info(
                 "outbox: %d sent, %d to retry, %d given up",
@@ -150,15 +165,21 @@ class AlertService:
             )
 
     def _digest(self, now: datetime) -> None:
-        registry = self.runtime.registry(fresh=True)
-        yesterday = day_of(registry.hall, now) - timedelta(days=1)
-        with self.runtime.sessions() as session:
-            begin_write(session)
-            users = list(session.scalars(select(UserRow).order_by(UserRow.id)))
-            added = morning_digest(session, registry, users, self.runtime.settings, yesterday, now)
-            session.commit()
-        if added:
-            log.info("morning digest of %s: %d messages queued", yesterday, added)
+        """Yesterday's digest of each hall (its own yesterday), to the users of that hall."""
+        deployment = self.runtime.deployment(fresh=True)
+        for registry in deployment.halls:
+            yesterday = day_of(registry.hall, now) - timedelta(days=1)
+            foreign = foreign_departments(deployment, registry)
+            with self.runtime.sessions() as session:
+                begin_write(session)
+                everyone = session.scalars(select(UserRow).order_by(UserRow.id))
+                users = [user for user in everyone if in_hall(user, registry)]
+                added = morning_digest(
+                    session, registry, users, self.runtime.settings, yesterday, now, foreign
+                )
+                session.commit()
+            if added:
+                log.info("morning digest of %s: %d messages queued", yesterday, added)
 
     def _past_digest_time(self, now: datetime) -> bool:
         tz = self.runtime.registry().hall.tz
@@ -219,10 +240,14 @@ def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
     return scheduler
 
 
-def run_scheduler(runtime: Runtime, on_stop_signal: Callable[[Callable[[], None]], None]) -> None:
+def run_scheduler(
+    runtime: Runtime,
+    on_stop_signal: Callable[[Callable[[], None]], None],
+    figures: AlertFigures | None = None,
+) -> None:
     """Run until `on_stop_signal`'s callback fires (SIGTERM/SIGINT), then release the lease."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # every tick at INFO is noise
-    service = AlertService(runtime)
+    service = AlertService(runtime, figures=figures)
     scheduler = build_scheduler(service, runtime.registry(fresh=True).hall.tz)
     started, stop = threading.Event(), threading.Event()
     scheduler.add_listener(lambda _event: started.set(), EVENT_SCHEDULER_STARTED)

@@ -84,18 +84,25 @@ def user() -> None:
 @click.option("--role", required=True, help="admin, hall_manager, dept_head or inspector")
 @click.option("--department", default=None, help="Department id (needed for dept_head)")
 @click.option("--password", required=True, help="The password (stored hashed)")
-def user_add(name: str, role: str, department: str | None, password: str) -> None:
+@click.option(
+    "--hall",
+    "halls",
+    multiple=True,
+    help="Limit the user to this hall id (repeatable; without it a user's halls stay as they were)",
+)
+def user_add(name: str, role: str, department: str | None, password: str, halls) -> None:
     """Create or update user NAME."""
     from hallwatch.registry.users import add_user
 
     runtime = _runtime(_settings())
     with runtime.sessions() as session:
         try:
-            add_user(session, name, role, password, department)
+            add_user(session, name, role, password, department, halls=tuple(halls) or None)
             session.commit()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name!r} saved with role {role}")
+    scope = f" in halls {', '.join(halls)}" if halls else ""
+    click.echo(f"user {name!r} saved with role {role}{scope}")
 
 
 @user.group("channel")
@@ -161,9 +168,34 @@ def user_channel_remove(name: str, channel_id: int) -> None:
     click.echo(f"channel {channel_id} of user {name!r} removed")
 
 
+def _metrics_port(envvar: str):
+    """`--metrics-port`: serve Prometheus figures there (0, the default: no metrics port)."""
+    return click.option(
+        "--metrics-port",
+        envvar=envvar,
+        default=0,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help=f"Serve Prometheus /metrics on this port (HALLWATCH_METRICS_HOST, default "
+        f"127.0.0.1); 0: off. Env: {envvar}",
+    )
+
+
+def _serve_metrics(registry, port: int, settings: Settings) -> None:
+    from hallwatch.telemetry import serve
+
+    try:
+        serve(registry, port, settings.metrics_host)
+    except OSError as exc:  # the port is taken, or HALLWATCH_METRICS_HOST is no address here
+        raise click.ClickException(
+            f"cannot serve metrics on {settings.metrics_host}:{port}: {exc}"
+        ) from exc
+
+
 @main.command()
 @click.option("--group", default=None, help="Share the work with other collectors ($share/NAME/…)")
-def collector(group: str | None) -> None:
+@_metrics_port("HALLWATCH_COLLECTOR_METRICS_PORT")
+def collector(group: str | None, metrics_port: int) -> None:
     """Ingest from MQTT into InfluxDB until stopped (SIGTERM/SIGINT: flush, exit 0)."""
     from collector.collector import Collector
     from hallwatch.mqtt import make_client
@@ -172,8 +204,12 @@ def collector(group: str | None) -> None:
     runtime = _runtime(settings, influx_access="write")
     target = settings.mqtt_target()
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True)
-    ingest = Collector(client, runtime.influx, lambda: runtime.registry(fresh=True), group=group)
+    ingest = Collector(client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group)
     _stop_on_signals(ingest.stop)
+    if metrics_port:
+        from hallwatch.telemetry import ingest_registry
+
+        _serve_metrics(ingest_registry(ingest), metrics_port, settings)
     log.info(
         "collector %r → %s db %s", settings.collector_id, settings.influx_url, settings.influx_db
     )
@@ -182,11 +218,17 @@ def collector(group: str | None) -> None:
 
 
 @main.command("alerts")
-def alerts_command() -> None:
+@_metrics_port("HALLWATCH_ALERTS_METRICS_PORT")
+def alerts_command(metrics_port: int) -> None:
     """Run the alert scheduler until stopped (SIGTERM/SIGINT: exit 0)."""
     from alerts.scheduler import run_scheduler
+    from hallwatch.telemetry import AlertFigures
 
-    run_scheduler(_runtime(_settings()), _stop_on_signals)
+    settings = _settings()
+    figures = AlertFigures()
+    if metrics_port:
+        _serve_metrics(figures.registry, metrics_port, settings)
+    run_scheduler(_runtime(settings), _stop_on_signals, figures)
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -253,12 +295,14 @@ def check(at_text: str | None, dry_run: bool) -> None:
     type=click.Path(path_type=Path),
     help="xlsx: the workbook (….xlsx); csv: a directory (created if missing) or a ….zip",
 )
-def report(month_text: str, file_format: str, out: Path) -> None:
+@click.option("--hall", "hall_id", default=None, help="Which hall, on a deployment of several")
+def report(month_text: str, file_format: str, out: Path, hall_id: str | None) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
     from hallwatch.metrics import export
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
+    from hallwatch.registry.deployment import UnknownHall
 
     try:
         month = Month.of_report(month_text)
@@ -266,7 +310,13 @@ def report(month_text: str, file_format: str, out: Path) -> None:
         raise click.BadParameter(str(exc), param_hint="--month") from None
     _check_report_path(out, file_format)
     runtime = _runtime(_settings())
-    registry = runtime.registry(fresh=True)
+    try:
+        registry = runtime.registry(fresh=True, hall=hall_id)
+    except UnknownHall:
+        halls = ", ".join(runtime.deployment().ids)
+        raise click.BadParameter(
+            f"no hall {hall_id!r}; the halls: {halls}", param_hint="--hall"
+        ) from None
     if not registry.departments:
         raise click.ClickException("the registry is empty: run `hallwatch import FILE` first")
     now = datetime.now(UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -22,6 +23,9 @@ SMTP_SUBMISSION_PORT = 587  # the usual port when STARTTLS is asked for
 SMTPS_PORT = 465
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("", "0", "false", "no", "off")
+SECRET_KEY_BYTES = 32
+MAX_TRUSTED_PROXIES = 5  # more hops than any hall's set-up; a typo like 10 is refused
+SECRET_KEY_WAIT_S = 5.0  # how long a process waits for another to finish writing var/secret_key
 
 
 class ConfigError(ValueError):
@@ -81,6 +85,19 @@ def _flag(env: dict[str, str], name: str) -> bool | None:
     return raw in TRUE_WORDS
 
 
+def _proxy_count(env: dict[str, str]) -> int:
+    """HALLWATCH_TRUSTED_PROXIES: how many reverse proxies stand in front of the web app."""
+    raw = env.get("HALLWATCH_TRUSTED_PROXIES", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > MAX_TRUSTED_PROXIES:
+        raise ConfigError(
+            f"HALLWATCH_TRUSTED_PROXIES must be a number of proxies from 0 to "
+            f"{MAX_TRUSTED_PROXIES}, got {raw!r}"
+        )
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -108,6 +125,12 @@ class Settings:
     influx_read_password: str | None = None
     influx_read_token: str | None = None
     mqtt_ca: str | None = None
+    # Reverse proxies in front of the web app whose X-Forwarded-* headers are believed.
+    trusted_proxies: int = 0
+    # Prometheus: where the collector's and scheduler's metrics ports listen (no login, so
+    # loopback by default), and the bearer token the web app's /metrics asks for (README).
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -142,6 +165,9 @@ class Settings:
             ),
             secure_cookies=_flag(env, "HALLWATCH_SECURE_COOKIES"),
             public_ranking=_flag(env, "HALLWATCH_PUBLIC_RANKING"),
+            trusted_proxies=_proxy_count(env),
+            metrics_host=env.get("HALLWATCH_METRICS_HOST", "").strip() or cls.metrics_host,
+            metrics_token=env.get("HALLWATCH_METRICS_TOKEN") or None,
         )
         settings.validate()
         return settings
@@ -285,14 +311,32 @@ class Settings:
         return self.database_url
 
     def web_secret_key(self) -> str:
-        """HALLWATCH_SECRET_KEY, or one generated once and kept under var/."""
+        """HALLWATCH_SECRET_KEY, or one generated once and kept under var/.
+
+        Every web process must sign with the same key, or a login (and a form's CSRF
+        token) made at one is refused by another: processes started together in one
+        directory (gunicorn's workers) agree on the file's key, because only the first
+        creates it. Processes on several hosts need HALLWATCH_SECRET_KEY (docs/DEPLOY.md).
+        """
         if self.secret_key:
             return self.secret_key
         path = VAR_DIR / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
         VAR_DIR.mkdir(exist_ok=True)
-        key = secrets.token_hex(32)
-        path.write_text(key)
-        path.chmod(0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _key_written_by_another(path)
+        key = secrets.token_hex(SECRET_KEY_BYTES)
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
         return key
+
+
+def _key_written_by_another(path: Path) -> str:
+    """The key in `path`, waiting briefly for the process that just created it to write it."""
+    deadline = time.monotonic() + SECRET_KEY_WAIT_S
+    while not (key := path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it, or set HALLWATCH_SECRET_KEY")
+    return key

@@ -1,9 +1,15 @@
-"""Wiring shared by the processes: database sessions, the event store, the current registry."""
+"""Wiring shared by the processes: database sessions, the event store, the current registry.
+
+A deployment may hold several halls (docs/MULTI-HALL.md). `registry()` is one hall:
+the one asked for, else the one `hall_chooser` names (the web app's: the hall of the
+request), else the first, which is the whole of a single-hall deployment.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,8 +21,9 @@ from hallwatch.events import Event
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import HallSettings, Registry
-from hallwatch.registry.store import load_registry
+from hallwatch.registry.store import load_deployment
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
 
@@ -31,10 +38,12 @@ class Runtime:
     sessions: sessionmaker[Session]
     influx: InfluxClient
     store: EventStore
-    today: DayEvents | None = None
-    _registry: Registry | None = None
+    today: DayEvents | None = None  # the first hall's day in memory (None: always read)
+    hall_chooser: Callable[[], str | None] | None = None
+    _deployment: Deployment | None = None
     _registry_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _days: dict[str, DayEvents] = field(default_factory=dict)  # hall id → its day in memory
 
     @classmethod
     def from_settings(cls, settings: Settings, influx_access: str = "read") -> Runtime:
@@ -48,41 +57,71 @@ class Runtime:
         store = EventStore(influx)
         return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))
 
-    def registry(self, fresh: bool = False) -> Registry:
-        """The current registry, re-read from the database at most every few seconds.
+    def deployment(self, fresh: bool = False) -> Deployment:
+        """Every hall, re-read from the database at most every few seconds.
 
-        An unchanged snapshot keeps its object, so what is cached per registry
-        (the live tracker) survives the re-read. Read outside the lock: the other
-        threads go on with the previous snapshot meanwhile.
+        An unchanged snapshot keeps its object (and so do its halls), so what is cached
+        per registry (the live tracker) survives the re-read. Read outside the lock:
+        the other threads go on with the previous snapshot meanwhile.
         """
         with self._lock:
-            current = self._registry
+            current = self._deployment
             stale = time.monotonic() - self._registry_at > REGISTRY_TTL_S
             if current is not None and not (fresh or stale):
                 return current
             self._registry_at = time.monotonic()  # the others keep `current` meanwhile
         with self.sessions() as session:
-            loaded = load_registry(session)
+            loaded = load_deployment(session)
         with self._lock:
-            if self._registry is None or loaded != self._registry:
-                self._registry = loaded
-            return self._registry
+            if self._deployment is None or loaded != self._deployment:
+                self._deployment = _keeping_unchanged_halls(self._deployment, loaded)
+            return self._deployment
+
+    def registry(self, fresh: bool = False, hall: str | None = None) -> Registry:
+        """One hall (`hall`, else the chooser's, else the first); UnknownHall if there is none."""
+        if hall is None and self.hall_chooser is not None:
+            hall = self.hall_chooser()
+        return self.deployment(fresh).hall(hall)
+
+    def own_events(self, registry: Registry, events: list[Event]) -> list[Event]:
+        """`events` without those of the deployment's other halls (the store holds them all)."""
+        foreign = self.deployment().foreign_devices(registry)
+        return [e for e in events if e.device not in foreign] if foreign else events
 
     def history(self, registry: Registry, at: datetime) -> list[Event]:
         """The events the state function needs at `at`: today's from memory, a past day's read."""
         hall = registry.hall
-        if self._is_today(hall, at):
-            assert self.today is not None
-            return self.today.history(hall, at)
-        return self.store.day_history(local_midnight(hall, day_of(hall, at)), at)
+        today = self._today_of(hall, at)
+        if today is not None:
+            return self.own_events(registry, today.history(hall, at))
+        day_start = local_midnight(hall, day_of(hall, at))
+        return self.own_events(registry, self.store.day_history(day_start, at))
 
-    def hall_state(self, at: datetime) -> tuple[Registry, HallState]:
+    def hall_state(self, at: datetime, hall: str | None = None) -> tuple[Registry, HallState]:
         """The hall at `at`: today's kept up incrementally, a past day's replayed from InfluxDB."""
-        registry = self.registry()
-        if self._is_today(registry.hall, at):
-            assert self.today is not None
-            return registry, self.today.state(registry, at)
+        registry = self.registry(hall=hall)
+        today = self._today_of(registry.hall, at)
+        if today is not None:
+            return registry, today.state(registry, at)
         return registry, hall_at(registry, self.history(registry, at), at)
 
-    def _is_today(self, hall: HallSettings, at: datetime) -> bool:
-        return self.today is not None and day_of(hall, at) == day_of(hall, datetime.now(UTC))
+    def _today_of(self, hall: HallSettings, at: datetime) -> DayEvents | None:
+        """The hall's day in memory when `at` is on its today, else None (read the store)."""
+        if self.today is None or day_of(hall, at) != day_of(hall, datetime.now(UTC)):
+            return None
+        with self._lock:
+            if not self._days:
+                self._days[hall.id] = self.today
+            found = self._days.get(hall.id)
+            if found is None:
+                found = self._days[hall.id] = DayEvents(self.store, self.today.clock)
+            return found
+
+
+def _keeping_unchanged_halls(old: Deployment | None, new: Deployment) -> Deployment:
+    """`new`, with each hall equal to one of `old` kept as that object (its caches live on)."""
+    if old is None:
+        return new
+    return Deployment(
+        tuple(old.by_id.get(r.hall.id) if old.by_id.get(r.hall.id) == r else r for r in new.halls)
+    )

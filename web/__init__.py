@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hallwatch.config import Settings
 from hallwatch.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "zh_Hans_CN"  # the users read Chinese; English is switchable
 LOCALES = {"zh": DEFAULT_LOCALE, "en": "en"}  # ?lang= value → Babel locale
@@ -46,6 +50,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     )
     app.json.ensure_ascii = False
     app.config.update(test_config or {})
+    _behind_proxies(app, settings)
+    _warn_if_the_key_is_per_host(settings)
     app.extensions["hallwatch"] = Runtime.from_settings(settings)
     Babel(app, locale_selector=_locale, timezone_selector=_hall_timezone)
     app.before_request(_start_clock)
@@ -59,8 +65,11 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         api,
         auth,
         department_page,
+        halls,
+        metrics_route,
         operations,
         pages,
+        province,
         public_ranking,
         report_downloads,
         reports_api,
@@ -69,6 +78,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     )
 
     auth.init_app(app)
+    halls.init_app(app)
+    metrics_route.init_app(app)
     for blueprint in (
         api.bp,
         alerts_api.bp,
@@ -81,9 +92,30 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         report_downloads.bp,
         reports_page.bp,
         public_ranking.bp,
+        province.bp,
     ):
         app.register_blueprint(blueprint)
     return app
+
+
+def _behind_proxies(app: Flask, settings: Settings) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host from HALLWATCH_TRUSTED_PROXIES proxies (default none).
+
+    Behind nginx every request comes from the proxy's address: without this the login
+    throttle would count all clients as one address, and redirects would say http://.
+    """
+    hops = settings.trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _warn_if_the_key_is_per_host(settings: Settings) -> None:
+    """A PostgreSQL deployment usually has web processes on several hosts: they need one key."""
+    if not settings.secret_key and settings.database_url.startswith("postgresql"):
+        log.warning(
+            "HALLWATCH_SECRET_KEY is not set: signing with this host's var/secret_key, "
+            "so web processes on other hosts will refuse its logins (docs/DEPLOY.md)"
+        )
 
 
 def _start_clock() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from alerts.records import acknowledge, alert_json, visible_to
 from hallwatch.registry.alerting import AlertRow
 from web.auth import csrf
+from web.halls import selected_hall
 from web.roles import permission_required
 from web.timeparam import BadInstant, parse_instant
 
@@ -38,7 +39,7 @@ def list_alerts():
     status = request.args.get("status", "open")
     if status not in STATUSES:
         return jsonify(error=f"'status' must be one of {', '.join(STATUSES)}, got {status!r}"), 400
-    query = select(AlertRow).where(*visible_to(current_user))
+    query = select(AlertRow).where(*visible_to(current_user, selected_hall()))
     if status == "open":
         query = query.where(AlertRow.resolved_at.is_(None))
     if "since" in request.args:

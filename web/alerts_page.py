@@ -34,6 +34,7 @@ from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, local_midnight
 from web.alerts_api import NOTE_MAX_CHARS
 from web.auth import safe_next
+from web.halls import selected_hall
 from web.pages import ALERT_KIND_WORDS
 from web.roles import can, permission_required
 from web.scope import visible_departments
@@ -156,7 +157,7 @@ def _query(filters: Filters, registry: Registry) -> Select:
     start = local_midnight(registry.hall, filters.first_day)
     end = local_midnight(registry.hall, filters.last_day + timedelta(days=1))
     query = select(AlertRow).where(
-        *visible_to(current_user),
+        *visible_to(current_user, selected_hall()),
         AlertRow.opened_at >= start,
         AlertRow.opened_at < end,
         *_status_clauses(filters.status),

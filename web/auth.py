@@ -62,13 +62,14 @@ class WebUser(UserMixin):
     username: str
     role: str
     department_id: str | None
+    halls: tuple[str, ...] = ()  # limited to these halls; none: every hall
 
     def get_id(self) -> str:
         return str(self.user_id)
 
     @classmethod
     def of(cls, row: UserRow) -> WebUser:
-        return cls(row.id, row.username, row.role, row.department_id)
+        return cls(row.id, row.username, row.role, row.department_id, row.hall_codes)
 
 
 class LoginForm(FlaskForm):

@@ -10,7 +10,13 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -29,6 +35,7 @@ from hallwatch.registry.users import (
     create_user,
     delete_user,
     list_users,
+    set_user_halls,
     update_user,
     valid_username,
 )
@@ -104,9 +111,18 @@ def _department_field() -> SelectField:
     )
 
 
+def _halls_field() -> SelectMultipleField:
+    # Choices are the deployment's halls, filled in per request (_with_choices); shown only
+    # when there are several. None chosen: every hall.
+    return SelectMultipleField(
+        lazy_gettext("限于大厅(不选即全部大厅)"), validate_choice=True, default=[]
+    )
+
+
 class UserForm(FlaskForm):
     role = _role_field()
     department = _department_field()
+    halls = _halls_field()
 
 
 class AddUserForm(UserForm):
@@ -126,7 +142,17 @@ def _runtime():
 
 
 def _departments() -> dict[str, str]:
-    return {d.id: d.name for d in _runtime().registry().departments}
+    """Every department of the deployment, id → name (with its hall's when there are several)."""
+    deployment = _runtime().deployment()
+    if deployment.single:
+        return {d.id: d.name for d in deployment.first.departments}
+    return {d.id: f"{r.hall.name} · {d.name}" for r in deployment.halls for d in r.departments}
+
+
+def _halls() -> dict[str, str]:
+    """The deployment's halls, id → name; empty on a single hall (nothing to choose)."""
+    deployment = _runtime().deployment()
+    return {} if deployment.single else {r.hall.id: r.hall.name for r in deployment.halls}
 
 
 def _with_departments(form: UserForm, departments: dict[str, str]) -> UserForm:
@@ -134,7 +160,14 @@ def _with_departments(form: UserForm, departments: dict[str, str]) -> UserForm:
         SelectChoice("", gettext("(无)")),
         *(SelectChoice(ident, name) for ident, name in departments.items()),
     ]
+    form.halls.choices = [SelectChoice(ident, name) for ident, name in _halls().items()]
     return form
+
+
+def _save_halls(db, user, form: UserForm) -> None:
+    """A department head's hall is their department's; the others are limited as chosen."""
+    if _halls():
+        set_user_halls(db, user, [] if form.role.data == DEPARTMENT_ROLE else form.halls.data)
 
 
 def _channel_target(kind: str, target: str) -> str:
@@ -145,6 +178,7 @@ def _channel_target(kind: str, target: str) -> str:
 def _render(add_form=None, edited: tuple[int, EditUserForm] | None = None, errors=None, status=200):
     """The users page; a bound form (with its errors) replaces the blank one it stands for."""
     departments = _departments()
+    halls = _halls()
     add_form = _with_departments(add_form or AddUserForm(formdata=None), departments)
     rows = []
     with _runtime().sessions() as db:
@@ -152,7 +186,11 @@ def _render(add_form=None, edited: tuple[int, EditUserForm] | None = None, error
             if edited and edited[0] == user.id:
                 form = edited[1]
             else:
-                data = {"role": user.role, "department": user.department_id or ""}
+                data = {
+                    "role": user.role,
+                    "department": user.department_id or "",
+                    "halls": list(user.hall_codes),
+                }
                 form = EditUserForm(formdata=None, data=data)
             channels = [
                 {
@@ -168,13 +206,15 @@ def _render(add_form=None, edited: tuple[int, EditUserForm] | None = None, error
                     "username": user.username,
                     "role": ROLE_WORDS.get(user.role, user.role),
                     "department": departments.get(user.department_id or "", user.department_id),
+                    "halls": [halls.get(code, code) for code in user.hall_codes],
                     "channels": channels,
                     "form": _with_departments(form, departments),
                     "errors": (errors or {}).get(user.id, []),
                     "me": user.id == current_user.user_id,
                 }
             )
-    return render_template("ops_users.html", add_form=add_form, users=rows), status
+    page = render_template("ops_users.html", add_form=add_form, users=rows, several=bool(halls))
+    return page, status
 
 
 def list_page():
@@ -186,13 +226,14 @@ def add():
     if form.validate_on_submit():
         with _runtime().sessions() as db:
             try:
-                create_user(
+                user = create_user(
                     db,
                     form.username.data,
                     form.role.data,
                     form.password.data,
                     form.department.data or None,
                 )
+                _save_halls(db, user, form)
                 db.commit()
             except UserChangeRefused as exc:
                 form.username.errors.append(REFUSED_WORDS.get(exc.reason, str(exc)))
@@ -217,6 +258,7 @@ def edit(user_id: int):
                     form.password.data or None,
                     acting_user_id=current_user.user_id,
                 )
+                _save_halls(db, user, form)
                 name = user.username
                 db.commit()
             except UserChangeRefused as exc:

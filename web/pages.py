@@ -19,6 +19,7 @@ from alerts.records import alert_json, visible_to
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.alerting import AlertRow
 from web.api import live_json
+from web.halls import selected_hall
 from web.roles import can
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
@@ -80,7 +81,8 @@ def _names(registry, windows: set[str]) -> dict:
 
 def _open_alerts(at: datetime, replay: bool, tz) -> list[dict]:
     """Alerts the user may see that were unresolved at `at` (now: still unresolved)."""
-    query = select(AlertRow).where(*visible_to(current_user), AlertRow.opened_at <= at)
+    scope = visible_to(current_user, selected_hall())
+    query = select(AlertRow).where(*scope, AlertRow.opened_at <= at)
     if replay:
         query = query.where(or_(AlertRow.resolved_at.is_(None), AlertRow.resolved_at > at))
     else:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hallwatch.metrics.day import DaySummary, StaffCounts, WindowMinutes
 from hallwatch.registry.models import Base, UTCDateTime
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 from hallwatch.schedule import is_working_day, local_midnight, works_on
 
 FORMAT = 1  # of the JSON and of the fingerprint: bump to recompute every stored day
@@ -174,6 +174,7 @@ class _RegistryPrints:
             _plain(getattr(hall, f.name))
             for f in fields(hall)
             if f.name not in ("closed_days", "working_days")  # only the day's own status counts
+            and not (f.name == "id" and hall.id == DEFAULT_HALL_ID)  # as before several halls
         ]
         self.registry = registry
         self.base = _digest(

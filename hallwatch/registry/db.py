@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,18 +55,52 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def add_missing_columns(connection: Connection) -> list[str]:
+    """Add the nullable columns a newer version declares to tables an older one created.
+
+    Databases from before several halls lack `hall.code` and `departments.hall_code`;
+    their NULL means the hall `main`. Returns "table.column" of each column added.
+    """
+    inspector = inspect(connection)
+    preparer = connection.dialect.identifier_preparer
+    added = []
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(
+                text(
+                    f"ALTER TABLE {preparer.quote(table.name)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            )
+            added.append(f"{table.name}.{column.name}")
+    if added:
+        log.info("database schema: added columns %s", ", ".join(added))
+    return added
+
+
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; safe to call from several processes starting at once."""
+    """Create missing tables and columns; safe to call from several processes starting at once."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
             Base.metadata.create_all(connection)
+            add_missing_columns(connection)
         return
     try:
         Base.metadata.create_all(engine)
+        with engine.begin() as connection:
+            add_missing_columns(connection)
     except OperationalError as exc:
-        # Another process created a table between our check and our CREATE; look again.
-        if "already exists" not in str(exc):
+        # Another process created a table or column between our check and ours; look again.
+        if "already exists" not in str(exc) and "duplicate column" not in str(exc):
             raise
         log.debug("schema created concurrently, checking again: %s", exc)
         Base.metadata.create_all(engine)
+        with engine.begin() as connection:
+            add_missing_columns(connection)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 ID_LEN = 64  # contract §2: ids are [A-Za-z0-9_-]{1,64}
@@ -53,11 +53,16 @@ class Tracked:
 
 
 class HallRow(Tracked, Base):
-    """The hall's settings: one row, id 1, updated in place."""
+    """One hall's settings, updated in place; a single-hall deployment has one row, id 1.
+
+    `code` is the hall's id in the file (None in databases from before several halls:
+    that row is the hall `main`).
+    """
 
     __tablename__ = "hall"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     name: Mapped[str] = mapped_column(String(TEXT_LEN))
     timezone: Mapped[str] = mapped_column(String(TEXT_LEN))
     hours: Mapped[list[Any]] = mapped_column(JSON)  # [["09:00", "12:00"], …]
@@ -74,6 +79,8 @@ class DepartmentRow(Tracked, Base):
 
     id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     name: Mapped[str] = mapped_column(String(TEXT_LEN))
+    # The hall's code; windows, staff, devices, roster and leave follow their department.
+    hall_code: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
 
 
 class WindowRow(Tracked, Base):
@@ -158,6 +165,25 @@ class UserRow(Base):
     department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    hall_rows: Mapped[list[UserHallRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="UserHallRow.hall_code"
+    )
+
+    @property
+    def hall_codes(self) -> tuple[str, ...]:
+        """The halls this user is limited to; none means every hall."""
+        return tuple(h.hall_code for h in self.hall_rows)
+
+
+class UserHallRow(Base):
+    """A hall a user is limited to; a user without any sees every hall (docs/MULTI-HALL.md)."""
+
+    __tablename__ = "user_halls"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    hall_code: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
 
 
 REGISTRY_MODELS = (

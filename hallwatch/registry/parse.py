@@ -2,13 +2,18 @@
 
 Pure: no database, no clock. Every scalar is read as text and converted per key,
 so `09:00`, `001` or `2026-12-31` mean the same quoted or not.
+
+Two forms (docs/MULTI-HALL.md): one `hall:` with the sections beside it (contract
+§2, a deployment of one hall whose id is `main`), or `halls:`, a
+list of halls each with its `id`, its settings and its own sections. Ids, cards and
+firmware names are unique across the whole file; references stay within a hall.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +21,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from hallwatch.registry import values
+from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import (
+    DEFAULT_HALL_ID,
     Department,
     Device,
     HallSettings,
@@ -39,6 +46,8 @@ HALL_KEYS = (
     "absent_grace_minutes",
     "offline_after_minutes",
 )
+HALL_ID_KEY = "id"  # of each hall under `halls:`
+HALLS = "halls"
 HOLIDAY_RULES = ("cn", "none")
 DEVICE_KINDS = ("badge_reader", "presence_sensor")
 
@@ -121,11 +130,24 @@ class _Entry:
             return default
 
 
-class _Parser:
-    """Parses the sections in dependency order, remembering ids for the references."""
+@dataclass
+class _Unique:
+    """What must be unique across the whole deployment, and where each was first seen."""
 
-    def __init__(self, problems: list[str]) -> None:
+    ids: dict[str, dict[str, str]] = field(default_factory=dict)  # section → id → location
+    cards: dict[str, str] = field(default_factory=dict)  # uid → holder
+    firmware: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"zigbee2mqtt": {}, "tasmota": {}}
+    )
+
+
+class _Parser:
+    """Parses one hall's sections in dependency order, remembering ids for the references."""
+
+    def __init__(self, problems: list[str], prefix: str = "", unique: _Unique | None = None):
         self.problems = problems
+        self.prefix = prefix  # "" for a single hall, "halls[1] (id west)." for one of several
+        self.unique = unique or _Unique()
         self.departments: dict[str, int] = {}
         self.windows: dict[str, int] = {}
         self.staff: dict[str, int] = {}
@@ -141,10 +163,12 @@ class _Parser:
         if value is None:
             return
         if not isinstance(value, list):
-            self.problems.append(f"{section}: expected a list of entries, got {values.show(value)}")
+            self.problems.append(
+                f"{self.prefix}{section}: expected a list of entries, got {values.show(value)}"
+            )
             return
         for index, item in enumerate(value):
-            where = f"{section}[{index}]"
+            where = f"{self.prefix}{section}[{index}]"
             if not isinstance(item, dict):
                 self.problems.append(f"{where}: expected a mapping, got {values.show(item)}")
                 continue
@@ -154,15 +178,19 @@ class _Parser:
             yield index, _Entry(where, item, self.problems)
 
     def claim_id(self, entry: _Entry, seen: dict[str, int], section: str, index: int) -> str | None:
+        """The entry's id, reported when another entry of the deployment has it already."""
         ident = entry.get("id", values.ident, required=True)
         if ident is not None:
-            if ident in seen:
-                entry.report(f"duplicate id '{ident}' (also {section}[{seen[ident]}])", "id")
+            claimed = self.unique.ids.setdefault(section, {})
+            if ident in claimed:
+                entry.report(f"duplicate id '{ident}' (also {claimed[ident]})", "id")
             else:
+                claimed[ident] = f"{self.prefix}{section}[{index}]"
                 seen[ident] = index
         return ident
 
     def hall(self, value: Any) -> HallSettings:
+        """The settings of a single `hall:` (contract §2: its id is always `main`)."""
         defaults = HallSettings()
         if value is None:
             return defaults
@@ -171,6 +199,11 @@ class _Parser:
             return defaults
         e = _Entry("hall", value, self.problems)
         e.allow_keys(HALL_KEYS)
+        return self.settings(e, DEFAULT_HALL_ID)
+
+    def settings(self, e: _Entry, hall_id: str) -> HallSettings:
+        """A hall's settings from the keys of `e` (defaults for those missing)."""
+        defaults = HallSettings()
         timezone = e.get("timezone", values.timezone, default=defaults.timezone)
         self.tz = ZoneInfo(timezone)
         closed = e.get("closed_days", values.dates, default=frozenset())
@@ -178,6 +211,7 @@ class _Parser:
         for day in sorted(closed & working):
             e.report(f"{day} is also listed in 'closed_days'", "working_days")
         return HallSettings(
+            id=hall_id,
             name=e.get("name", values.text, default=defaults.name),
             timezone=timezone,
             hours=e.get("hours", values.periods, default=defaults.hours),
@@ -217,7 +251,6 @@ class _Parser:
 
     def staff_list(self, value: Any) -> list[StaffMember]:
         result: list[StaffMember] = []
-        holder: dict[str, str] = {}
         for index, e in self.entries("staff", value):
             e.allow_keys(("id", "name", "department", "badges"))
             ident = self.claim_id(e, self.staff, "staff", index)
@@ -225,17 +258,17 @@ class _Parser:
             department = e.get("department", self.department_ref, required=True)
             badges = e.get("badges", values.badges, default=())
             for uid in badges:
-                if uid in holder:
-                    e.report(f"card '{uid}' is also held by {holder[uid]}", "badges")
+                if uid in self.unique.cards:
+                    e.report(f"card '{uid}' is also held by {self.unique.cards[uid]}", "badges")
                 else:
-                    holder[uid] = ident or f"staff[{index}]"
+                    self.unique.cards[uid] = ident or f"{self.prefix}staff[{index}]"
             result.append(StaffMember(ident, name, department, badges))
         return result
 
     def device_list(self, value: Any) -> list[Device]:
         result: list[Device] = []
         ids: dict[str, int] = {}
-        names: dict[str, dict[str, str]] = {"zigbee2mqtt": {}, "tasmota": {}}
+        names = self.unique.firmware
         for index, e in self.entries("devices", value):
             e.allow_keys(("id", "kind", "window", "department", "zigbee2mqtt", "tasmota"))
             ident = self.claim_id(e, ids, "devices", index)
@@ -253,7 +286,7 @@ class _Parser:
                 if firmware[key] in names[key]:
                     e.report(f"'{firmware[key]}' is also device {names[key][firmware[key]]}", key)
                 elif firmware[key] is not None:
-                    names[key][firmware[key]] = ident or f"devices[{index}]"
+                    names[key][firmware[key]] = ident or f"{self.prefix}devices[{index}]"
             result.append(Device(ident, kind, window, department, **firmware))
         return result
 
@@ -319,26 +352,16 @@ def _load_yaml(text: str) -> dict[Any, Any]:
     return data
 
 
-def parse_registry(text: str) -> Registry:
-    """The registry in `text` (YAML), or RegistryError listing every problem found."""
-    data = _load_yaml(text)
-    problems = [
-        f"top level: unknown key '{key}' (expected {', '.join(SECTIONS)})"
-        for key in data
-        if key not in SECTIONS
-    ]
-    parser = _Parser(problems)
-    hall = parser.hall(data.get("hall"))
+def _sections(parser: _Parser, data: dict[Any, Any], settings: HallSettings) -> Registry:
+    """One hall's sections, read in dependency order."""
     departments = parser.department_list(data.get("departments"))
     windows = parser.window_list(data.get("windows"))
     staff = parser.staff_list(data.get("staff"))
     devices = parser.device_list(data.get("devices"))
     roster = parser.roster_list(data.get("roster"))
     leave = parser.leave_list(data.get("leave"))
-    if problems:
-        raise RegistryError(problems)
     return Registry(
-        hall=hall,
+        hall=settings,
         departments=tuple(departments),
         windows=tuple(windows),
         staff=tuple(staff),
@@ -346,3 +369,78 @@ def parse_registry(text: str) -> Registry:
         roster=tuple(roster),
         leave=tuple(leave),
     )
+
+
+def _one_hall(data: dict[Any, Any], problems: list[str]) -> Registry:
+    """The contract §2 form: `hall:` and the sections at the top level."""
+    problems += [
+        f"top level: unknown key '{key}' (expected {', '.join(SECTIONS)})"
+        for key in data
+        if key not in SECTIONS
+    ]
+    parser = _Parser(problems)
+    return _sections(parser, data, parser.hall(data.get("hall")))
+
+
+def _beside_halls(key: Any) -> str:
+    """The problem with a top-level key next to `halls:`."""
+    if key == "hall":
+        return f"top level: key 'hall': a file has either 'hall' (one hall) or '{HALLS}', not both"
+    if key in SECTIONS:
+        return f"top level: key '{key}': with '{HALLS}' it belongs inside each hall"
+    return f"top level: unknown key '{key}' (expected {HALLS})"
+
+
+def _several_halls(data: dict[Any, Any], problems: list[str]) -> list[Registry]:
+    """The `halls:` form: a list of halls, each with its id, settings and own sections."""
+    problems += [_beside_halls(key) for key in data if key != HALLS]
+    listed = data[HALLS]
+    if not isinstance(listed, list) or not listed:
+        problems.append(f"{HALLS}: expected a non-empty list of halls, got {values.show(listed)}")
+        return []
+    unique, halls, seen = _Unique(), [], {}
+    for index, item in enumerate(listed):
+        where = f"{HALLS}[{index}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected a mapping, got {values.show(item)}")
+            continue
+        label = item.get(HALL_ID_KEY)
+        if isinstance(label, str) and len(label) <= values.MAX_TEXT_LEN:
+            where += f" (id {label})"
+        e = _Entry(where, item, problems)
+        e.allow_keys((HALL_ID_KEY, *HALL_KEYS, *SECTIONS[1:]))
+        hall_id = e.get(HALL_ID_KEY, values.ident, required=True)
+        if hall_id in seen:
+            e.report(f"duplicate id '{hall_id}' (also {HALLS}[{seen[hall_id]}])", HALL_ID_KEY)
+        elif hall_id is not None:
+            seen[hall_id] = index
+        parser = _Parser(problems, prefix=f"{where}.", unique=unique)
+        settings = parser.settings(e, hall_id or f"{HALLS}[{index}]")
+        halls.append(_sections(parser, item, settings))
+    return halls
+
+
+def parse_deployment(text: str) -> Deployment:
+    """Every hall in `text` (YAML, either form), or RegistryError listing every problem found."""
+    data = _load_yaml(text)
+    problems: list[str] = []
+    if HALLS in data:
+        halls = _several_halls(data, problems)
+    else:
+        halls = [_one_hall(data, problems)]
+    if problems:
+        raise RegistryError(problems)
+    return Deployment(tuple(halls))
+
+
+def parse_registry(text: str) -> Registry:
+    """The one hall in `text` (YAML), or RegistryError listing every problem found.
+
+    A file of several halls is refused here: read it with `parse_deployment`.
+    """
+    deployment = parse_deployment(text)
+    if not deployment.single:
+        raise RegistryError(
+            [f"{HALLS}: {len(deployment.halls)} halls where one was expected (parse_deployment)"]
+        )
+    return deployment.first

@@ -18,6 +18,7 @@ Period = tuple[time, time]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 DEFAULT_HOURS: tuple[Period, ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
+DEFAULT_HALL_ID = "main"  # the id of a hall given as a single `hall:` (contract §2)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class HallSettings:
     empty_grace_minutes: float = 10
     absent_grace_minutes: float = 15
     offline_after_minutes: float = 10
+    id: str = DEFAULT_HALL_ID  # one hall of a deployment (docs/MULTI-HALL.md)
 
     @cached_property
     def tz(self) -> ZoneInfo:

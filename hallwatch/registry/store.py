@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.models import (
     BadgeRow,
     Base,
@@ -29,8 +30,9 @@ from hallwatch.registry.models import (
     StaffRow,
     WindowRow,
 )
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.parse import RegistryError, parse_deployment
 from hallwatch.registry.spec import (
+    DEFAULT_HALL_ID,
     WEEKDAYS,
     Department,
     Device,
@@ -43,7 +45,7 @@ from hallwatch.registry.spec import (
     Window,
 )
 
-HALL_ROW_ID = 1
+HALL_ROW_ID = 1  # the row of a single-hall deployment (and the first hall ever imported)
 
 Desired = dict[Any, dict[str, Any]]  # natural key → column values, in file order
 
@@ -102,19 +104,18 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _hall_columns(hall: HallSettings) -> Desired:
+def _hall_columns(hall: HallSettings) -> dict[str, Any]:
     return {
-        HALL_ROW_ID: {
-            "name": hall.name,
-            "timezone": hall.timezone,
-            "hours": _hhmm(hall.hours),
-            "holidays": hall.holidays,
-            "closed_days": sorted(day.isoformat() for day in hall.closed_days),
-            "working_days": sorted(day.isoformat() for day in hall.working_days),
-            "empty_grace_minutes": float(hall.empty_grace_minutes),
-            "absent_grace_minutes": float(hall.absent_grace_minutes),
-            "offline_after_minutes": float(hall.offline_after_minutes),
-        }
+        "code": hall.id,
+        "name": hall.name,
+        "timezone": hall.timezone,
+        "hours": _hhmm(hall.hours),
+        "holidays": hall.holidays,
+        "closed_days": sorted(day.isoformat() for day in hall.closed_days),
+        "working_days": sorted(day.isoformat() for day in hall.working_days),
+        "empty_grace_minutes": float(hall.empty_grace_minutes),
+        "absent_grace_minutes": float(hall.absent_grace_minutes),
+        "offline_after_minutes": float(hall.offline_after_minutes),
     }
 
 
@@ -162,16 +163,34 @@ def leave_key(leave: Leave) -> str:
     return _digest("leave", leave.staff, start, end)
 
 
-def _desired(registry: Registry) -> dict[type[Base], Desired]:
+def _hall_row_ids(session: Session, deployment: Deployment) -> dict[str, int]:
+    """Hall code → its row id: the row it had before, else a new one after the highest."""
+    known = {(row.code or DEFAULT_HALL_ID): row.id for row in session.scalars(select(HallRow))}
+    next_id = max(known.values(), default=HALL_ROW_ID - 1) + 1
+    ids = {}
+    for code in deployment.ids:
+        if code in known:
+            ids[code] = known[code]
+        else:
+            ids[code], next_id = next_id, next_id + 1
+    return ids
+
+
+def _desired(deployment: Deployment, hall_rows: dict[str, int]) -> dict[type[Base], Desired]:
     """Every table's wanted rows, in the order foreign keys need them written."""
+    halls = deployment.halls
     return {
-        HallRow: _hall_columns(registry.hall),
-        DepartmentRow: {d.id: {"name": d.name} for d in registry.departments},
-        WindowRow: {w.id: _window_columns(w) for w in registry.windows},
-        StaffRow: {s.id: {"name": s.name, "department_id": s.department} for s in registry.staff},
-        BadgeRow: {uid: {"staff_id": s.id} for s in registry.staff for uid in s.badges},
-        DeviceRow: {d.id: _device_columns(d) for d in registry.devices},
-        RosterRow: {roster_key(r): _roster_columns(r) for r in registry.roster},
+        HallRow: {hall_rows[r.hall.id]: _hall_columns(r.hall) for r in halls},
+        DepartmentRow: {
+            d.id: {"name": d.name, "hall_code": r.hall.id} for r in halls for d in r.departments
+        },
+        WindowRow: {w.id: _window_columns(w) for r in halls for w in r.windows},
+        StaffRow: {
+            s.id: {"name": s.name, "department_id": s.department} for r in halls for s in r.staff
+        },
+        BadgeRow: {uid: {"staff_id": s.id} for r in halls for s in r.staff for uid in s.badges},
+        DeviceRow: {d.id: _device_columns(d) for r in halls for d in r.devices},
+        RosterRow: {roster_key(e): _roster_columns(e) for r in halls for e in r.roster},
         LeaveRow: {
             leave_key(v): {
                 "staff_id": v.staff,
@@ -179,7 +198,8 @@ def _desired(registry: Registry) -> dict[type[Base], Desired]:
                 "end": v.end.astimezone(UTC),
                 "reason": v.reason,
             }
-            for v in registry.leave
+            for r in halls
+            for v in r.leave
         },
     }
 
@@ -228,14 +248,20 @@ def _sync(session: Session, model: type[Base], desired: Desired, now: datetime) 
     return counts
 
 
-def apply_registry(session: Session, registry: Registry, now: datetime) -> ImportSummary:
-    """Bring the database to `registry` as of `now` (aware), in the caller's transaction."""
+def apply_deployment(session: Session, deployment: Deployment, now: datetime) -> ImportSummary:
+    """Bring the database to every hall of `deployment` as of `now` (aware), in the caller's
+    transaction; a hall missing from it is retired with all it holds."""
     if now.tzinfo is None:
-        raise ValueError(f"apply_registry needs an aware `now`, got {now.isoformat()}")
+        raise ValueError(f"apply_deployment needs an aware `now`, got {now.isoformat()}")
     summary = ImportSummary()
-    for model, desired in _desired(registry).items():
+    for model, desired in _desired(deployment, _hall_row_ids(session, deployment)).items():
         summary.sections[model.__tablename__] = _sync(session, model, desired, now)
     return summary
+
+
+def apply_registry(session: Session, registry: Registry, now: datetime) -> ImportSummary:
+    """Bring the database to the one hall `registry` (the whole deployment becomes it)."""
+    return apply_deployment(session, Deployment((registry,)), now)
 
 
 def import_file(
@@ -247,9 +273,9 @@ def import_file(
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RegistryError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
-    registry = parse_registry(text)
+    deployment = parse_deployment(text)
     with session_factory() as session, session.begin():
-        return apply_registry(session, registry, now or datetime.now(UTC))
+        return apply_deployment(session, deployment, now or datetime.now(UTC))
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -272,10 +298,9 @@ def _periods(hours: list[list[str]]) -> tuple[Period, ...]:
     return tuple((time.fromisoformat(start), time.fromisoformat(end)) for start, end in hours)
 
 
-def _hall(row: HallRow | None) -> HallSettings:
-    if row is None:
-        return HallSettings()
+def _hall(row: HallRow) -> HallSettings:
     return HallSettings(
+        id=row.code or DEFAULT_HALL_ID,
         name=row.name,
         timezone=row.timezone,
         hours=_periods(row.hours),
@@ -309,15 +334,60 @@ def _roster_entry(row: RosterRow) -> RosterEntry:
     )
 
 
-def load_registry(session: Session, as_of: datetime | None = None) -> Registry:
-    """The registry snapshot in force now, or at `as_of` (hall settings are always current)."""
+def load_deployment(session: Session, as_of: datetime | None = None) -> Deployment:
+    """Every hall in force now, or the entries at `as_of` (hall settings are always current)."""
     if as_of is not None and as_of.tzinfo is None:
-        raise ValueError(f"load_registry needs an aware `as_of`, got {as_of.isoformat()}")
-    hall = _hall(session.get(HallRow, HALL_ROW_ID))
+        raise ValueError(f"load_deployment needs an aware `as_of`, got {as_of.isoformat()}")
+    current_halls = select(HallRow).where(HallRow.retired_at.is_(None))
+    halls = [
+        _hall(row) for row in session.scalars(current_halls.order_by(HallRow.seq, HallRow.id))
+    ] or [HallSettings()]
     badges: dict[str, list[str]] = {}
     for badge in session.scalars(_current(BadgeRow, as_of)):
         badges.setdefault(badge.staff_id, []).append(badge.uid)
     rows = {model: session.scalars(_current(model, as_of)).all() for model in _LISTED}
+    parts: dict[str, dict[type[Base], list[Any]]] = {
+        hall.id: {model: [] for model in _LISTED} for hall in halls
+    }
+    hall_of = _hall_finder(rows, {hall.id for hall in halls}, halls[0].id)
+    for model, found in rows.items():
+        for row in found:
+            parts[hall_of(model, row)][model].append(row)
+    return Deployment(tuple(_registry(hall, parts[hall.id], badges) for hall in halls))
+
+
+def _hall_finder(
+    rows: dict[type[Base], Any], codes: set[str], first: str
+) -> Callable[[type[Base], Any], str]:
+    """Which hall a row is in: a department names it, the rest follow their department.
+
+    A department of a database from before several halls (no code) is in `main`; one
+    naming a hall no longer current, in the first hall.
+    """
+    department_hall = {}
+    for row in rows[DepartmentRow]:
+        code = row.hall_code or DEFAULT_HALL_ID
+        department_hall[row.id] = code if code in codes else first
+    window_hall = {r.id: department_hall.get(r.department_id, first) for r in rows[WindowRow]}
+    staff_hall = {r.id: department_hall.get(r.department_id, first) for r in rows[StaffRow]}
+
+    def hall_of(model: type[Base], row: Any) -> str:
+        if model is DepartmentRow:
+            return department_hall[row.id]
+        if model is DeviceRow and row.window_id:
+            return window_hall.get(row.window_id, first)
+        if model is RosterRow:
+            return window_hall.get(row.window_id, first)
+        if model is LeaveRow:
+            return staff_hall.get(row.staff_id, first)
+        return department_hall.get(row.department_id, first)  # windows, staff, office readers
+
+    return hall_of
+
+
+def _registry(
+    hall: HallSettings, rows: dict[type[Base], list[Any]], badges: dict[str, list[str]]
+) -> Registry:
     return Registry(
         hall=hall,
         departments=tuple(Department(r.id, r.name) for r in rows[DepartmentRow]),
@@ -336,3 +406,11 @@ def load_registry(session: Session, as_of: datetime | None = None) -> Registry:
             for r in rows[LeaveRow]
         ),
     )
+
+
+def load_registry(session: Session, as_of: datetime | None = None) -> Registry:
+    """The first hall's snapshot in force now, or at `as_of`: the whole of a single-hall
+    deployment (code serving several halls reads `load_deployment`)."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValueError(f"load_registry needs an aware `as_of`, got {as_of.isoformat()}")
+    return load_deployment(session, as_of).first

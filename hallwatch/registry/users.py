@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hallwatch.registry.alerting import ChannelRow
-from hallwatch.registry.models import ID_LEN, DepartmentRow, UserRow
+from hallwatch.registry.models import ID_LEN, DepartmentRow, HallRow, UserHallRow, UserRow
+from hallwatch.registry.spec import DEFAULT_HALL_ID
 from hallwatch.registry.throttle import clear_failures
 
 ROLES = ("admin", "hall_manager", "dept_head", "inspector")
@@ -47,6 +48,31 @@ def _department_for(session: Session, role: str, department: str | None) -> str 
     return row.id
 
 
+def current_halls(session: Session) -> list[str]:
+    """The codes of the halls in the current registry, in file order."""
+    rows = session.scalars(
+        select(HallRow).where(HallRow.retired_at.is_(None)).order_by(HallRow.seq, HallRow.id)
+    )
+    return [row.code or DEFAULT_HALL_ID for row in rows]
+
+
+def _halls_for(session: Session, halls: list[str] | tuple[str, ...]) -> list[str]:
+    """The halls a user is limited to, each once, or ValueError naming one not in the registry."""
+    known = current_halls(session) or [DEFAULT_HALL_ID]
+    for code in halls:
+        if code not in known:
+            raise ValueError(f"hall {code!r} is not in the current registry ({', '.join(known)})")
+    return list(dict.fromkeys(halls))
+
+
+def set_user_halls(session: Session, user: UserRow, halls: list[str] | tuple[str, ...]) -> None:
+    """Limit `user` to exactly `halls` (empty: every hall); ValueError for an unknown hall."""
+    wanted = _halls_for(session, halls)
+    user.hall_rows[:] = [h for h in user.hall_rows if h.hall_code in wanted]
+    have = set(user.hall_codes)
+    user.hall_rows.extend(UserHallRow(hall_code=code) for code in wanted if code not in have)
+
+
 def add_user(
     session: Session,
     username: str,
@@ -54,8 +80,13 @@ def add_user(
     password: str,
     department: str | None = None,
     now: datetime | None = None,
+    halls: list[str] | tuple[str, ...] | None = None,
 ) -> UserRow:
-    """Create user `username`, or update their role, department and password (caller commits)."""
+    """Create user `username`, or update their role, department and password (caller commits).
+
+    With `halls`, the user is limited to exactly those halls (empty: every hall); without,
+    a new user sees every hall and an existing one keeps their halls.
+    """
     _check_username(username)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
@@ -71,6 +102,8 @@ def add_user(
     user.department_id = department_id
     user.password_hash = generate_password_hash(password)
     user.updated_at = now
+    if halls is not None:
+        set_user_halls(session, user, halls)
     clear_failures(session, username)  # a new password is how an admin unlocks a name
     session.flush()
     return user

@@ -43,6 +43,8 @@ class Public:
 # endpoint → method → the roles allowed, or Public. HEAD is checked like GET.
 EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "api.healthz": {"GET": Public(200)},
+    # No login: Prometheus scrapes it; the test client is loopback and no token is set.
+    "metrics.metrics": {"GET": Public(200)},
     "api.live": {"GET": READERS},
     "api.rejected": {"GET": OPS_READERS},
     "api.unknown_cards": {"GET": OPS_READERS},
@@ -74,6 +76,8 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops.add_user": {"POST": ADMINS},
     "ops.edit_user": {"POST": ADMINS},
     "ops.delete_user": {"POST": ADMINS},
+    "province.overview": {"GET": OPS_READERS},
+    "province.province_api": {"GET": OPS_READERS},
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [

@@ -1,0 +1,313 @@
+"""Two halls on one deployment, on real services: Shanghai and Urumqi, each with its own hours.
+
+The collector stores both (each device's clock read in its own hall's time zone),
+/api/live answers per hall, a hall manager of one hall gets 404 for the other's
+hall, windows and pages, the province overview ranks both, and `hallwatch check`
+judges each hall by its own hours without touching the other's alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, text
+
+from alerts.scheduler import AlertService
+from hallwatch.events import Heartbeat
+from hallwatch.influx.eventstore import event_point
+from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
+from hallwatch.registry.alerting import AlertRow, OutboxRow
+from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+from hallwatch.registry.store import import_file, load_deployment
+from hallwatch.registry.users import add_user
+from tests.conftest import database_url_for
+from tests.helpers import deployment_env, hallwatch, wait_until
+from tests.integration.test_collector import publish, publisher
+from tests.integration.test_pipeline import app_for, basic
+from tests.unit.test_registry_parse import CONTRACT_EXAMPLE
+
+SHANGHAI, URUMQI = ZoneInfo("Asia/Shanghai"), ZoneInfo("Asia/Urumqi")
+TWO_HALLS = """
+halls:
+  - id: east
+    name: 东城大厅
+    timezone: Asia/Shanghai
+    hours: [["00:00", "23:59"]]
+    working_days: [{east_today}]
+    departments:
+      - {{id: civil, name: 民政局}}
+    windows:
+      - {{id: E01, name: 东1号窗口, department: civil, position: [1, 1]}}
+    staff:
+      - {{id: e001, name: 张三, department: civil, badges: ["04A1B2C3"]}}
+    devices:
+      - {{id: e01-card, kind: badge_reader, window: E01}}
+      - {{id: e01-seat, kind: presence_sensor, window: E01}}
+    roster:
+      - {{staff: e001, window: E01, days: [mon, tue, wed, thu, fri]}}
+  - id: west
+    name: 西城大厅
+    timezone: Asia/Urumqi
+    hours: [["10:00", "13:30"], ["16:00", "19:30"]]
+    working_days: [{west_today}]
+    departments:
+      - {{id: tax, name: 税务局}}
+    windows:
+      - {{id: X01, name: 西1号窗口, department: tax, position: [1, 1]}}
+    staff:
+      - {{id: x001, name: 李四, department: tax, badges: ["04A1B2C4"]}}
+    devices:
+      - {{id: x01-card, kind: badge_reader, window: X01}}
+      - {{id: x01-seat, kind: presence_sensor, window: X01}}
+    roster:
+      - {{staff: x001, window: X01, days: [mon, tue, wed, thu, fri]}}
+"""
+HOOK = "http://127.0.0.1:9/hook"  # nothing listens: messages stay in the outbox
+USERS = [
+    ("boss", "admin", None, ()),
+    ("east_mgr", "hall_manager", None, ("east",)),
+    ("west_tax", "dept_head", "tax", ()),
+]
+
+
+def two_halls_yaml() -> str:
+    now = datetime.now(UTC)
+    return TWO_HALLS.format(
+        east_today=now.astimezone(SHANGHAI).date(), west_today=now.astimezone(URUMQI).date()
+    )
+
+
+@pytest.fixture
+def database_url(tmp_path: Path):
+    yield from database_url_for("sqlite", tmp_path)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
+    """The two halls imported with the CLI, and a user of each kind."""
+    env = deployment_env(database_url, mosquitto.url, influx_db)
+    hall_file = tmp_path / "halls.yaml"
+    hall_file.write_text(two_halls_yaml(), encoding="utf-8")
+    hallwatch("import", str(hall_file), env=env)
+    for name, role, department, halls in USERS:
+        args = ["user", "add", name, "--role", role, "--password", f"pw-{name}"]
+        args += ["--department", department] if department else []
+        for hall in halls:
+            args += ["--hall", hall]
+        hallwatch(*args, env=env)
+    return env
+
+
+def get(client, path: str, who: str, **query):
+    return client.get(path, query_string=query, headers=basic(who, f"pw-{who}"))
+
+
+def window_ids(body: dict) -> list[str]:
+    return [w["id"] for w in body["windows"]]
+
+
+def test_the_collector_stores_both_halls_each_in_its_own_time(
+    deployment, collector_process, mosquitto
+):
+    pub = publisher(mosquitto.url)
+    # Clocks without an offset are hall time: 10:00 in Shanghai is 02:00Z, in Urumqi 04:00Z.
+    for device, uid in (("e01-card", "04A1B2C3"), ("x01-card", "04A1B2C4")):
+        badge = {"type": "badge", "uid": uid, "ts": "2026-11-24T10:00:00"}
+        publish(pub, f"hallwatch/devices/{device}/events", badge)
+    now = datetime.now(UTC)
+    for device in ("e01-seat", "x01-seat"):
+        seat = {"type": "presence", "occupied": True, "ts": now.isoformat()}
+        publish(pub, f"hallwatch/devices/{device}/events", seat)
+    pub.loop_stop()
+    app = app_for(deployment)
+    store = app.extensions["hallwatch"].store
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+
+    def badges() -> dict[str, datetime]:
+        return {e.device: e.at for e in store.events_between(day, day + timedelta(days=1))}
+
+    wait_until(lambda: len(badges()) == 2, timeout=20, message=badges)
+    assert badges() == {
+        "e01-card": datetime(2026, 11, 24, 2, tzinfo=UTC),
+        "x01-card": datetime(2026, 11, 24, 4, tzinfo=UTC),
+    }
+    client = app.test_client()
+
+    def east() -> dict:
+        return get(client, "/api/live", "boss", hall="east").get_json()
+
+    wait_until(lambda: east()["windows"][0]["state"] == "staffed", timeout=20, message=east)
+    assert window_ids(east()) == ["E01"]
+    assert east()["at"].endswith("+08:00")
+    west = get(client, "/api/live", "boss", hall="west").get_json()
+    assert window_ids(west) == ["X01"]
+    assert west["at"].endswith("+06:00")
+    assert window_ids(get(client, "/api/live", "boss").get_json()) == ["E01"]  # the first hall
+
+
+def test_a_hall_manager_of_one_hall_never_sees_the_other(deployment):
+    client = app_for(deployment).test_client()
+    assert window_ids(get(client, "/api/live", "east_mgr").get_json()) == ["E01"]
+    for path, query in (
+        ("/api/live", {"hall": "west"}),
+        ("/", {"hall": "west"}),
+        ("/windows/X01", {}),
+        ("/departments/tax", {}),
+        ("/api/alerts", {"hall": "west"}),
+    ):
+        answer = get(client, path, "east_mgr", **query)
+        assert answer.status_code == 404, (path, query, answer.status_code)
+    assert get(client, "/windows/E01", "east_mgr").status_code == 200
+    day = {"from": "2026-11-24T00:00:00+08:00", "to": "2026-11-25T00:00:00+08:00"}
+    report = get(client, "/api/reports/windows", "boss", hall="west", **day).get_json()
+    assert [r["window"] for r in report] == ["X01"]
+    assert get(client, "/api/live", "boss", hall="nowhere").status_code == 404
+    # A department head is in their department's hall only.
+    assert window_ids(get(client, "/api/live", "west_tax").get_json()) == ["X01"]
+    assert get(client, "/api/live", "west_tax", hall="east").status_code == 404
+    # Someone with several halls gets a switcher; the page and its links stay in the hall.
+    page = get(client, "/", "boss", hall="west").get_data(as_text=True)
+    assert "西1号窗口" in page and "东1号窗口" not in page
+    assert 'href="/?hall=east"' in page and "/api/live?hall=west" in page
+    assert "西城大厅" not in get(client, "/", "east_mgr").get_data(as_text=True)  # no switcher
+
+
+def test_the_province_overview_ranks_the_halls_each_user_may_see(deployment):
+    client = app_for(deployment).test_client()
+    rows = get(client, "/api/province", "boss").get_json()
+    assert {r["hall"] for r in rows} == {"east", "west"}
+    for row in rows:
+        assert set(row) >= {"rank", "staffed_now", "windows", "today_staffed_ratio"}
+        assert row["windows"] == 1
+    assert [r["hall"] for r in get(client, "/api/province", "east_mgr").get_json()] == ["east"]
+    page = get(client, "/province", "boss").get_data(as_text=True)
+    assert "东城大厅" in page and "西城大厅" in page
+    assert get(client, "/province", "west_tax").status_code == 403
+
+
+def test_hallwatch_report_writes_the_hall_asked_for(deployment, tmp_path: Path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "west.xlsx"
+    hallwatch("report", "--month", "2026-11", "--hall", "west", "--out", str(out), env=deployment)
+    cells = [c for row in load_workbook(out)["窗口逐日"].iter_rows(values_only=True) for c in row]
+    assert "X01" in cells and "E01" not in cells
+    wrong = hallwatch(
+        "report",
+        "--month",
+        "2026-11",
+        "--hall",
+        "nowhere",
+        "--out",
+        str(out),
+        env=deployment,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "east, west" in wrong.stderr
+
+
+def test_an_admin_gives_a_user_halls_on_the_users_page(deployment):
+    app = app_for(deployment)
+    app.config["WTF_CSRF_ENABLED"] = False  # tests/integration/test_operations_pages.py has CSRF
+    client = app.test_client()
+    page = get(client, "/ops/users", "boss").get_data(as_text=True)
+    assert "限于大厅" in page and "西城大厅 · " in page  # departments named with their hall
+    form = {"username": "west_mgr", "password": "long-enough", "confirm": "long-enough"}
+    form |= {"role": "hall_manager", "department": "", "halls": ["west"]}
+    added = client.post("/ops/users", data=form, headers=basic("boss", "pw-boss"))
+    assert added.status_code == 302, added.get_data(as_text=True)
+    mine = client.get("/api/live", headers=basic("west_mgr", "long-enough"))
+    assert window_ids(mine.get_json()) == ["X01"]
+    other = client.get("/api/live?hall=east", headers=basic("west_mgr", "long-enough"))
+    assert other.status_code == 404
+    bad = client.post(
+        "/ops/users",
+        data=form | {"username": "x", "halls": ["nowhere"]},
+        headers=basic("boss", "pw-boss"),
+    )
+    assert bad.status_code == 400 and "nowhere" in bad.get_data(as_text=True)
+
+
+def open_absences(env: dict, at: str) -> set[str]:
+    out = hallwatch("check", "--at", at, env=env).stdout
+    return {a["staff"] for a in json.loads(out) if a["kind"] == "absent"}
+
+
+def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
+    hallwatch(
+        "user", "channel", "add", "east_mgr", "--kind", "webhook", "--target", HOOK, env=deployment
+    )
+    # Each hall's seat sensor was heard that morning: both halls were collecting.
+    runtime = app_for(deployment).extensions["hallwatch"]
+    for device, tz in (("e01-seat", SHANGHAI), ("x01-seat", URUMQI)):
+        heard = datetime(2026, 11, 24, 0, 30, tzinfo=tz)
+        runtime.influx.write([event_point(Heartbeat(device, heard, received=heard)).to_line()])
+    # 10:00 in Shanghai is 08:00 in Urumqi: the east hall is open, the west one not yet.
+    assert open_absences(deployment, "2026-11-24T10:00:00+08:00") == {"e001"}
+    # 13:00 in Shanghai is 11:00 in Urumqi: the west hall opened at 10:00; and evaluating the
+    # west hall leaves the east hall's alert alone.
+    assert open_absences(deployment, "2026-11-24T13:00:00+08:00") == {"e001", "x001"}
+    client = app_for(deployment).test_client()
+
+    def departments(who: str, **query) -> set[str]:
+        alerts = get(client, "/api/alerts", who, **query).get_json()
+        return {a["department"] for a in alerts}
+
+    assert departments("boss", hall="east") == {"civil"}
+    assert departments("boss", hall="west") == {"tax"}
+    assert departments("east_mgr") == {"civil"}
+    page = get(client, "/alerts", "boss", hall="west", **{"from": "2026-11-24", "status": "all"})
+    page = page.get_data(as_text=True)
+    assert "李四" in page and "张三" not in page and "e001" not in page
+    # The east hall's manager hears of the east hall only: when alerts open, and in the digest.
+    AlertService(runtime)._digest(datetime(2026, 11, 25, 8, 30, tzinfo=SHANGHAI))
+    with runtime.sessions() as db:
+        sent = db.scalars(select(OutboxRow).where(OutboxRow.target == HOOK)).all()
+        about = {db.get(AlertRow, row.alert_id).department_id for row in sent if row.alert_id}
+        digests = [row.body for row in sent if row.alert_id is None]
+    assert about == {"civil"}
+    assert len(digests) == 1 and "东城大厅" in digests[0] and "李四" not in digests[0]
+    # The first hall's closed days are stored once, though the other hall's points count too.
+    now = datetime.now(UTC)
+    stored = refresh_days(runtime, now, BACKFILL_DAYS)
+    assert date(2026, 11, 24) in stored or now - timedelta(days=BACKFILL_DAYS) > datetime(
+        2026, 11, 25, tzinfo=UTC
+    )
+    assert refresh_days(runtime, now, BACKFILL_DAYS) == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_older_database_takes_a_file_of_several_halls(backend, tmp_path):
+    for url in database_url_for(backend, tmp_path):
+        engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        sessions = make_session_factory(engine)
+        create_schema(engine)
+        single = tmp_path / "hall.yaml"
+        single.write_text(CONTRACT_EXAMPLE, encoding="utf-8")
+        import_file(sessions, single)
+        with engine.begin() as db:  # as a version from before several halls left it
+            db.execute(text("ALTER TABLE departments DROP COLUMN hall_code"))
+            db.execute(text("ALTER TABLE hall DROP COLUMN code"))
+        create_schema(engine)
+        with sessions() as session:
+            old = load_deployment(session)
+        assert old.ids == ("main",) and [d.id for d in old.first.departments] == ["civil"]
+        halls = tmp_path / "halls.yaml"
+        halls.write_text(two_halls_yaml(), encoding="utf-8")
+        summary = import_file(sessions, halls)
+        assert summary.sections["hall"].retired == 1  # `main` left the file
+        with sessions() as session:
+            new = load_deployment(session)
+            assert new.ids == ("east", "west")
+            assert [w.id for w in new.hall("west").windows] == ["X01"]
+            manager = add_user(session, "m", "hall_manager", "pw", halls=["west"])
+            session.commit()
+            assert manager.hall_codes == ("west",)
+        assert import_file(sessions, halls).changes == 0  # idempotent
+        engine.dispose()
