@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+from prometheus_client import Histogram
 
 import devices
 from collector.spool import Spool, SpoolSettings, write_status
@@ -40,7 +41,9 @@ from hallwatch.influx.client import (
 )
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.influx.lineprotocol import LineProtocolError
+from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
+from hallwatch.telemetry import rejection_kind, write_seconds
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ REGISTRY_RELOAD_S = 10.0
 STOP_DRAIN_S = 10.0  # how long SIGTERM waits for the last batches
 STATUS_INTERVAL_S = 1.0  # how often status.json (read by /healthz) is rewritten
 SPOOL_SOURCE = "spool"  # the topic a refused point replayed from the spool is kept under
+# A session the broker ends this soon after it began was most likely taken over by another
+# process connecting with the same client id (MQTT-3.1.4-2): the two evict each other.
+TAKEN_OVER_S = 5.0
 
 
 @dataclass(slots=True)
@@ -80,6 +86,9 @@ class CollectorStats:
     influx_ok: bool = True
     connected: bool = False
     last_write: datetime | None = None
+    write_failures: int = 0  # failed InfluxDB writes, each retry counted
+    rejected_by_kind: dict[str, int] = field(default_factory=dict)  # telemetry.rejection_kind
+    write_seconds: Histogram = field(default_factory=write_seconds)  # /write round trips
     extra: dict = field(default_factory=dict)
 
 
@@ -94,7 +103,7 @@ class Collector:
         self,
         client: mqtt.Client,
         influx: InfluxClient,
-        load_registry: Callable[[], Registry],
+        load_registry: Callable[[], Registry | Deployment],
         topics: tuple[str, ...] = devices.SUBSCRIPTIONS,
         group: str | None = None,
         spool: SpoolSettings | None = None,
@@ -128,7 +137,9 @@ class Collector:
         self.accepting = True
         self.generation = 0
         self.registry = Registry()
+        self.deployment = Deployment((self.registry,))
         self._registry_loaded_at = 0.0
+        self._connected_at = float("-inf")  # monotonic time of the last accepted connection
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -141,6 +152,7 @@ class Collector:
             return
         self.generation += 1
         self.stats.connected = True
+        self._connected_at = time.monotonic()
         log.info(
             "connected to the broker (session present: %s), subscribing to %d topics",
             flags.session_present,
@@ -150,8 +162,17 @@ class Collector:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.stats.connected = False
-        if not self.stop_event.is_set():
-            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        if self.stop_event.is_set():
+            return
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        if time.monotonic() - self._connected_at < TAKEN_OVER_S:
+            client_id = bytes(client._client_id).decode("utf-8", "replace")
+            log.warning(
+                "the broker ended the session within %.0f s of its start: is another collector "
+                "connecting as %r? Each collector needs its own HALLWATCH_COLLECTOR_ID",
+                TAKEN_OVER_S,
+                client_id,
+            )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
         try:
@@ -267,22 +288,31 @@ class Collector:
 
     def _to_line(self, message: Inbound, registry: Registry) -> str | None:
         result = devices.convert(message.topic, message.payload, message.received, registry)
+        hall = self.deployment.for_device(getattr(result, "device", ""))
+        if hall is not registry and hall.hall.tz != registry.hall.tz:
+            # Found among all halls; its own hall's time zone reads its clock.
+            result = devices.convert(message.topic, message.payload, message.received, hall)
         if result is None:
             self.stats.ignored += 1
             return None
         try:
             if isinstance(result, Rejection):
-                self.stats.rejected += 1
+                self._count_rejection(result.reason)
                 return rejection_point(result).to_line()
             return event_point(result, _card_holder(result, registry)).to_line()
         except LineProtocolError as exc:
             return self._rejection_line(message, f"cannot store: {exc}")
 
     def _rejection_line(self, message: Inbound, reason: str) -> str:
-        self.stats.rejected += 1
+        self._count_rejection(reason)
         return rejection_point(
             Rejection(message.topic, message.payload, reason[:1000], message.received)
         ).to_line()
+
+    def _count_rejection(self, reason: str) -> None:
+        self.stats.rejected += 1
+        kind = rejection_kind(reason)
+        self.stats.rejected_by_kind[kind] = self.stats.rejected_by_kind.get(kind, 0) + 1
 
     def _store(self, pairs, deadline: float | None) -> None:
         """Write the batch to InfluxDB, or to the spool; return once it is safe to acknowledge."""
@@ -365,6 +395,7 @@ class Collector:
         )
 
     def _outage(self, exc: Exception, held: int) -> None:
+        self.stats.write_failures += 1
         if self.stats.influx_ok:
             log.error("InfluxDB write failed, holding %d points: %s", held, exc)
             self.stats.influx_ok = False
@@ -405,12 +436,10 @@ class Collector:
         if not pairs:
             return
         try:
-            self.influx.write([line for line, _ in pairs])
-            self.stats.written += len(pairs)
+            self._timed_write([line for line, _ in pairs])
         except DatabaseMissing:
             self._ensure_database()
-            self.influx.write([line for line, _ in pairs])
-            self.stats.written += len(pairs)
+            self._timed_write([line for line, _ in pairs])
         except (BodyTooLarge, BadPointsError) as exc:
             if len(pairs) > 1:
                 # Re-sending points that were already accepted overwrites them: safe.
@@ -419,6 +448,11 @@ class Collector:
                 self._write(pairs[middle:])
             else:
                 self._dead_letter(pairs[0][1], pairs[0][0], str(exc))
+
+    def _timed_write(self, lines: list[str]) -> None:
+        with self.stats.write_seconds.time():
+            self.influx.write(lines)
+        self.stats.written += len(lines)
 
     def _dead_letter(self, message: Inbound | None, line: str, reason: str) -> None:
         self.stats.dead_lettered += 1
@@ -485,10 +519,14 @@ class Collector:
             return
         self._registry_loaded_at = time.monotonic()
         try:
-            registry = self.load_registry()
+            loaded = self.load_registry()
         except Exception as exc:  # keep converting with the registry we have
             log.warning("could not reload the registry, keeping the previous one: %s", exc)
             return
+        if isinstance(loaded, Registry):
+            loaded = Deployment((loaded,))
+        self.deployment = loaded
+        registry = loaded.combined  # every hall's devices and cards: messages route by device
         if registry != self.registry:
             log.info(
                 "registry loaded: %d devices, %d staff", len(registry.devices), len(registry.staff)
