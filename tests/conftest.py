@@ -7,7 +7,6 @@ restart them. A test that injects faults starts its own with `start_service`.
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import psycopg
 import pytest
 
 from hallwatch.services import Influxd, Mosquitto, ensure_binaries
-from tests.helpers import InfluxDB, influx_admin, wait_until
+from tests.helpers import InfluxDB, influx_admin, start_collector
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 FAULTS_DIR = Path(__file__).parent / "faults"  # fault injection on real processes
@@ -118,16 +117,7 @@ def database_url_for(backend: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def collector_process(deployment: dict, tmp_path: Path) -> Iterator[subprocess.Popen]:
     """`hallwatch collector` as a real process in the test module's `deployment`, subscribed."""
-    log = tmp_path / "collector.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
-            env=deployment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    # Its persistent session must exist before we publish, or the broker keeps nothing for it.
-    wait_until(lambda: "subscribing" in log.read_text(), timeout=20, message=log.read_text)
+    process = start_collector(deployment, tmp_path / "collector.log")
     yield process
     if process.poll() is None:
         process.kill()

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -112,3 +113,25 @@ def deployment_env(database_url: str, mqtt_url: str, influx: InfluxDB) -> dict[s
         "HALLWATCH_SECRET_KEY": "test-secret",
         "HALLWATCH_COLLECTOR_ID": f"test-{uuid.uuid4().hex[:8]}",
     }
+
+
+def start_collector(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """`hallwatch collector ARGS` as a real process logging to `log`, once it has subscribed.
+
+    Its persistent session must exist before anything is published, or the broker keeps
+    nothing for it. The caller stops it (terminate, or kill).
+    """
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hallwatch.cli", "collector", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "subscribing" in log.read_text(), timeout=20, message=log.read_text)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from hallwatch.provision import (
 )
 from hallwatch.registry.parse import parse_registry
 from hallwatch.services import Mosquitto, TlsFiles
-from tests.helpers import InfluxDB, deployment_env, hallwatch, wait_until
+from tests.helpers import InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 
 HALL_YAML = """
 hall: {name: 测试大厅, timezone: Asia/Shanghai, hours: [["00:00", "23:59"]], holidays: none}
@@ -354,15 +353,8 @@ def test_the_collector_ingests_over_mqtts_with_its_account(
     hall_file.write_text(HALL_YAML, encoding="utf-8")
     hallwatch("import", str(hall_file), env=env)
     log = tmp_path / "collector.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_collector(env, log)
     try:
-        wait_until(lambda: "subscribing" in log.read_text(), timeout=20, message=log.read_text)
         device = peers(
             tls_broker,
             "desk-w01-card",

@@ -7,8 +7,6 @@ function behind it) creates the database and the accounts.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient, QueryError, RetryableWriteError
 from hallwatch.provision import INFLUX_SECRETS_FILE, ProvisionError, load_secrets, provision_influx
 from hallwatch.services import Influxd
-from tests.helpers import InfluxDB, deployment_env, hallwatch, wait_until
+from tests.helpers import InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 from tests.integration.test_collector import publish, publisher
 from tests.integration.test_pipeline import HALL_TZ, basic
 from web import create_app
@@ -118,15 +116,8 @@ def test_the_collector_writes_and_the_web_reads_with_their_own_accounts(
     hallwatch("import", str(hall_file), env=env)
     hallwatch("user", "add", "boss", "--role", "hall_manager", "--password", "pw-boss", env=env)
     log = tmp_path / "collector.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_collector(env, log)
     try:
-        wait_until(lambda: "subscribing" in log.read_text(), timeout=20, message=log.read_text)
         event = {"type": "badge", "uid": "04A1B2C3", "ts": datetime.now(UTC).isoformat()}
         publish(publisher(mosquitto.url), "hallwatch/devices/desk-w01-card/events", event)
         settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("HALLWATCH_")})
