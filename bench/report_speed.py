@@ -95,7 +95,14 @@ def fill_year(runtime, registry: Registry, templates: list[tuple[DaySummary, int
         else:
             summary = day_summary(registry, [], day, now)
             receipts = Receipts()
-        save_summary(runtime.sessions, summary, day_fingerprint(registry, day), receipts, now)
+        save_summary(
+            runtime.sessions,
+            registry.hall.id,
+            summary,
+            day_fingerprint(registry, day),
+            receipts,
+            now,
+        )
         day += timedelta(days=1)
     return working
 

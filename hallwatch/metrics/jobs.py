@@ -25,7 +25,7 @@ from hallwatch.metrics.store import (
     save_summary,
     stored_days,
 )
-from hallwatch.registry.spec import HallSettings
+from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import day_of, local_midnight
 
 if TYPE_CHECKING:
@@ -60,13 +60,23 @@ def is_current(row: StoredDay | None, fingerprint: str, held: Receipts) -> bool:
 
 
 def refresh_days(runtime: Runtime, now: datetime, lookback_days: int) -> list[date]:
-    """Store the closed days of the last `lookback_days` that have events and no current row."""
-    registry = runtime.registry(fresh=True)
+    """Store the closed days of the last `lookback_days` that have events and no current row,
+    for every hall of the deployment (each by its own calendar and time zone)."""
+    done = []
+    for registry in runtime.deployment(fresh=True).halls:
+        done += refresh_hall_days(runtime, registry, now, lookback_days)
+    return done
+
+
+def refresh_hall_days(
+    runtime: Runtime, registry: Registry, now: datetime, lookback_days: int
+) -> list[date]:
+    """`refresh_days` for one hall."""
     hall = registry.hall
     today = day_of(hall, now)
     first = today - timedelta(days=lookback_days)
     held = receipts_by_day(runtime.store, hall, first, today)
-    stored = stored_days(runtime.sessions, first, today - ONE_DAY)
+    stored = stored_days(runtime.sessions, hall.id, first, today - ONE_DAY)
     done = []
     for day in sorted(held):
         fingerprint = day_fingerprint(registry, day)
@@ -74,8 +84,8 @@ def refresh_days(runtime: Runtime, now: datetime, lookback_days: int) -> list[da
             continue
         summary, _ = compute_day(runtime, registry, day, now)
         # The counts read before computing: a point written meanwhile makes the next run look again.
-        save_summary(runtime.sessions, summary, fingerprint, held[day], now)
+        save_summary(runtime.sessions, hall.id, summary, fingerprint, held[day], now)
         done.append(day)
     if done:
-        log.info("day summaries stored: %s", ", ".join(d.isoformat() for d in done))
+        log.info("day summaries of hall %s stored: %s", hall.id, ", ".join(map(str, done)))
     return done

@@ -10,7 +10,7 @@ are kept in a small in-process LRU keyed by the row's version, so a row the
 `hallwatch alerts` job rewrote (late events) is never answered from memory.
 
 A runtime without a database (`sessions`) keeps closed days in the LRU only, for
-CACHE_TTL_S, as before the table existed.
+CACHE_TTL_S, as before the table existed. Rows and cached days are per hall.
 """
 
 from __future__ import annotations
@@ -112,20 +112,21 @@ class DaySummaries:
         self, runtime: Runtime, registry: Registry, prints: dict[date, str]
     ) -> dict[date, DaySummary]:
         """The days of `prints` (day → fingerprint) known in memory or stored and still valid."""
-        sessions = _table_of(runtime, registry)
+        sessions = getattr(runtime, "sessions", None)
+        hall = registry.hall.id
         if sessions is None or not prints:
-            found = {day: self._get((day, fp)) for day, fp in prints.items()}
+            found = {day: self._get((hall, day, fp)) for day, fp in prints.items()}
             return {day: summary for day, summary in found.items() if summary is not None}
         found: dict[date, DaySummary] = {}
-        stored = stored_days(sessions, min(prints), max(prints))
+        stored = stored_days(sessions, hall, min(prints), max(prints))
         usable = [d for d in prints if d in stored and stored[d].fingerprint == prints[d]]
         for day in usable:
-            if (cached := self._get((day, stored[day].version))) is not None:
+            if (cached := self._get((hall, day, stored[day].version))) is not None:
                 found[day] = cached
-        loaded = load_summaries(sessions, [d for d in usable if d not in found], registry.hall.tz)
-        for day, (row, summary) in loaded.items():
+        wanted = [d for d in usable if d not in found]
+        for day, (row, summary) in load_summaries(sessions, hall, wanted, registry.hall.tz).items():
             if row.fingerprint == prints[day]:  # not rewritten for another registry meanwhile
-                found[day] = self._put((day, row.version), summary)
+                found[day] = self._put((hall, day, row.version), summary)
         return found
 
     def _compute(
@@ -133,13 +134,14 @@ class DaySummaries:
     ) -> DaySummary:
         """A settled day from InfluxDB, stored in the table (when there is one) and kept."""
         summary, receipts = compute_day(runtime, registry, day, now)
-        sessions = _table_of(runtime, registry)
+        sessions = getattr(runtime, "sessions", None)
+        hall = registry.hall.id
         if sessions is None:
-            return self._put((day, fingerprint), summary)
+            return self._put((hall, day, fingerprint), summary)
         if receipts.count == 0 and (kept := _outlived_events(sessions, registry, day)):
-            return self._put((day, kept[0].version), kept[1])
+            return self._put((hall, day, kept[0].version), kept[1])
         try:
-            row = save_summary(sessions, summary, fingerprint, receipts, now)
+            row = save_summary(sessions, hall, summary, fingerprint, receipts, now)
         except SQLAlchemyError as exc:  # the report is still right; the next one tries again
             if not self._store_failing:
                 log.warning("could not store the summary of %s: %s", day, exc)
@@ -148,7 +150,7 @@ class DaySummaries:
         if self._store_failing:
             log.info("storing day summaries works again")
             self._store_failing = False
-        return self._put((day, row.version), summary)
+        return self._put((hall, day, row.version), summary)
 
     def _get(self, key: Hashable) -> DaySummary | None:
         with self._lock:
@@ -171,26 +173,13 @@ class DaySummaries:
         return summary
 
 
-def _table_of(runtime: Runtime, registry: Registry):
-    """The sessions of the day summaries table when it keeps this hall's days, else None.
-
-    The table holds one row per day: the first hall's. Other halls of a deployment
-    are computed from InfluxDB and kept in memory only (docs/MULTI-HALL.md).
-    """
-    sessions = getattr(runtime, "sessions", None)
-    deployment = getattr(runtime, "deployment", None)
-    if sessions is None or deployment is None:
-        return sessions
-    return sessions if deployment().first.hall.id == registry.hall.id else None
-
-
 def _outlived_events(sessions, registry: Registry, day: date) -> tuple | None:
     """The stored row of a day whose events are gone from InfluxDB (retention), if any.
 
     A summary computed from the day's events outlives them: recomputing it for a changed
     registry would turn a worked day into an unknown one, so the stored one stands.
     """
-    row = load_summaries(sessions, [day], registry.hall.tz).get(day)
+    row = load_summaries(sessions, registry.hall.id, [day], registry.hall.tz).get(day)
     if row is None or row[0].receipts.count == 0:
         return None
     log.warning(
@@ -210,12 +199,19 @@ def _whole(hall: HallSettings, day: date) -> tuple[datetime, datetime]:
 def compute_day(
     runtime: Runtime, registry: Registry, day: date, now: datetime
 ) -> tuple[DaySummary, Receipts]:
-    """A whole day's summary from its events, with what it was computed from (the day's own)."""
-    events = events_of_day(runtime, registry, day, now)
+    """A closed day's summary from its events, with what it was computed from.
+
+    The receipts count every point of the day in the store, every hall's: the same
+    figure the job's one aggregate query gives (`jobs.receipts_by_day`), so a row
+    stays current until a point arrives for that span of time.
+    """
     lo, hi = _whole(registry.hall, day)
-    own = [e for e in events if lo <= e.at < hi]
-    newest = max((e.received for e in own if e.received is not None), default=None)
-    return day_summary(registry, events, day, now), Receipts(len(own), newest)
+    everyone = runtime.store.day_history(lo, min(now, hi))
+    in_day = [e for e in everyone if lo <= e.at < hi]
+    newest = max((e.received for e in in_day if e.received is not None), default=None)
+    own_events = getattr(runtime, "own_events", None)
+    events = own_events(registry, everyone) if own_events else everyone
+    return day_summary(registry, events, day, now), Receipts(len(in_day), newest)
 
 
 def events_of_day(runtime: Runtime, registry: Registry, day: date, now: datetime) -> list[Event]:

@@ -1,6 +1,6 @@
 """Closed hall days kept as precomputed `DaySummary`s in the SQL database.
 
-One row per hall day: the summary serialised as compact, exact JSON (durations
+One row per hall and day: the summary serialised as compact, exact JSON (durations
 in integer microseconds), the fingerprint of the registry *as it applies to that
 day* and what the summary was computed from (the number of the day's points and
 the newest receipt time among them). A report reads a row only while its
@@ -23,13 +23,13 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, Text, delete, select
+from sqlalchemy import Connection, Date, Integer, String, Text, delete, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hallwatch.metrics.day import DaySummary, StaffCounts, WindowMinutes
-from hallwatch.registry.models import Base, UTCDateTime
+from hallwatch.registry.models import ID_LEN, Base, UTCDateTime
 from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 from hallwatch.schedule import is_working_day, local_midnight, works_on
 
@@ -40,11 +40,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RECENT_REGISTRIES = 4  # registries whose fingerprints are kept (the current one, mostly)
 
 
+LEGACY_TABLE = "day_summaries"  # one row per day, from before several halls: the first hall's
+
+
 class DaySummaryRow(Base):
-    """One closed hall day's summary and what it was computed from."""
+    """One closed day of one hall: its summary and what it was computed from."""
 
-    __tablename__ = "day_summaries"
+    __tablename__ = "hall_day_summaries"
 
+    hall: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(FINGERPRINT_LEN))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -243,8 +247,8 @@ def day_fingerprint(registry: Registry, day: date) -> str:
 Sessions = Callable[[], Session]
 
 
-def stored_days(sessions: Sessions, first: date, last: date) -> dict[date, StoredDay]:
-    """The rows of first..last (inclusive), without their summaries."""
+def stored_days(sessions: Sessions, hall: str, first: date, last: date) -> dict[date, StoredDay]:
+    """The rows of hall `hall`, days first..last (inclusive), without their summaries."""
     columns = (
         DaySummaryRow.day,
         DaySummaryRow.fingerprint,
@@ -254,7 +258,9 @@ def stored_days(sessions: Sessions, first: date, last: date) -> dict[date, Store
     )
     with sessions() as session:
         found = session.execute(
-            select(*columns).where(DaySummaryRow.day >= first, DaySummaryRow.day <= last)
+            select(*columns).where(
+                DaySummaryRow.hall == hall, DaySummaryRow.day >= first, DaySummaryRow.day <= last
+            )
         )
         return {
             day: StoredDay(day, fingerprint, computed_at, Receipts(count, newest))
@@ -263,26 +269,30 @@ def stored_days(sessions: Sessions, first: date, last: date) -> dict[date, Store
 
 
 def load_summaries(
-    sessions: Sessions, days: Iterable[date], tz: tzinfo = UTC
+    sessions: Sessions, hall: str, days: Iterable[date], tz: tzinfo = UTC
 ) -> dict[date, tuple[StoredDay, DaySummary]]:
-    """The stored rows of `days` (those that exist), each with its summary."""
+    """The stored rows of hall `hall` for `days` (those that exist), each with its summary."""
     wanted = sorted(set(days))
     if not wanted:
         return {}
     with sessions() as session:
-        found = session.scalars(select(DaySummaryRow).where(DaySummaryRow.day.in_(wanted)))
+        found = session.scalars(
+            select(DaySummaryRow).where(DaySummaryRow.hall == hall, DaySummaryRow.day.in_(wanted))
+        )
         return {row.day: (_stored(row), summary_from_json(row.summary, tz)) for row in found}
 
 
 def save_summary(
     sessions: Sessions,
+    hall: str,
     summary: DaySummary,
     fingerprint: str,
     receipts: Receipts,
     computed_at: datetime,
 ) -> StoredDay:
-    """Store (insert or replace) a day's summary; a newer row already there is kept."""
+    """Store (insert or replace) a day's summary of hall `hall`; a newer row there is kept."""
     values = {
+        "hall": hall,
         "day": summary.day,
         "fingerprint": fingerprint,
         "computed_at": computed_at,
@@ -297,14 +307,18 @@ def save_summary(
             statement = insert.values(**values)
             session.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[DaySummaryRow.day],
-                    set_={k: statement.excluded[k] for k in values if k != "day"},
+                    index_elements=[DaySummaryRow.hall, DaySummaryRow.day],
+                    set_={k: statement.excluded[k] for k in values if k not in ("hall", "day")},
                     where=DaySummaryRow.computed_at <= statement.excluded.computed_at,
                 )
             )
             session.commit()
         else:  # a portable replace; a writer racing us stored an equally good summary
-            session.execute(delete(DaySummaryRow).where(DaySummaryRow.day == summary.day))
+            session.execute(
+                delete(DaySummaryRow).where(
+                    DaySummaryRow.hall == hall, DaySummaryRow.day == summary.day
+                )
+            )
             session.add(DaySummaryRow(**values))
             try:
                 session.commit()
@@ -316,3 +330,30 @@ def save_summary(
 def _stored(row: DaySummaryRow) -> StoredDay:
     receipts = Receipts(row.event_count, row.newest_received)
     return StoredDay(row.day, row.fingerprint, row.computed_at, receipts)
+
+
+def adopt_legacy_rows(connection: Connection) -> int:
+    """Move the rows of the one-hall table (`day_summaries`) to the first current hall.
+
+    Databases from before several halls kept one row per day; they were the only
+    hall's, which is the first hall of the registry. Moved once (the old table is
+    emptied in the same transaction), so a later change of the first hall adopts nothing.
+    """
+    if not inspect(connection).has_table(LEGACY_TABLE):
+        return 0
+    first = connection.execute(
+        text("SELECT code FROM hall WHERE retired_at IS NULL ORDER BY seq, id LIMIT 1")
+    ).first()
+    hall = (first[0] if first else None) or DEFAULT_HALL_ID
+    columns = "day, fingerprint, computed_at, newest_received, event_count, summary"
+    moved = connection.execute(
+        text(
+            f"INSERT INTO {DaySummaryRow.__tablename__} (hall, {columns}) "
+            f"SELECT CAST(:hall AS VARCHAR({ID_LEN})), {columns} FROM {LEGACY_TABLE} AS old "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {DaySummaryRow.__tablename__} AS new "
+            f"WHERE new.hall = CAST(:hall AS VARCHAR({ID_LEN})) AND new.day = old.day)"
+        ),
+        {"hall": hall},
+    ).rowcount
+    connection.execute(text(f"DELETE FROM {LEGACY_TABLE}"))
+    return moved

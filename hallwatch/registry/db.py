@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hallwatch.metrics import store as _day_summaries  # noqa: F401  (its table hangs on Base)
+from hallwatch.metrics.store import adopt_legacy_rows  # its table hangs on Base too
 from hallwatch.registry import alerting, sessions, throttle  # noqa: F401  (tables on Base)
 from hallwatch.registry.models import Base
 
@@ -84,18 +84,25 @@ def add_missing_columns(connection: Connection) -> list[str]:
     return added
 
 
+def _upgrade(connection: Connection) -> None:
+    """Bring tables an older version created up to this one's."""
+    add_missing_columns(connection)
+    if moved := adopt_legacy_rows(connection):
+        log.info("database schema: %d day summaries moved to hall_day_summaries", moved)
+
+
 def create_schema(engine: Engine) -> None:
     """Create missing tables and columns; safe to call from several processes starting at once."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
             Base.metadata.create_all(connection)
-            add_missing_columns(connection)
+            _upgrade(connection)
         return
     try:
         Base.metadata.create_all(engine)
         with engine.begin() as connection:
-            add_missing_columns(connection)
+            _upgrade(connection)
     except OperationalError as exc:
         # Another process created a table or column between our check and ours; look again.
         if "already exists" not in str(exc) and "duplicate column" not in str(exc):
@@ -103,4 +110,4 @@ def create_schema(engine: Engine) -> None:
         log.debug("schema created concurrently, checking again: %s", exc)
         Base.metadata.create_all(engine)
         with engine.begin() as connection:
-            add_missing_columns(connection)
+            _upgrade(connection)

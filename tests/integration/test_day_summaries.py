@@ -193,7 +193,9 @@ def test_concurrent_writers_of_a_day_leave_one_row_the_newest(make_app):
     def write(minutes: int) -> None:
         try:
             when = NEXT_MORNING + timedelta(minutes=minutes)
-            save_summary(runtime.sessions, summary, f"{minutes:064d}", Receipts(minutes), when)
+            save_summary(
+                runtime.sessions, "main", summary, f"{minutes:064d}", Receipts(minutes), when
+            )
         except Exception as exc:  # noqa: BLE001  (the test reports any)
             errors.append(exc)
 
@@ -203,6 +205,6 @@ def test_concurrent_writers_of_a_day_leave_one_row_the_newest(make_app):
     for thread in threads:
         thread.join()
     assert errors == []
-    [(row, back)] = load_summaries(runtime.sessions, [MONDAY, TUESDAY], HALL_TZ).values()
+    [(row, back)] = load_summaries(runtime.sessions, "main", [MONDAY, TUESDAY], HALL_TZ).values()
     assert (row.fingerprint, row.receipts) == (f"{5:064d}", Receipts(5))
     assert back == summary

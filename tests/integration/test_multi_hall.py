@@ -20,6 +20,7 @@ from alerts.scheduler import AlertService
 from hallwatch.events import Heartbeat
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
+from hallwatch.metrics.store import DaySummaryRow
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.store import import_file, load_deployment
@@ -271,13 +272,22 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
         digests = [row.body for row in sent if row.alert_id is None]
     assert about == {"civil"}
     assert len(digests) == 1 and "东城大厅" in digests[0] and "李四" not in digests[0]
-    # The first hall's closed days are stored once, though the other hall's points count too.
+    # Each hall's closed days are stored once, by its own calendar.
     now = datetime.now(UTC)
-    stored = refresh_days(runtime, now, BACKFILL_DAYS)
-    assert date(2026, 11, 24) in stored or now - timedelta(days=BACKFILL_DAYS) > datetime(
-        2026, 11, 25, tzinfo=UTC
-    )
+    refresh_days(runtime, now, BACKFILL_DAYS)
+    with runtime.sessions() as db:
+        rows = {(r.hall, r.day) for r in db.scalars(select(DaySummaryRow))}
+    if now - timedelta(days=BACKFILL_DAYS) < datetime(2026, 11, 24, tzinfo=UTC):
+        assert {("east", date(2026, 11, 24)), ("west", date(2026, 11, 24))} <= rows
     assert refresh_days(runtime, now, BACKFILL_DAYS) == []
+
+
+LEGACY_DAY_SUMMARIES = """
+CREATE TABLE day_summaries (
+    day DATE PRIMARY KEY, fingerprint VARCHAR(64), computed_at TIMESTAMP,
+    newest_received TIMESTAMP, event_count INTEGER, summary TEXT
+)"""
+LEGACY_ROW = "'2026-11-23', 'f', '2026-11-24 02:00:00', NULL, 3, '{}'"
 
 
 @pytest.mark.parametrize(
@@ -294,7 +304,15 @@ def test_an_older_database_takes_a_file_of_several_halls(backend, tmp_path):
         with engine.begin() as db:  # as a version from before several halls left it
             db.execute(text("ALTER TABLE departments DROP COLUMN hall_code"))
             db.execute(text("ALTER TABLE hall DROP COLUMN code"))
+            db.execute(text("DROP TABLE hall_day_summaries"))
+            db.execute(text(LEGACY_DAY_SUMMARIES))
+            db.execute(text(f"INSERT INTO day_summaries VALUES ({LEGACY_ROW})"))
         create_schema(engine)
+        create_schema(engine)  # again: nothing moved twice
+        with sessions() as session:
+            moved = session.execute(select(DaySummaryRow.hall, DaySummaryRow.day)).all()
+            assert moved == [("main", date(2026, 11, 23))]
+            assert session.execute(text("SELECT count(*) FROM day_summaries")).scalar() == 0
         with sessions() as session:
             old = load_deployment(session)
         assert old.ids == ("main",) and [d.id for d in old.first.departments] == ["civil"]
