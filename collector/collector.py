@@ -252,13 +252,13 @@ class Collector:
             return batch
         deadline = time.monotonic() + FLUSH_INTERVAL_S
         while len(batch) < MAX_BATCH:
+            if _take_waiting(self.queue, batch, MAX_BATCH):
+                continue
             remaining = deadline - time.monotonic()
+            if not wait or remaining <= 0:
+                break
             try:
-                batch.append(
-                    self.queue.get(timeout=remaining)
-                    if wait and remaining > 0
-                    else self.queue.get_nowait()
-                )
+                batch.append(self.queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return batch
@@ -469,13 +469,20 @@ class Collector:
             log.error("could not keep a refused message from %s either: %s", message.topic, exc)
 
     def _ack(self, batch: list[Inbound]) -> None:
-        for message in batch:
-            if id(message) in self._acked_early:
-                continue
-            # A message from an earlier connection has been or will be redelivered; its old
-            # packet id means nothing on this connection.
-            if message.qos > 0 and message.generation == self.generation:
-                self.client.ack(message.mid, message.qos)
+        generation, early = self.generation, self._acked_early
+        # A message from an earlier connection has been or will be redelivered; its old
+        # packet id means nothing on this connection.
+        due = [
+            message
+            for message in batch
+            if message.qos > 0 and message.generation == generation and id(message) not in early
+        ]
+        ack_many = getattr(self.client, "ack_many", None)  # hallwatch.mqtt.BulkClient
+        if ack_many and all(message.qos == 1 for message in due):  # we subscribe at QoS 1
+            ack_many([message.mid for message in due])
+            return
+        for message in due:
+            self.client.ack(message.mid, message.qos)
 
     def _write_status(self, force: bool = False) -> None:
         """Rewrite status.json for /healthz now and then (never fails the worker)."""
@@ -539,3 +546,16 @@ def _card_holder(event, registry: Registry) -> str | None:
         holder = registry.staff_by_badge.get(event.uid)
         return holder.id if holder else None
     return None
+
+
+def _take_waiting(waiting: queue.Queue, batch: list, limit: int) -> bool:
+    """Move what is already queued (up to `limit` in the batch) in one step; True if any."""
+    with waiting.mutex:
+        held = waiting.queue
+        count = min(len(held), limit - len(batch))
+        if not count:
+            return False
+        batch.extend(held.popleft() for _ in range(count))
+        waiting.not_full.notify_all()  # paho's thread may wait for room (the bound)
+    return True
+

@@ -44,7 +44,9 @@ class RunningCollector:
     def __init__(self, broker_url: str, influx_url: str, db: str, client_id: str | None = None):
         target = Settings(mqtt_url=broker_url).mqtt_target()
         self.client_id = client_id or f"test-collector-{uuid.uuid4().hex[:6]}"
-        client = make_client(target, self.client_id, persistent=True, manual_ack=True)
+        client = make_client(
+            target, self.client_id, persistent=True, manual_ack=True, bulk=True
+        )
         self.collector = Collector(client, InfluxClient(influx_url, db), lambda: REGISTRY)
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
