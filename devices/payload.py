@@ -50,9 +50,10 @@ def decode_text(payload: bytes) -> str:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Reject(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
     try:
-        return payload.decode("utf-8-sig")
+        text = payload.decode()  # not "utf-8-sig": that codec is Python, this one is C
     except UnicodeDecodeError as exc:
         raise Reject(f"payload is not UTF-8 (bad byte at offset {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def decode_json(payload: bytes) -> object:
@@ -183,6 +184,8 @@ def _no_constant(name: str) -> object:
 def _aware_utc(received: datetime) -> datetime:
     if not isinstance(received, datetime):
         return received  # a caller's bug; the converter's own checks turn it into a Rejection
+    if received.tzinfo is UTC:
+        return received
     if received.tzinfo is None:
         return received.replace(tzinfo=UTC)
     try:

@@ -54,7 +54,8 @@ class Stamp:
 
 def stamp(reading: object, received: datetime, tz: tzinfo) -> Stamp:
     """Apply the forms and the clock policy above to one reading; raises TimestampError."""
-    received = received.astimezone(UTC)
+    if received.tzinfo is not UTC:
+        received = received.astimezone(UTC)
     if reading is None:
         return Stamp(received)
     try:

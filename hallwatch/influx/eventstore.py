@@ -32,11 +32,12 @@ CARRY_OVER_LOOKBACK = timedelta(days=14)  # how far back the last known device f
 MAX_STORED_PAYLOAD_CHARS = 16_000  # InfluxDB 1.x string fields stay well under its 64 KB limit
 RECEIPT_BUCKET = timedelta(minutes=15)  # `receipts()` groups by this much event time
 _EXTRA_KEY = re.compile(r"[^A-Za-z0-9_]")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_ns(at: datetime) -> int:
     """Aware datetime → integer nanoseconds since the epoch, without float rounding."""
-    delta = at.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = (at if at.tzinfo else at.astimezone(UTC)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 FieldValue = bool | int | float | str
 
@@ -14,6 +15,7 @@ class LineProtocolError(ValueError):
     a non-finite number)."""
 
 
+@lru_cache(maxsize=65_536)  # device ids, tag and field names: a few thousand, over and over
 def _escape_key(text: str) -> str:
     """Escape a measurement, tag key, tag value or field key.
 
