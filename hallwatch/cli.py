@@ -203,9 +203,7 @@ def collector(group: str | None, metrics_port: int) -> None:
     settings = _settings()
     runtime = _runtime(settings, influx_access="write")
     target = settings.mqtt_target()
-    client = make_client(
-        target, settings.collector_id, persistent=True, manual_ack=True, bulk=True
-    )
+    client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
     ingest = Collector(client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group)
     _stop_on_signals(ingest.stop)
     if metrics_port:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from collector import collector as collector_module
 from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.mqtt import make_client
+from hallwatch.registry.spec import Registry
 from hallwatch.services import Influxd
 from tests.helpers import wait_until
 from tests.unit.hall import hall
@@ -41,13 +44,18 @@ def publish(client: mqtt.Client, topic: str, payload, qos: int = 1) -> None:
 class RunningCollector:
     """A collector in a thread of the test process, stopped like SIGTERM would."""
 
-    def __init__(self, broker_url: str, influx_url: str, db: str, client_id: str | None = None):
+    def __init__(
+        self,
+        broker_url: str,
+        influx_url: str,
+        db: str,
+        client_id: str | None = None,
+        load_registry=lambda: REGISTRY,
+    ):
         target = Settings(mqtt_url=broker_url).mqtt_target()
         self.client_id = client_id or f"test-collector-{uuid.uuid4().hex[:6]}"
-        client = make_client(
-            target, self.client_id, persistent=True, manual_ack=True, bulk=True
-        )
-        self.collector = Collector(client, InfluxClient(influx_url, db), lambda: REGISTRY)
+        client = make_client(target, self.client_id, persistent=True, manual_ack=True, bulk=True)
+        self.collector = Collector(client, InfluxClient(influx_url, db), load_registry)
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
         self.thread.start()
@@ -119,6 +127,34 @@ def test_a_poison_message_is_kept_with_its_reason_and_the_next_one_still_lands(
     assert running.collector.stats.rejected == 2
     assert running.thread.is_alive()
     pub.loop_stop()
+
+
+def test_the_registry_is_reloaded_beside_ingest_not_in_its_way(mosquitto, influx_db, monkeypatch):
+    monkeypatch.setattr(collector_module, "REGISTRY_RELOAD_S", 0.2)
+    loads: list[float] = []
+
+    def load_registry() -> Registry:
+        loads.append(time.monotonic())
+        if len(loads) == 1:
+            return Registry()  # the device is not registered yet
+        time.sleep(3)  # a registry of tens of thousands of desks
+        return REGISTRY
+
+    running = RunningCollector(
+        mosquitto.url, influx_db.url, influx_db.db, load_registry=load_registry
+    )
+    pub = publisher(mosquitto.url)
+    report = {"type": "presence", "occupied": True, "ts": EPOCH_S}
+    wait_until(lambda: len(loads) == 2, message="no reload began")
+    publish(pub, "hallwatch/devices/desk-w01-seat/events", report)
+    # Handled at once, while the slow reload is still running, and with the old registry.
+    wait_until(lambda: count(influx_db, "hw_rejected") == 1, timeout=2)
+    assert time.monotonic() - loads[1] < 3
+    wait_until(lambda: len(loads) >= 3, message="the slow reload never finished")
+    publish(pub, "hallwatch/devices/desk-w01-seat/events", report)
+    wait_until(lambda: count(influx_db) == 1, message="not stored with the reloaded registry")
+    pub.loop_stop()
+    running.stop()
 
 
 def test_an_unknown_card_is_stored_as_such(mosquitto, influx_db, running):

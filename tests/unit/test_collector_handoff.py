@@ -35,4 +35,3 @@ def test_take_waiting_frees_room_for_a_blocked_producer():
     assert not producer.is_alive()
     assert batch == [1, 2]
     assert waiting.get_nowait() == 3
-
