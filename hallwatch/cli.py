@@ -511,12 +511,11 @@ def provision(
     try:
         if mqtt:
             if registry_file:
-                from hallwatch.registry.parse import parse_registry
-
-                registry = parse_registry(registry_file.read_text(encoding="utf-8"))
+                deployment = _registry_file_for_provision(registry_file)
             else:
-                registry = _runtime(settings).registry(fresh=True)
-            changes = provision_broker(registry, out, collector_user, zigbee2mqtt_user)
+                deployment = _runtime(settings).deployment(fresh=True)
+            # Every hall's devices: they all speak to the one broker.
+            changes = provision_broker(deployment.combined, out, collector_user, zigbee2mqtt_user)
             for name in changes.added:
                 click.echo(f"added   {name}")
             for name in changes.removed:
@@ -547,6 +546,18 @@ def provision(
             )
     except (ProvisionError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _registry_file_for_provision(file: Path):
+    from hallwatch.registry.parse import RegistryError, parse_deployment
+
+    try:
+        return parse_deployment(file.read_text(encoding="utf-8"))
+    except RegistryError as exc:
+        click.echo(f"{file}: refused, no account was changed:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
 
 
 @main.command()

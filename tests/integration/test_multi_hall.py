@@ -21,6 +21,7 @@ from hallwatch.events import Heartbeat
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
 from hallwatch.metrics.store import DaySummaryRow
+from hallwatch.provision import account_password
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.store import import_file, load_deployment
@@ -209,6 +210,28 @@ def test_hallwatch_report_writes_the_hall_asked_for(deployment, tmp_path: Path):
         check=False,
     )
     assert wrong.returncode == 2 and "east, west" in wrong.stderr
+
+
+def test_provision_gives_every_halls_devices_an_account(deployment, tmp_path: Path):
+    hall_file = tmp_path / "halls.yaml"
+    for source in (["--registry", str(hall_file)], []):  # the file, then the database
+        out = tmp_path / f"mqtt{len(source)}"
+        run = hallwatch("provision", *source, "--out", str(out), env=deployment)
+        for device in ("e01-card", "e01-seat", "x01-card", "x01-seat"):
+            assert f"added   {device}" in run.stdout
+            assert account_password(out, device)
+
+
+def test_provision_refuses_a_bad_file_of_halls_whole(deployment, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(two_halls_yaml().replace("window: X01}", "window: X99}"), encoding="utf-8")
+    out = tmp_path / "mqtt"
+    run = hallwatch(
+        "provision", "--registry", str(bad), "--out", str(out), env=deployment, check=False
+    )
+    assert run.returncode == 1
+    assert "refused" in run.stderr and "X99" in run.stderr
+    assert not out.exists()
 
 
 def test_an_admin_gives_a_user_halls_on_the_users_page(deployment):
