@@ -56,6 +56,8 @@ REGISTRY_RELOAD_S = 10.0
 STOP_DRAIN_S = 10.0  # how long SIGTERM waits for the last batches
 STATUS_INTERVAL_S = 1.0  # how often status.json (read by /healthz) is rewritten
 SPOOL_SOURCE = "spool"  # the topic a refused point replayed from the spool is kept under
+LEAVE_IDLE_S = 2.0  # leaving a group: done once nothing came for this long after UNSUBACK
+LEAVE_REPORT_S = 10.0  # how often a leaving collector says what it still waits for
 # A session the broker ends this soon after it began was most likely taken over by another
 # process connecting with the same client id (MQTT-3.1.4-2): the two evict each other.
 TAKEN_OVER_S = 5.0
@@ -107,11 +109,18 @@ class Collector:
         topics: tuple[str, ...] = devices.SUBSCRIPTIONS,
         group: str | None = None,
         spool: SpoolSettings | None = None,
+        leave: bool = False,
     ):
         self.client = client
         self.influx = influx
         self.load_registry = load_registry
         self.topics = tuple(f"$share/{group}/{t}" if group else t for t in topics)
+        # Leaving: unsubscribe instead of subscribing, store what the session still holds,
+        # then stop (see run()); the broker deals this member no further share.
+        self.leaving = leave
+        self.unsubscribed = threading.Event()
+        self._last_delivery = time.monotonic()
+        self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.max_queue)
         self.spool_after_s = settings.spool_after_s
@@ -143,6 +152,7 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_unsubscribe = self._on_unsubscribe
 
     # --- paho's network thread: no I/O, no exceptions out -------------------------------
 
@@ -154,11 +164,20 @@ class Collector:
         self.stats.connected = True
         self._connected_at = time.monotonic()
         log.info(
-            "connected to the broker (session present: %s), subscribing to %d topics",
+            "connected to the broker (session present: %s), %s %d topics",
             flags.session_present,
+            "unsubscribing from" if self.leaving else "subscribing to",
             len(self.topics),
         )
-        client.subscribe([(topic, 1) for topic in self.topics])
+        if self.leaving:
+            client.unsubscribe(list(self.topics))
+        else:
+            client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):
+        log.info("leaving the group: unsubscribed; storing what the session still holds")
+        self._last_delivery = time.monotonic()
+        self.unsubscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.stats.connected = False
@@ -178,6 +197,7 @@ class Collector:
         try:
             if not self.accepting:
                 return  # not acked: the broker redelivers it to the next session
+            self._last_delivery = time.monotonic()
             try:
                 topic = message.topic
             except UnicodeDecodeError:
@@ -214,10 +234,31 @@ class Collector:
             elif self._replay_due():
                 self._try_replay()
             self._write_status()
+            if self.leaving and self._has_left():
+                break
         self._drain()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _has_left(self) -> bool:
+        """Unsubscribed, nothing delivered for LEAVE_IDLE_S, nothing queued or spooled."""
+        spooled = self.spool.points if self.spool is not None else 0
+        idle = time.monotonic() - self._last_delivery
+        if self.unsubscribed.is_set() and idle >= LEAVE_IDLE_S and self.queue.empty():
+            if not spooled:
+                return True
+        if time.monotonic() - self._leave_reported >= LEAVE_REPORT_S:
+            self._leave_reported = time.monotonic()
+            log.info(
+                "leaving the group: waiting for %s",
+                "the broker's UNSUBACK"
+                if not self.unsubscribed.is_set()
+                else f"{spooled} spooled points to reach InfluxDB"
+                if spooled
+                else "the session's last messages",
+            )
+        return False
 
     def _drain(self) -> None:
         self.accepting = False

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -194,17 +195,27 @@ def _serve_metrics(registry, port: int, settings: Settings) -> None:
 
 @main.command()
 @click.option("--group", default=None, help="Share the work with other collectors ($share/NAME/…)")
+@click.option(
+    "--leave",
+    is_flag=True,
+    help="With --group: store what this member's session still holds, leave the group for "
+    "good (the broker deals it no more) and delete its session, then exit",
+)
 @_metrics_port("HALLWATCH_COLLECTOR_METRICS_PORT")
-def collector(group: str | None, metrics_port: int) -> None:
+def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     """Ingest from MQTT into InfluxDB until stopped (SIGTERM/SIGINT: flush, exit 0)."""
     from collector.collector import Collector
-    from hallwatch.mqtt import make_client
+    from hallwatch.mqtt import delete_session, make_client
 
+    if leave and not group:
+        raise click.UsageError("--leave needs --group: only a group member has a share to end")
     settings = _settings()
     runtime = _runtime(settings, influx_access="write")
     target = settings.mqtt_target()
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
-    ingest = Collector(client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group)
+    ingest = Collector(
+        client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group, leave=leave
+    )
     _stop_on_signals(ingest.stop)
     if metrics_port:
         from hallwatch.telemetry import ingest_registry
@@ -215,6 +226,12 @@ def collector(group: str | None, metrics_port: int) -> None:
     )
     ingest.start(target.host, target.port)
     ingest.run()
+    if leave and not ingest.stop_event.is_set():
+        time.sleep(1.0)  # the broker reads the last PUBACKs before the clean connection
+        delete_session(target, settings.collector_id)
+        click.echo(
+            f"collector {settings.collector_id!r} left group {group!r}: its session is deleted"
+        )
 
 
 @main.command("alerts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import struct
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -109,3 +110,22 @@ def make_client(
         client.tls_set(ca_certs=target.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return client
+
+
+def delete_session(target: MqttTarget, client_id: str, timeout_s: float = 10.0) -> None:
+    """End `client_id`'s persistent session on the broker: connect clean, then disconnect.
+
+    MQTT 3.1.1 discards a session when a client connects with CleanSession=1.
+    """
+    client = make_client(target, client_id, persistent=False)
+    client.connect(target.host, target.port, keepalive=KEEPALIVE_S)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not client.is_connected():
+            if time.monotonic() >= deadline:
+                raise ConnectionError(f"broker did not accept {client_id!r} within {timeout_s} s")
+            time.sleep(0.05)
+    finally:
+        client.disconnect()
+        client.loop_stop()

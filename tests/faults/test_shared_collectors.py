@@ -7,6 +7,8 @@ was stored exactly once; each member's stop summary proves that it did part of t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +40,11 @@ class Group:
     broker_url: str
     broker_log: Path
 
-    def stream(self, count: int, streams: list[Stream], rate: float = 800) -> Stream:
+    def stream(
+        self, count: int, streams: list[Stream], rate: float = 800, base: int | None = None
+    ) -> Stream:
         """Start a numbered stream of `count` heartbeats (closed after the test)."""
-        stream = Stream(self.broker_url, count, base_ms(), rate=rate)
+        stream = Stream(self.broker_url, count, base_ms() if base is None else base, rate=rate)
         streams.append(stream)
         return stream.start()
 
@@ -151,6 +155,42 @@ def test_an_offline_members_share_past_the_brokers_queue_limit_is_lost(group, st
         f"Outgoing messages are being dropped for client {offline.env['HALLWATCH_COLLECTOR_ID']}"
     )
     assert dropped in pair.broker_log.read_text()
+
+
+def test_a_member_that_leaves_stores_its_share_and_is_dealt_no_more(group, streams, tmp_path):
+    """`hallwatch collector --group hall --leave`: the way to retire a member for good."""
+    count = 1000
+    pair = group(2)
+    staying, retired = pair.members
+    assert retired.stop() == 0
+    first = pair.stream(count, streams)
+    first.wait_published()  # every other message queued in the stopped member's session
+    wait_until(lambda: stored_count(pair.db) >= count // 2, timeout=30, message="online half")
+    leaving = CollectorProcess(retired.env, tmp_path / "leaving.log", (*GROUP, "--leave"))
+    pair.members.append(leaving)
+    leaving.start()
+    assert leaving.process.wait(timeout=60) == 0, leaving.log_text()
+    assert "left group 'hall'" in leaving.log_text()
+    assert leaving.written_per_run() == [count // 2]  # its queued share, on its way out
+    assert_each_once(pair.db, count, first.base)
+    # From now on the broker deals every message to the member that stayed.
+    second = pair.stream(count, streams, base=first.base - 600_000)
+    second.wait_published()
+    wait_until(lambda: stored_count(pair.db) >= 2 * count, timeout=30, message="second stream")
+    assert staying.stop() == 0
+    assert staying.written_per_run() == [count // 2 + count]
+    assert stored_count(pair.db) == 2 * count
+
+
+def test_leave_is_refused_outside_a_group(registry_url, tmp_path):
+    env = fault_env(
+        registry_url, "mqtt://127.0.0.1:9", InfluxDB("http://127.0.0.1:9", "x"), tmp_path
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "hallwatch.cli", "collector", "--leave"],
+        env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 2 and "--leave needs --group" in run.stderr
 
 
 def test_two_collectors_under_one_id_evict_each_other_and_say_why(group, streams, tmp_path):
