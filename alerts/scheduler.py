@@ -16,7 +16,7 @@ import logging
 import threading
 import time as clock_time
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,8 +46,8 @@ DELIVER_INTERVAL_S = 2.0
 LEASE_NAME = "alert-scheduler"
 LEASE_TTL_S = 15.0  # a holder that stops renewing is replaced this long after its last tick
 MISFIRE_GRACE_S = 5  # a tick later than this is dropped: the next one covers the same ground
-DIGEST_MISFIRE_GRACE_S = 3600  # the digest may still go out up to an hour late
-DIGEST_AT = time(8, 30)  # hall time: yesterday's digest
+DIGEST_AT = time(8, 30)  # each hall's own time: its yesterday's digest is due
+DIGEST_CHECK_S = 60.0  # how often the digest job looks for a hall whose 08:30 has passed
 STARTUP_TIMEOUT_S = 30.0  # a stop requested while starting waits this long for the start
 SUMMARIES_INTERVAL_S = 300.0  # how soon a late event for a closed day reaches the reports
 SUMMARIES_AFTER_CLOSE = time(0, 5)  # hall time: store the day just closed (and the last 40)
@@ -78,7 +78,7 @@ class AlertService:
         self.clock = clock
         self.evaluator = Evaluator(runtime)
         self.leading = False
-        self._digest_owed = False  # became leader after DIGEST_AT: send it after an evaluation
+        self._digested: dict[str, date] = {}  # hall id → the last day whose digest was queued
         self._lease_lock = threading.Lock()
         self._failing: set[str] = set()
 
@@ -88,22 +88,21 @@ class AlertService:
             held = try_acquire(self.runtime.sessions, LEASE_NAME, self.holder, LEASE_TTL_S, now)
             if held and not self.leading:
                 log.info("alert scheduler %s is now the active one", self.holder)
-                self._digest_owed = self._past_digest_time(now)
             elif self.leading and not held:
                 log.warning("alert scheduler %s lost its lease; standing by", self.holder)
             self.leading = held
             return held
 
     def evaluate_job(self) -> None:
-        """Evaluate the rules as of now (then a digest owed since taking over)."""
-        self._run("evaluate", self._evaluate)
+        """Evaluate the rules as of now."""
+        self._run("evaluate", self.evaluator.evaluate)
 
     def deliver_job(self) -> None:
         """Send what the outbox has due."""
         self._run("deliver", self._deliver)
 
     def digest_job(self) -> None:
-        """Queue yesterday's morning digest (the digest itself dedupes)."""
+        """Queue each hall's morning digest once its own 08:30 has passed (deduplicated)."""
         self._run("digest", self._digest)
 
     def summaries_job(self) -> None:
@@ -147,12 +146,6 @@ class AlertService:
         self._failing.add(name)
         log.error("alert job %r failed, retrying every tick: %s", name, why, exc_info=trace)
 
-    def _evaluate(self, now: datetime) -> None:
-        self.evaluator.evaluate(now)
-        if self._digest_owed:
-            self._digest(now)
-            self._digest_owed = False
-
     def _deliver(self, now: datetime) -> None:
         stats = deliver_due(self.runtime.sessions, self.runtime.settings, now)
         self.figures.delivered(stats.sent, stats.retrying, stats.failed)
@@ -165,10 +158,19 @@ class AlertService:
             )
 
     def _digest(self, now: datetime) -> None:
-        """Yesterday's digest of each hall (its own yesterday), to the users of that hall."""
+        """Yesterday's digest of each hall whose 08:30 has passed, to the users of that hall.
+
+        Each hall by its own clock and calendar day. A digest is keyed by hall, day and user
+        in the outbox, so a new leader (or a restart) queuing it again adds nothing; the
+        memo only spares the queries.
+        """
         deployment = self.runtime.deployment(fresh=True)
         for registry in deployment.halls:
+            if now.astimezone(registry.hall.tz).time() < DIGEST_AT:
+                continue
             yesterday = day_of(registry.hall, now) - timedelta(days=1)
+            if self._digested.get(registry.hall.id) == yesterday:
+                continue
             foreign = foreign_departments(deployment, registry)
             with self.runtime.sessions() as session:
                 begin_write(session)
@@ -178,12 +180,14 @@ class AlertService:
                     session, registry, users, self.runtime.settings, yesterday, now, foreign
                 )
                 session.commit()
+            self._digested[registry.hall.id] = yesterday
             if added:
-                log.info("morning digest of %s: %d messages queued", yesterday, added)
-
-    def _past_digest_time(self, now: datetime) -> bool:
-        tz = self.runtime.registry().hall.tz
-        return now.astimezone(tz).time() >= DIGEST_AT
+                log.info(
+                    "morning digest of %s, %s: %d messages queued",
+                    registry.hall.id,
+                    yesterday,
+                    added,
+                )
 
 
 def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
@@ -212,11 +216,11 @@ def build_scheduler(service: AlertService, hall_tz) -> BlockingScheduler:
     )
     scheduler.add_job(
         service.digest_job,
-        CronTrigger(hour=DIGEST_AT.hour, minute=DIGEST_AT.minute, timezone=hall_tz),
+        IntervalTrigger(seconds=DIGEST_CHECK_S),
         id="digest",
         name="morning digest",
         replace_existing=True,
-        misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
+        next_run_time=datetime.now(hall_tz),
     )
     scheduler.add_job(
         service.summaries_job,

@@ -265,6 +265,11 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
     hallwatch(
         "user", "channel", "add", "east_mgr", "--kind", "webhook", "--target", HOOK, env=deployment
     )
+    west_hook = f"{HOOK}?west"
+    hallwatch(
+        "user", "channel", "add", "west_tax", "--kind", "webhook", "--target", west_hook,
+        env=deployment,
+    )  # fmt: skip
     # Each hall's seat sensor was heard that morning: both halls were collecting.
     runtime = app_for(deployment).extensions["hallwatch"]
     for device, tz in (("e01-seat", SHANGHAI), ("x01-seat", URUMQI)):
@@ -287,14 +292,28 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
     page = get(client, "/alerts", "boss", hall="west", **{"from": "2026-11-24", "status": "all"})
     page = page.get_data(as_text=True)
     assert "李四" in page and "张三" not in page and "e001" not in page
+
     # The east hall's manager hears of the east hall only: when alerts open, and in the digest.
-    AlertService(runtime)._digest(datetime(2026, 11, 25, 8, 30, tzinfo=SHANGHAI))
+    def digests(target: str) -> list[str]:
+        with runtime.sessions() as db:
+            sent = db.scalars(select(OutboxRow).where(OutboxRow.target == target)).all()
+            return [row.body for row in sent if row.alert_id is None]
+
+    service = AlertService(runtime)
+    service._digest(datetime(2026, 11, 25, 8, 30, tzinfo=SHANGHAI))  # 06:30 in Urumqi
     with runtime.sessions() as db:
         sent = db.scalars(select(OutboxRow).where(OutboxRow.target == HOOK)).all()
         about = {db.get(AlertRow, row.alert_id).department_id for row in sent if row.alert_id}
-        digests = [row.body for row in sent if row.alert_id is None]
     assert about == {"civil"}
-    assert len(digests) == 1 and "东城大厅" in digests[0] and "李四" not in digests[0]
+    east = digests(HOOK)
+    assert len(east) == 1 and "东城大厅" in east[0] and "李四" not in east[0]
+    assert digests(west_hook) == []  # the west hall's 08:30 has not come yet
+    # Each hall's digest when its own 08:30 has passed, once, whoever leads then.
+    service._digest(datetime(2026, 11, 25, 8, 30, tzinfo=URUMQI))
+    AlertService(runtime)._digest(datetime(2026, 11, 25, 15, 0, tzinfo=URUMQI))
+    west = digests(west_hook)
+    assert len(west) == 1 and "税务局" in west[0] and "张三" not in west[0]
+    assert digests(HOOK) == east
     # Each hall's closed days are stored once, by its own calendar.
     now = datetime.now(UTC)
     refresh_days(runtime, now, BACKFILL_DAYS)
