@@ -275,7 +275,8 @@ def check(at_text: str | None, dry_run: bool) -> None:
 
     at = _instant(at_text)
     runtime = _runtime(_settings())
-    tz = runtime.registry(fresh=True).hall.tz
+    deployment = runtime.deployment(fresh=True)
+    tz = deployment.first.hall.tz  # of a bare --at (several halls: the first hall's)
     wall = datetime.now(UTC)
     now = wall if at is None else at if at.tzinfo else at.replace(tzinfo=tz)
     try:
@@ -292,7 +293,7 @@ def check(at_text: str | None, dry_run: bool) -> None:
                 stats.retrying,
                 stats.failed,
             )
-    body = [alert_json(row, tz) for row in open_alerts]
+    body = [alert_json(row, deployment.hall_of_alert(row).hall.tz) for row in open_alerts]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 

@@ -280,6 +280,12 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
     # 13:00 in Shanghai is 11:00 in Urumqi: the west hall opened at 10:00; and evaluating the
     # west hall leaves the east hall's alert alone.
     assert open_absences(deployment, "2026-11-24T13:00:00+08:00") == {"e001", "x001"}
+    # Each alert printed in its own hall's offset.
+    printed = json.loads(
+        hallwatch("check", "--at", "2026-11-24T13:00:00+08:00", env=deployment).stdout
+    )
+    offsets = {a["staff"]: a["opened_at"][-6:] for a in printed if a["kind"] == "absent"}
+    assert offsets == {"e001": "+08:00", "x001": "+06:00"}
     client = app_for(deployment).test_client()
 
     def departments(who: str, **query) -> set[str]:
