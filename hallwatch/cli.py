@@ -430,36 +430,69 @@ def web(host: str, port: int) -> None:
     default=None,
     help="devices.secrets.yaml from `hallwatch provision`: each device logs in as itself",
 )
-def simulate(mode, day, speed, seed, truth, registry_file, accounts_file) -> None:
-    """Simulated badge readers and presence sensors publishing over MQTT."""
+@click.option(
+    "--hall", "hall_id", default=None, help="Simulate this hall only (default: every hall)"
+)
+def simulate(mode, day, speed, seed, truth, registry_file, accounts_file, hall_id) -> None:
+    """Simulated badge readers and presence sensors publishing over MQTT.
+
+    Several halls are played at once, each on its own calendar day; with --truth, each
+    hall's ground truth goes to its own file (truth-HALL.csv for --truth truth.csv).
+    """
     from devices.simulator import run_simulation
     from hallwatch.provision import load_secrets
+    from hallwatch.registry.deployment import UnknownHall
 
     settings = _settings()
     if registry_file:
-        from hallwatch.registry.parse import parse_registry
-
-        registry = parse_registry(registry_file.read_text(encoding="utf-8"))
+        deployment = _registry_file(registry_file, "nothing was simulated")
     else:
-        registry = _runtime(settings).registry()
+        deployment = _runtime(settings).deployment()
+    try:
+        halls = [deployment.hall(hall_id)] if hall_id else list(deployment.halls)
+    except UnknownHall:
+        known = ", ".join(deployment.ids)
+        raise click.BadParameter(
+            f"no hall {hall_id!r} (halls: {known})", param_hint="--hall"
+        ) from None
     stop = threading.Event()
     _stop_on_signals(stop.set)
-    the_day: date = day.date() if day else datetime.now(registry.hall.tz).date()
     accounts = None
     if accounts_file:
         entries = load_secrets(accounts_file).values()
         accounts = {e["username"]: e["password"] for e in entries if e["role"] != "collector"}
-    run_simulation(
-        registry,
-        settings.mqtt_target(),
-        the_day,
-        speed,
-        mode,
-        seed,
-        truth,
-        stop,
-        accounts=accounts,
-    )
+    failures: list[str] = []
+
+    def play(registry) -> None:
+        the_day: date = day.date() if day else datetime.now(registry.hall.tz).date()
+        hall_truth = truth
+        if truth is not None and len(halls) > 1:
+            hall_truth = truth.with_name(f"{truth.stem}-{registry.hall.id}{truth.suffix}")
+        try:
+            run_simulation(
+                registry,
+                settings.mqtt_target(),
+                the_day,
+                speed,
+                mode,
+                seed,
+                hall_truth,
+                stop,
+                accounts=accounts,
+            )
+        except (ValueError, OSError) as exc:
+            failures.append(f"hall {registry.hall.id}: {exc}")
+            stop.set()  # one hall failing stops the others: a partial run misleads
+
+    players = [
+        threading.Thread(target=play, args=(r,), name=f"simulate-{r.hall.id}") for r in halls
+    ]
+    for player in players:
+        player.start()
+    for player in players:
+        player.join()
+    if failures:
+        raise click.ClickException("; ".join(failures))
 
 
 @main.command()
@@ -529,7 +562,7 @@ def provision(
     try:
         if mqtt:
             if registry_file:
-                deployment = _registry_file_for_provision(registry_file)
+                deployment = _registry_file(registry_file, "no account was changed")
             else:
                 deployment = _runtime(settings).deployment(fresh=True)
             # Every hall's devices: they all speak to the one broker.
@@ -566,13 +599,14 @@ def provision(
         raise click.ClickException(str(exc)) from exc
 
 
-def _registry_file_for_provision(file: Path):
+def _registry_file(file: Path, nothing_done: str):
+    """Every hall of a registry file, or exit 1 listing its problems."""
     from hallwatch.registry.parse import RegistryError, parse_deployment
 
     try:
         return parse_deployment(file.read_text(encoding="utf-8"))
     except RegistryError as exc:
-        click.echo(f"{file}: refused, no account was changed:", err=True)
+        click.echo(f"{file}: refused, {nothing_done}:", err=True)
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)

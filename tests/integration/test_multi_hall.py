@@ -9,6 +9,8 @@ judges each hall by its own hours without touching the other's alerts.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,10 +19,12 @@ import pytest
 from sqlalchemy import select, text
 
 from alerts.scheduler import AlertService
+from hallwatch.config import Settings
 from hallwatch.events import Heartbeat
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
 from hallwatch.metrics.store import DaySummaryRow
+from hallwatch.mqtt import make_client
 from hallwatch.provision import account_password
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
@@ -220,6 +224,44 @@ def test_provision_gives_every_halls_devices_an_account(deployment, tmp_path: Pa
         for device in ("e01-card", "e01-seat", "x01-card", "x01-seat"):
             assert f"added   {device}" in run.stdout
             assert account_password(out, device)
+
+
+def devices_heard(broker_url: str, run) -> set[str]:
+    """The devices that published under hallwatch/devices/ while `run()` ran."""
+    heard: set[str] = set()
+    target = Settings(mqtt_url=broker_url).mqtt_target()
+    listener = make_client(target, f"listen-{uuid.uuid4().hex[:6]}")
+    listener.on_message = lambda c, u, message: heard.add(message.topic.split("/")[2])
+    listener.on_connect = lambda c, u, flags, rc, props: c.subscribe("hallwatch/devices/+/events")
+    listener.connect(target.host, target.port)
+    listener.loop_start()
+    wait_until(listener.is_connected)
+    time.sleep(0.3)  # the SUBACK
+    run()
+    time.sleep(0.5)
+    listener.disconnect()
+    listener.loop_stop()
+    return heard
+
+
+def test_simulate_plays_every_hall_or_the_one_asked_for(deployment, mosquitto, tmp_path: Path):
+    hall_file, truth = tmp_path / "halls.yaml", tmp_path / "truth.csv"
+    replay = ["simulate", "--registry", str(hall_file), "--mode", "replay"]
+    replay += ["--day", "2026-11-24", "--speed", "200000"]
+
+    def every_hall():
+        hallwatch(*replay, "--truth", str(truth), env=deployment)
+
+    assert devices_heard(mosquitto.url, every_hall) >= {"e01-card", "e01-seat", "x01-seat"}
+    for hall, window, offset in (("east", "E01", "+08:00"), ("west", "X01", "+06:00")):
+        rows = (tmp_path / f"truth-{hall}.csv").read_text(encoding="utf-8").splitlines()[1:]
+        assert rows and all(f"{offset},{window}," in row for row in rows)  # its own, its clock
+    west = devices_heard(
+        mosquitto.url, lambda: hallwatch(*replay, "--hall", "west", env=deployment)
+    )
+    assert west and all(device.startswith("x01") for device in west)
+    unknown = hallwatch(*replay, "--hall", "north", env=deployment, check=False)
+    assert unknown.returncode == 2 and "east, west" in unknown.stderr
 
 
 def test_provision_refuses_a_bad_file_of_halls_whole(deployment, tmp_path: Path):
