@@ -23,7 +23,7 @@ from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import HallSettings, Registry
-from hallwatch.registry.store import load_deployment
+from hallwatch.registry.store import load_deployment, registry_revision
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
 
@@ -42,6 +42,7 @@ class Runtime:
     hall_chooser: Callable[[], str | None] | None = None
     _deployment: Deployment | None = None
     _registry_at: float = 0.0
+    _revision: int = -1  # registry_revision() when _deployment was read
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _days: dict[str, DayEvents] = field(default_factory=dict)  # hall id → its day in memory
 
@@ -58,11 +59,12 @@ class Runtime:
         return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))
 
     def deployment(self, fresh: bool = False) -> Deployment:
-        """Every hall, re-read from the database at most every few seconds.
+        """Every hall, looked up in the database at most every few seconds (`fresh`: now).
 
-        An unchanged snapshot keeps its object (and so do its halls), so what is cached
-        per registry (the live tracker) survives the re-read. Read outside the lock:
-        the other threads go on with the previous snapshot meanwhile.
+        Re-read only when an import has counted a new revision since the last read. An
+        unchanged snapshot keeps its object (and so do its halls), so what is cached per
+        registry (the live tracker) survives the re-read. Read outside the lock: the other
+        threads go on with the previous snapshot meanwhile.
         """
         with self._lock:
             current = self._deployment
@@ -71,8 +73,14 @@ class Runtime:
                 return current
             self._registry_at = time.monotonic()  # the others keep `current` meanwhile
         with self.sessions() as session:
+            # The revision before the rows: an import in between costs one more read, never
+            # a missed one.
+            revision = registry_revision(session)
+            if current is not None and revision == self._revision:
+                return current
             loaded = load_deployment(session)
         with self._lock:
+            self._revision = revision
             if self._deployment is None or loaded != self._deployment:
                 self._deployment = _keeping_unchanged_halls(self._deployment, loaded)
             return self._deployment

@@ -186,6 +186,15 @@ class UserHallRow(Base):
     hall_code: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
 
 
+class RegistryRevisionRow(Base):
+    """One row counting the imports, so a process can tell cheaply whether to re-read them."""
+
+    __tablename__ = "registry_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 REGISTRY_MODELS = (
     HallRow,
     DepartmentRow,

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, inspect, or_, select
+from sqlalchemy import Select, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from hallwatch.registry.deployment import Deployment
@@ -26,6 +26,7 @@ from hallwatch.registry.models import (
     DeviceRow,
     HallRow,
     LeaveRow,
+    RegistryRevisionRow,
     RosterRow,
     StaffRow,
     WindowRow,
@@ -256,7 +257,25 @@ def apply_deployment(session: Session, deployment: Deployment, now: datetime) ->
     summary = ImportSummary()
     for model, desired in _desired(deployment, _hall_row_ids(session, deployment)).items():
         summary.sections[model.__tablename__] = _sync(session, model, desired, now)
+    _count_revision(session)
     return summary
+
+
+def _count_revision(session: Session) -> None:
+    # In SQL, not Python: two imports at once on PostgreSQL must each count.
+    stmt = update(RegistryRevisionRow).where(RegistryRevisionRow.id == 1)
+    if session.execute(stmt.values(revision=RegistryRevisionRow.revision + 1)).rowcount == 0:
+        session.add(RegistryRevisionRow(id=1, revision=1))
+
+
+def registry_revision(session: Session) -> int:
+    """How many imports the database has taken (0 before the first, or before this count).
+
+    Processes re-read the registry only when it moved: one small query instead of a load
+    (0.15 s at 2,000 desks, ~0.9 s at 10,000).
+    """
+    stmt = select(RegistryRevisionRow.revision).where(RegistryRevisionRow.id == 1)
+    return session.scalar(stmt) or 0
 
 
 def apply_registry(session: Session, registry: Registry, now: datetime) -> ImportSummary:

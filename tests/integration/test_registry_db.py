@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hallwatch import runtime as runtime_module
+from hallwatch.config import Settings
 from hallwatch.demo.run import DEMO_HALL
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, WindowRow
 from hallwatch.registry.parse import RegistryError, parse_registry
-from hallwatch.registry.store import import_file, load_registry
+from hallwatch.registry.store import import_file, load_registry, registry_revision
 from hallwatch.registry.users import ROLES, add_user, authenticate
+from hallwatch.runtime import Runtime
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=7)
@@ -251,6 +254,29 @@ def test_the_schema_can_be_created_again(sessions, database_url):
                 assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     finally:
         engine.dispose()
+
+
+@BACKENDS
+def test_a_process_rereads_the_registry_only_after_an_import(sessions, tmp_path, monkeypatch):
+    loads: list[int] = []
+    real_load = runtime_module.load_deployment
+
+    def counted(session):
+        loads.append(1)
+        return real_load(session)
+
+    monkeypatch.setattr(runtime_module, "load_deployment", counted)
+    runtime = Runtime(Settings(), sessions, None, None)  # the registry part only
+    import_file(sessions, write(tmp_path, HALL))
+    first = runtime.deployment(fresh=True)
+    assert runtime.deployment(fresh=True) is first and len(loads) == 1  # nothing new
+    import_file(sessions, write(tmp_path, WITHOUT_W02, "v2.yaml"))
+    assert [w.id for w in runtime.deployment(fresh=True).first.windows] == ["W01"]
+    assert len(loads) == 2
+    import_file(sessions, write(tmp_path, WITHOUT_W02, "v2.yaml"))  # counted, changes nothing
+    assert runtime.deployment(fresh=True).first.windows == first.first.windows[:1]
+    with sessions() as session:
+        assert registry_revision(session) == 3
 
 
 # --- users ---------------------------------------------------------------------------------
