@@ -56,6 +56,8 @@ REGISTRY_RELOAD_S = 10.0
 STOP_DRAIN_S = 10.0  # how long SIGTERM waits for the last batches
 STATUS_INTERVAL_S = 1.0  # how often status.json (read by /healthz) is rewritten
 SPOOL_SOURCE = "spool"  # the topic a refused point replayed from the spool is kept under
+# A refused message too large even for hw_rejected is kept with its payload cut to this.
+CUT_PAYLOAD_BYTES = (1_000, 0)
 LEAVE_IDLE_S = 2.0  # leaving a group: done once nothing came for this long after UNSUBACK
 LEAVE_REPORT_S = 10.0  # how often a leaving collector says what it still waits for
 # A session the broker ends this soon after it began was most likely taken over by another
@@ -500,14 +502,22 @@ class Collector:
         if message is None:  # replayed from the spool: the line is all that is left
             message = Inbound(SPOOL_SOURCE, line.encode(), 0, 0, 0, datetime.now(UTC))
         log.warning("InfluxDB refused a point from %s: %s", message.topic, reason)
-        rejection = Rejection(
-            message.topic, message.payload, f"InfluxDB refused: {reason}", message.received
-        )
-        try:
-            self.influx.write([rejection_point(rejection).to_line()])
-        except (BadPointsError, BodyTooLarge) as exc:
-            self.stats.dropped += 1
-            log.error("could not keep a refused message from %s either: %s", message.topic, exc)
+        payload, why = message.payload, f"InfluxDB refused: {reason}"
+        for cut in (None, *CUT_PAYLOAD_BYTES):
+            kept = payload if cut is None else payload[:cut]
+            if cut is not None:
+                why = f"InfluxDB refused: {reason}; payload of {len(payload)} bytes cut to {cut}"
+            rejection = Rejection(message.topic, kept, why, message.received)
+            try:
+                self.influx.write([rejection_point(rejection).to_line()])
+            except (BadPointsError, BodyTooLarge) as exc:
+                error = exc
+                continue
+            if cut is not None:
+                log.warning("kept it with its payload cut to %d bytes to fit InfluxDB", cut)
+            return
+        self.stats.dropped += 1
+        log.error("could not keep a refused message from %s either: %s", message.topic, error)
 
     def _ack(self, batch: list[Inbound]) -> None:
         generation, early = self.generation, self._acked_early
