@@ -18,6 +18,10 @@ import requests
 
 log = logging.getLogger(__name__)
 
+_ACCOUNT_HINT = (
+    "InfluxDB refused this account: check HALLWATCH_INFLUX_WRITE_USER and "
+    "HALLWATCH_INFLUX_WRITE_PASSWORD, or the shared HALLWATCH_INFLUX_USER/PASSWORD/TOKEN"
+)
 CONNECT_TIMEOUT_S = 3.0
 WRITE_TIMEOUT_S = 10.0
 QUERY_TIMEOUT_S = 30.0
@@ -125,6 +129,10 @@ class InfluxClient:
             raise DatabaseMissing(message)
         if status in (400, 422):
             raise BadPointsError(message)
+        if status in (401, 403):
+            # Retried like an outage (an operator may fix the account while points wait), but
+            # said so that the log line names the fix.
+            raise RetryableWriteError(f"HTTP {status}: {message} ({_ACCOUNT_HINT})")
         raise RetryableWriteError(f"HTTP {status}: {message}")
 
     def query(self, statement: str, params: Mapping[str, Any] | None = None) -> list[dict]:

@@ -71,8 +71,11 @@ def test_the_writer_writes_but_cannot_read(secured, accounts):
 
 def test_the_reader_reads_but_cannot_write_nor_change_anything(secured, accounts):
     reader = client(secured, accounts.reader, accounts.reader_password)
-    with pytest.raises(RetryableWriteError, match="403"):
+    with pytest.raises(RetryableWriteError, match="403.*check HALLWATCH_INFLUX_WRITE_USER"):
         reader.write([POINT])
+    stranger = client(secured, accounts.writer, "not the password")
+    with pytest.raises(RetryableWriteError, match="401.*check HALLWATCH_INFLUX_WRITE_USER"):
+        stranger.write([POINT])
     with pytest.raises(QueryError, match="not authorized|requires admin"):
         reader.execute(f'DROP DATABASE "{DB}"')
     assert reader.query('SELECT * FROM "hw_event"') == []
