@@ -88,6 +88,7 @@ class CollectorStats:
     replayed: int = 0
     batches: int = 0
     influx_ok: bool = True
+    influx_error: str | None = None  # the last failed write's error, while writes fail
     connected: bool = False
     last_write: datetime | None = None
     write_failures: int = 0  # failed InfluxDB writes, each retry counted
@@ -439,6 +440,7 @@ class Collector:
 
     def _outage(self, exc: Exception, held: int) -> None:
         self.stats.write_failures += 1
+        self.stats.influx_error = str(exc)[:500]
         if self.stats.influx_ok:
             log.error("InfluxDB write failed, holding %d points: %s", held, exc)
             self.stats.influx_ok = False
@@ -448,6 +450,7 @@ class Collector:
         if not self.stats.influx_ok:
             log.info("InfluxDB is back; writing resumed")
             self.stats.influx_ok = True
+            self.stats.influx_error = None
             self._write_status(force=True)
 
     def _write_until_stored(self, pairs, deadline: float | None) -> None:
@@ -548,6 +551,7 @@ class Collector:
             "updated": datetime.now(UTC).isoformat(),
             "connected": s.connected,
             "influx_ok": s.influx_ok,
+            "influx_error": s.influx_error,
             "queued": self.queue.qsize(),
             "spool": self.spool.depth(),
             "counts": {

@@ -280,6 +280,11 @@ def read_statuses(root: Path) -> list[dict]:
     return statuses
 
 
+def write_errors(root: Path) -> list[str]:
+    """Why the collectors reporting under `root` cannot write to InfluxDB now, if they cannot."""
+    return [s["influx_error"] for s in read_statuses(root) if s.get("influx_error")]
+
+
 def spool_summary(root: Path) -> dict | None:
     """Spool depth summed over the collectors under `root`; None when none reports."""
     statuses = [s for s in read_statuses(root) if isinstance(s.get("spool"), dict)]

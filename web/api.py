@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
 
-from collector.spool import DEFAULT_SPOOL_DIR, spool_summary
+from collector.spool import DEFAULT_SPOOL_DIR, spool_summary, write_errors
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
@@ -158,7 +158,11 @@ def _spool_depth() -> dict:
     depth = spool_summary(root)
     if depth is None:
         return {}
-    return {f"spool_{key}": value for key, value in depth.items()}
+    body = {f"spool_{key}": value for key, value in depth.items()}
+    errors = write_errors(root)
+    if errors:  # e.g. the collector's write account refused while the web's reads work
+        body["collector_write_errors"] = errors
+    return body
 
 
 def _check_database(runtime) -> str:

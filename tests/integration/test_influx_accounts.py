@@ -138,3 +138,21 @@ def test_the_collector_writes_and_the_web_reads_with_their_own_accounts(
         process.terminate()
         process.wait(timeout=20)
     assert "may not create" not in log.read_text()  # the database was there already
+    # A collector with a wrong write password holds (then spools) what it gets, and says
+    # why on /healthz, which itself reads with the good reader account.
+    wrong = env | {
+        "HALLWATCH_INFLUX_WRITE_PASSWORD": "not the password",
+        "HALLWATCH_COLLECTOR_ID": "collector-wrong-password",
+    }
+    process = start_collector(wrong, tmp_path / "wrong.log")
+    try:
+        publish(publisher(mosquitto.url), "hallwatch/devices/desk-w01-card/events", event)
+
+        def told() -> list:
+            return web.get("/healthz").get_json().get("collector_write_errors", [])
+
+        errors = wait_until(told, timeout=20, message=lambda: (tmp_path / "wrong.log").read_text())
+        assert "401" in errors[0] and "HALLWATCH_INFLUX_WRITE_USER" in errors[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
