@@ -122,7 +122,7 @@ class Collector:
         # then stop (see run()); the broker deals this member no further share.
         self.leaving = leave
         self.unsubscribed = threading.Event()
-        self._last_delivery = time.monotonic()
+        self._busy_at = time.monotonic()  # the worker's last batch: leaving waits for quiet
         self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.max_queue)
@@ -150,7 +150,8 @@ class Collector:
         self.generation = 0
         # The deployment and every hall's devices and cards in one (messages route by device),
         # swapped whole by the reload thread.
-        self._loaded = (Deployment((Registry(),)), Registry())
+        empty = Registry()
+        self._loaded = (Deployment((empty,)), empty)
         self._connected_at = float("-inf")  # monotonic time of the last accepted connection
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -179,7 +180,6 @@ class Collector:
 
     def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):
         log.info("leaving the group: unsubscribed; storing what the session still holds")
-        self._last_delivery = time.monotonic()
         self.unsubscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
@@ -200,7 +200,6 @@ class Collector:
         try:
             if not self.accepting:
                 return  # not acked: the broker redelivers it to the next session
-            self._last_delivery = time.monotonic()
             try:
                 topic = message.topic
             except UnicodeDecodeError:
@@ -234,6 +233,7 @@ class Collector:
             batch = self._take_batch()
             if batch:
                 self._process(batch)
+                self._busy_at = time.monotonic()
             elif self._replay_due():
                 self._try_replay()
             self._write_status()
@@ -245,22 +245,19 @@ class Collector:
         self.stop_event.set()
 
     def _has_left(self) -> bool:
-        """Unsubscribed, nothing delivered for LEAVE_IDLE_S, nothing queued or spooled."""
+        """Unsubscribed, no batch for LEAVE_IDLE_S, nothing queued or spooled."""
         spooled = self.spool.points if self.spool is not None else 0
-        idle = time.monotonic() - self._last_delivery
-        if self.unsubscribed.is_set() and idle >= LEAVE_IDLE_S and self.queue.empty():
-            if not spooled:
-                return True
+        if not self.unsubscribed.is_set():
+            waiting = "the broker's UNSUBACK"
+        elif spooled:
+            waiting = f"{spooled} spooled points to reach InfluxDB"
+        elif time.monotonic() - self._busy_at < LEAVE_IDLE_S or not self.queue.empty():
+            waiting = "the session's last messages"
+        else:
+            return True
         if time.monotonic() - self._leave_reported >= LEAVE_REPORT_S:
             self._leave_reported = time.monotonic()
-            log.info(
-                "leaving the group: waiting for %s",
-                "the broker's UNSUBACK"
-                if not self.unsubscribed.is_set()
-                else f"{spooled} spooled points to reach InfluxDB"
-                if spooled
-                else "the session's last messages",
-            )
+            log.info("leaving the group: waiting for %s", waiting)
         return False
 
     def _drain(self) -> None:
@@ -506,18 +503,24 @@ class Collector:
             message = Inbound(SPOOL_SOURCE, line.encode(), 0, 0, 0, datetime.now(UTC))
         log.warning("InfluxDB refused a point from %s: %s", message.topic, reason)
         payload, why = message.payload, f"InfluxDB refused: {reason}"
-        for cut in (None, *CUT_PAYLOAD_BYTES):
-            kept = payload if cut is None else payload[:cut]
-            if cut is not None:
-                why = f"InfluxDB refused: {reason}; payload of {len(payload)} bytes cut to {cut}"
-            rejection = Rejection(message.topic, kept, why, message.received)
+        tries = [(payload, why)] + [
+            (payload[:cut], f"{why}; payload of {len(payload)} bytes cut to {cut}")
+            for cut in CUT_PAYLOAD_BYTES
+        ]
+        for kept, said in tries:
             try:
-                self.influx.write([rejection_point(rejection).to_line()])
+                self.influx.write(
+                    [
+                        rejection_point(
+                            Rejection(message.topic, kept, said, message.received)
+                        ).to_line()
+                    ]
+                )
             except (BadPointsError, BodyTooLarge) as exc:
                 error = exc
                 continue
-            if cut is not None:
-                log.warning("kept it with its payload cut to %d bytes to fit InfluxDB", cut)
+            if kept is not payload:
+                log.warning("kept it with its payload cut to %d bytes to fit InfluxDB", len(kept))
             return
         self.stats.dropped += 1
         log.error("could not keep a refused message from %s either: %s", message.topic, error)

@@ -280,19 +280,20 @@ def read_statuses(root: Path) -> list[dict]:
     return statuses
 
 
-def write_errors(root: Path) -> list[str]:
-    """Why the collectors reporting under `root` cannot write to InfluxDB now, if they cannot."""
-    return [s["influx_error"] for s in read_statuses(root) if s.get("influx_error")]
-
-
 def spool_summary(root: Path) -> dict | None:
-    """Spool depth summed over the collectors under `root`; None when none reports."""
-    statuses = [s for s in read_statuses(root) if isinstance(s.get("spool"), dict)]
+    """Spool depth summed over the collectors under `root`, and why any cannot write to
+    InfluxDB now (`write_errors`, when some cannot); None when none reports."""
+    reports = read_statuses(root)
+    statuses = [s for s in reports if isinstance(s.get("spool"), dict)]
     if not statuses:
         return None
     oldest = [s["spool"]["oldest"] for s in statuses if s["spool"].get("oldest")]
-    return {
+    summary = {
         "points": sum(int(s["spool"].get("points", 0)) for s in statuses),
         "bytes": sum(int(s["spool"].get("bytes", 0)) for s in statuses),
         "oldest": min(oldest) if oldest else None,
     }
+    errors = [s["influx_error"] for s in reports if s.get("influx_error")]
+    if errors:  # e.g. the collector's write account refused while the web's reads work
+        summary["write_errors"] = errors
+    return summary

@@ -293,7 +293,12 @@ def check(at_text: str | None, dry_run: bool) -> None:
                 stats.retrying,
                 stats.failed,
             )
-    body = [alert_json(row, deployment.hall_of_alert(row).hall.tz) for row in open_alerts]
+    # An alert is in its department's hall (as alerts.records.in_halls has it).
+    hall_of = deployment.hall_of_department
+    body = [
+        alert_json(row, deployment.hall(hall_of.get(row.department_id or "")).hall.tz)
+        for row in open_alerts
+    ]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 

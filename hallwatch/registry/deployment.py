@@ -71,15 +71,6 @@ class Deployment:
     def hall_of_staff(self) -> dict[str, str]:
         return {s.id: r.hall.id for r in self.halls for s in r.staff}
 
-    def hall_of_alert(self, alert) -> Registry:
-        """The hall an alert record is about: by department, window or device (else the first)."""
-        hall_id = (
-            self.hall_of_department.get(alert.department_id or "")
-            or self.hall_of_window.get(alert.window_id or "")
-            or self.hall_of_device.get(alert.device_id or "")
-        )
-        return self.hall(hall_id)
-
     def registry_of_device(self, device_id: str) -> Registry | None:
         """The hall a device belongs to, None when no hall has it."""
         hall_id = self.hall_of_device.get(device_id)
