@@ -272,7 +272,7 @@ def registry_revision(session: Session) -> int:
     """How many imports the database has taken (0 before the first, or before this count).
 
     Processes re-read the registry only when it moved: one small query instead of a load
-    (0.15 s at 2,000 desks, ~0.9 s at 10,000).
+    (0.13 s at 2,000 desks, 0.7 s at 10,000: bench/ingest_costs.py).
     """
     stmt = select(RegistryRevisionRow.revision).where(RegistryRevisionRow.id == 1)
     return session.scalar(stmt) or 0
