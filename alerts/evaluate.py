@@ -114,9 +114,7 @@ class Evaluator:
     def _episodes_of(self, registry: Registry, day: date, now: datetime) -> list[Episode]:
         start = local_midnight(registry.hall, day)
         end = local_midnight(registry.hall, day + timedelta(days=1))
-        events = self.runtime.store.day_history(start, min(end, now))
-        if hasattr(self.runtime, "own_events"):  # not another hall's
-            events = self.runtime.own_events(registry, events)
+        events = self.runtime.stored_history(registry, start, min(end, now))
         return episodes_of_day(registry, events, day, now)
 
     def _today(self, registry: Registry, today: date, now: datetime) -> list[Episode]:

@@ -276,9 +276,8 @@ def check(at_text: str | None, dry_run: bool) -> None:
     at = _instant(at_text)
     runtime = _runtime(_settings())
     deployment = runtime.deployment(fresh=True)
-    tz = deployment.first.hall.tz  # of a bare --at (several halls: the first hall's)
     wall = datetime.now(UTC)
-    now = wall if at is None else at if at.tzinfo else at.replace(tzinfo=tz)
+    now = wall if at is None else at if at.tzinfo else at.replace(tzinfo=_bare_zone(deployment))
     try:
         open_alerts = evaluate(runtime, now, dry_run=dry_run)
     except QueryError as exc:
@@ -300,6 +299,17 @@ def check(at_text: str | None, dry_run: bool) -> None:
         for row in open_alerts
     ]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _bare_zone(deployment):
+    """The time zone of an --at without an offset: the halls' one; refused if they differ."""
+    zones = sorted(deployment.time_zones)
+    if len(zones) > 1:
+        raise click.UsageError(
+            "--at has no UTC offset and the halls keep different time zones "
+            f"({', '.join(zones)}): give one, e.g. 2026-11-24T10:00:00+08:00"
+        )
+    return deployment.first.hall.tz
 
 
 @main.command()

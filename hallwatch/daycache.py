@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from operator import itemgetter
 
 from hallwatch.events import BadgeRead, Event, event_type
-from hallwatch.influx.eventstore import EventStore
+from hallwatch.influx.eventstore import Devices, EventStore
 from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, HallTracker
@@ -163,9 +163,10 @@ class DayEvents:
     is waited for).
     """
 
-    def __init__(self, store: EventStore, clock=time.monotonic):
+    def __init__(self, store: EventStore, clock=time.monotonic, devices: Devices = None):
         self.store = store
         self.clock = clock
+        self.devices = devices  # one hall's, when the store holds other halls' (None: all)
         self._lock = threading.Lock()  # guards everything below
         self._loading = threading.Lock()  # one whole-day load at a time
         self._log: DayLog | None = None
@@ -182,7 +183,8 @@ class DayEvents:
         with self._lock:
             if self._log is not None and self._log.day == day:
                 return self._log.until(at)
-        return self.store.day_history(local_midnight(hall, day), at)  # the day turned meanwhile
+        # the day turned meanwhile
+        return self.store.day_history(local_midnight(hall, day), at, self.devices)
 
     def state(self, registry: Registry, at: datetime) -> HallState:
         """The hall at `at` (on the day cached), incrementally when `at` is about now."""
@@ -195,7 +197,8 @@ class DayEvents:
                 return recent[3]  # type: ignore[index]
             view = log.view(registry, at) if log is not None and log.day == day else None
         if view is None:  # the day turned meanwhile
-            view = HallTracker(registry, day), self.store.day_history(local_midnight(hall, day), at)
+            events = self.store.day_history(local_midnight(hall, day), at, self.devices)
+            view = HallTracker(registry, day), events
             return _finish(*view, at)
         state = _finish(*view, at)  # outside the lock: the tracker is a copy of our own
         with self._lock:
@@ -236,7 +239,7 @@ class DayEvents:
         """Read the whole day and build its log (and live tracker) before swapping it in."""
         began = self.clock()
         day_end = local_midnight(hall, day + timedelta(days=1))
-        log = DayLog(day, self.store.day_history(day_start, day_end))
+        log = DayLog(day, self.store.day_history(day_start, day_end, self.devices))
         if registry is not None:
             log.settle(registry, at - RECEIPT_MARGIN)
         with self._lock:
@@ -255,7 +258,7 @@ class DayEvents:
             since = (log.newest_receipt or day_start) - RECEIPT_MARGIN
         events: list[Event] = []
         try:
-            events = self.store.received_since(day_start, since)
+            events = self.store.received_since(day_start, since, self.devices)
         finally:
             with self._lock:
                 self._topping, self._topped_at = False, self.clock()

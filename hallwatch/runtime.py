@@ -22,7 +22,7 @@ from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.spec import HallSettings, Registry
+from hallwatch.registry.spec import Registry
 from hallwatch.registry.store import load_deployment, registry_revision
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
@@ -91,38 +91,49 @@ class Runtime:
             hall = self.hall_chooser()
         return self.deployment(fresh).hall(hall)
 
-    def own_events(self, registry: Registry, events: list[Event]) -> list[Event]:
-        """`events` without those of the deployment's other halls (the store holds them all)."""
-        foreign = self.deployment().foreign_devices(registry)
-        return [e for e in events if e.device not in foreign] if foreign else events
+    def hall_devices(self, registry: Registry) -> frozenset[str] | None:
+        """The devices whose events are this hall's; None when the deployment is one hall.
+
+        Passed to the event store, so a hall reads its own series, not every hall's.
+        """
+        return None if self.deployment().single else frozenset(registry.device_by_id)
+
+    def stored_history(self, registry: Registry, day_start: datetime, at: datetime) -> list[Event]:
+        """The hall's day from `day_start` to `at`, with its carry-over, read from InfluxDB."""
+        return self.store.day_history(day_start, at, self.hall_devices(registry))
 
     def history(self, registry: Registry, at: datetime) -> list[Event]:
         """The events the state function needs at `at`: today's from memory, a past day's read."""
         hall = registry.hall
-        today = self._today_of(hall, at)
+        today = self._today_of(registry, at)
         if today is not None:
-            return self.own_events(registry, today.history(hall, at))
-        day_start = local_midnight(hall, day_of(hall, at))
-        return self.own_events(registry, self.store.day_history(day_start, at))
+            return today.history(hall, at)
+        return self.stored_history(registry, local_midnight(hall, day_of(hall, at)), at)
 
     def hall_state(self, at: datetime, hall: str | None = None) -> tuple[Registry, HallState]:
         """The hall at `at`: today's kept up incrementally, a past day's replayed from InfluxDB."""
         registry = self.registry(hall=hall)
-        today = self._today_of(registry.hall, at)
+        today = self._today_of(registry, at)
         if today is not None:
             return registry, today.state(registry, at)
         return registry, hall_at(registry, self.history(registry, at), at)
 
-    def _today_of(self, hall: HallSettings, at: datetime) -> DayEvents | None:
-        """The hall's day in memory when `at` is on its today, else None (read the store)."""
+    def _today_of(self, registry: Registry, at: datetime) -> DayEvents | None:
+        """The hall's day in memory when `at` is on its today, else None (read the store).
+
+        A hall whose devices changed (an import) starts a new day in memory: the old one
+        holds only the devices it was read for.
+        """
+        hall = registry.hall
         if self.today is None or day_of(hall, at) != day_of(hall, datetime.now(UTC)):
             return None
+        devices = self.hall_devices(registry)
         with self._lock:
-            if not self._days:
+            if not self._days and self.today.devices == devices:
                 self._days[hall.id] = self.today
             found = self._days.get(hall.id)
-            if found is None:
-                found = self._days[hall.id] = DayEvents(self.store, self.today.clock)
+            if found is None or found.devices != devices:
+                found = self._days[hall.id] = DayEvents(self.store, self.today.clock, devices)
             return found
 
 

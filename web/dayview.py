@@ -76,7 +76,7 @@ def load_day(runtime, registry: Registry, day: date, now: datetime) -> DayView:
     if day == today:
         events = runtime.history(registry, now)
     elif day < today:
-        events = runtime.store.day_history(start, end)
+        events = runtime.stored_history(registry, start, end)
     else:
         events = []
     return DayView(day, today, start, end, until, events, sweep(registry, events, day, until))

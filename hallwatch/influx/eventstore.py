@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from hallwatch.events import (
@@ -33,6 +34,7 @@ MAX_STORED_PAYLOAD_CHARS = 16_000  # InfluxDB 1.x string fields stay well under 
 RECEIPT_BUCKET = timedelta(minutes=15)  # `receipts()` groups by this much event time
 _EXTRA_KEY = re.compile(r"[^A-Za-z0-9_]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Devices = Collection[str] | None  # one hall's devices, or None for all
 
 
 def to_ns(at: datetime) -> int:
@@ -53,6 +55,18 @@ def _from_ms(ms: int | None) -> datetime | None:
 def _received_ms(event: Event | Rejection) -> int:
     received = event.received or getattr(event, "at", None)
     return to_ns(received) // 1_000_000 if received else 0
+
+
+def of_devices(devices: Devices) -> str:
+    """An InfluxQL condition keeping `devices` only ("" for None: every device).
+
+    One regular expression of the literal ids: InfluxDB matches it against its tag index, so
+    a hall's query reads its own series, not the whole deployment's.
+    """
+    if devices is None:
+        return ""
+    ids = "|".join(re.escape(d).replace("/", r"\/") for d in sorted(devices))
+    return f' AND "device" =~ /^(?:{ids})$/'
 
 
 def event_point(event: Event, staff: str | None = None) -> Point:
@@ -119,19 +133,28 @@ class EventStore:
     def __init__(self, client: InfluxClient):
         self.client = client
 
-    def events_between(self, start: datetime, end: datetime) -> list[Event]:
-        """All events with start <= time <= end, in time order."""
+    def events_between(
+        self, start: datetime, end: datetime, devices: Devices = None
+    ) -> list[Event]:
+        """All events with start <= time <= end (of `devices` only, if given), in time order."""
+        if devices is not None and not devices:
+            return []
         series = self.client.query(
-            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND time <= $end',
+            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND time <= $end' + of_devices(devices),
             {"start": to_ns(start), "end": to_ns(end)},
         )
         events = [event_from_row(r) for s in series for r in rows(s)]
         return sorted((e for e in events if e is not None), key=lambda e: e.at)
 
-    def received_since(self, start: datetime, received_after: datetime) -> list[Event]:
+    def received_since(
+        self, start: datetime, received_after: datetime, devices: Devices = None
+    ) -> list[Event]:
         """Events at or after `start` that the collector received after `received_after`."""
+        if devices is not None and not devices:
+            return []
         series = self.client.query(
-            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND "received_ms" > $after',
+            f'SELECT * FROM "{EVENTS}" WHERE time >= $start AND "received_ms" > $after'
+            + of_devices(devices),
             {"start": to_ns(start), "after": to_ns(received_after) // 1_000_000},
         )
         events = [event_from_row(r) for s in series for r in rows(s)]
@@ -158,10 +181,12 @@ class EventStore:
             if r.get("points")
         ]
 
-    def carry_over(self, before: datetime) -> list[Event]:
+    def carry_over(self, before: datetime, devices: Devices = None) -> list[Event]:
         """Each device's last occupancy, status and sighting before `before`, as events."""
+        if devices is not None and not devices:
+            return []
         window = {"start": to_ns(before - CARRY_OVER_LOOKBACK), "end": to_ns(before) - 1}
-        where = "time >= $start AND time <= $end"
+        where = "time >= $start AND time <= $end" + of_devices(devices)
         events: list[Event] = []
         for s in self.client.query(
             f'SELECT last("received_ms") FROM "{EVENTS}" WHERE {where} GROUP BY "device"', window
@@ -183,9 +208,14 @@ class EventStore:
             events += [DeviceStatus(r["device"], from_ns(r["time"]), r["online"]) for r in rows(s)]
         return sorted(events, key=lambda e: e.at)
 
-    def day_history(self, day_start: datetime, at: datetime) -> list[Event]:
-        """What the state function needs for an instant: carried-over facts plus the day so far."""
-        return self.carry_over(day_start) + self.events_between(day_start, at)
+    def day_history(
+        self, day_start: datetime, at: datetime, devices: Devices = None
+    ) -> list[Event]:
+        """What the state function needs for an instant: carried-over facts plus the day so far.
+
+        `devices`: one hall's, when the store holds other halls' too (None: every device).
+        """
+        return self.carry_over(day_start, devices) + self.events_between(day_start, at, devices)
 
     def rejected(self, start: datetime, end: datetime, limit: int = 100) -> list[dict]:
         """Rejected messages, newest first, for operators."""

@@ -209,8 +209,8 @@ def compute_day(
     everyone = runtime.store.day_history(lo, min(now, hi))
     in_day = [e for e in everyone if lo <= e.at < hi]
     newest = max((e.received for e in in_day if e.received is not None), default=None)
-    own_events = getattr(runtime, "own_events", None)
-    events = own_events(registry, everyone) if own_events else everyone
+    devices = runtime.hall_devices(registry)
+    events = everyone if devices is None else [e for e in everyone if e.device in devices]
     return day_summary(registry, events, day, now), Receipts(len(in_day), newest)
 
 
@@ -221,6 +221,4 @@ def events_of_day(runtime: Runtime, registry: Registry, day: date, now: datetime
     if day_of(hall, now) == day:
         return runtime.history(registry, now)
     day_start = local_midnight(hall, day)
-    events = runtime.store.day_history(day_start, min(now, local_midnight(hall, day + ONE_DAY)))
-    own_events = getattr(runtime, "own_events", None)
-    return own_events(registry, events) if own_events else events
+    return runtime.stored_history(registry, day_start, min(now, _whole(hall, day)[1]))

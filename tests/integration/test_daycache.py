@@ -91,3 +91,30 @@ def test_the_live_state_is_the_state_function_over_what_influxdb_holds(influx_db
     # A replay of an earlier instant of the same day.
     earlier = now - timedelta(minutes=12)
     assert cache.state(REGISTRY, earlier) == expected(earlier)
+
+
+def test_a_hall_reads_its_own_devices_series_only(influx_db):
+    """Several halls in one store: day, carry-over and top-up all keep the hall's devices."""
+    client = InfluxClient(influx_db.url, influx_db.db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = local_midnight(HALL, day_of(HALL, now))
+    # "W1" must not match "W10" or "xW1"; "-" is escaped in the expression.
+    devices = ["W1", "W10", "xW1", "east-W1", "east-W1x"]
+    for device in devices:
+        for at in (start - timedelta(hours=2), now - timedelta(minutes=2)):
+            client.write([event_point(PresenceReport(device, at, True, at)).to_line()])
+    store, clock = EventStore(client), Clock()
+    own = frozenset({"W1", "east-W1"})
+
+    assert {e.device for e in store.carry_over(start, own)} == own
+    assert {e.device for e in store.events_between(start, now, own)} == own
+    assert {e.device for e in store.day_history(start, now)} == set(devices)
+    assert store.day_history(start, now, frozenset()) == []
+
+    cache = DayEvents(store, clock, own)
+    assert {e.device for e in cache.history(HALL, now)} == own
+    for device in devices:
+        client.write([event_point(PresenceReport(device, now, False, now)).to_line()])
+    clock.now += TOP_UP_S
+    topped_up = [e for e in cache.history(HALL, now) if e.at == now]
+    assert {e.device for e in topped_up} == own

@@ -154,6 +154,11 @@ def test_the_collector_stores_both_halls_each_in_its_own_time(
     assert window_ids(west) == ["X01"]
     assert west["at"].endswith("+06:00")
     assert window_ids(get(client, "/api/live", "boss").get_json()) == ["E01"]  # the first hall
+    runtime = app.extensions["hallwatch"]
+    for hall in ("east", "west"):  # each hall's day in memory holds its own devices' events
+        registry = runtime.registry(hall=hall)
+        heard = {e.device for e in runtime.history(registry, datetime.now(UTC))}
+        assert heard and heard <= set(registry.device_by_id), (hall, heard)
 
 
 def test_a_hall_manager_of_one_hall_never_sees_the_other(deployment):
@@ -333,6 +338,10 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
     )
     offsets = {a["staff"]: a["opened_at"][-6:] for a in printed if a["kind"] == "absent"}
     assert offsets == {"e001": "+08:00", "x001": "+06:00"}
+    # A wall-clock time without an offset names no one instant across these halls.
+    bare = hallwatch("check", "--at", "2026-11-24T13:00:00", env=deployment, check=False)
+    assert bare.returncode == 2 and bare.stdout == ""
+    assert "Asia/Shanghai, Asia/Urumqi" in bare.stderr and "+08:00" in bare.stderr
     client = app_for(deployment).test_client()
 
     def departments(who: str, **query) -> set[str]:

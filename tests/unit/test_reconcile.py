@@ -237,7 +237,7 @@ def test_a_department_head_acknowledges_only_their_departments_alerts(sessions):
 class NoEvents:
     """The event store of a hall where nothing was reported (the episodes are given)."""
 
-    def day_history(self, start, end):
+    def day_history(self, start, end, devices=None):
         return []
 
 
@@ -258,6 +258,7 @@ def runtime(sessions):
         store=NoEvents(),
         registry=lambda fresh=False: REGISTRY,
         history=lambda registry, at: [],
+        stored_history=lambda registry, start, end: [],
     )
 
 
