@@ -110,9 +110,30 @@ def next_rate(search: Search, steps: list[StepResult]) -> float | None:
 
 
 def sustained_rate(steps: list[StepResult]) -> float:
-    """The highest offered rate held with zero loss below the lowest failing one (0 if none)."""
-    ceiling = min((s.offered for s in steps if not s.passed), default=math.inf)
-    return max((s.offered for s in steps if s.passed and s.offered < ceiling), default=0.0)
+    """The highest rate held with zero loss below the lowest failing one (0 if none).
+
+    A void step counts at the rate its publishers reached (in whole hundreds, down): the
+    target took all of that in time, so it held at least that much.
+    """
+    ceiling = min((s.offered for s in steps if not (s.passed or s.void)), default=math.inf)
+    held = [s.offered for s in steps if s.passed and s.offered < ceiling]
+    held += [
+        math.floor(s.achieved / RATE_ROUNDING) * RATE_ROUNDING
+        for s in steps
+        if s.void and s.achieved < ceiling
+    ]
+    return max(held, default=0.0)
+
+
+def share_verdict(share: float, limit_is_lower_bound: bool, target: float = 0.6) -> str:
+    """Whether `share` of the limit meets `target`, when the limit may lie higher still.
+
+    A limit the search never reached makes the share an upper bound: below the target it
+    fails for sure, above it nothing is shown.
+    """
+    if share < target:
+        return "NOT met"
+    return "not shown: the limit lies higher" if limit_is_lower_bound else "met"
 
 
 def least_squares_slope(samples: list[tuple[float, float]]) -> float:

@@ -88,6 +88,23 @@ def test_the_sustained_rate_ignores_a_pass_above_a_failure():
     assert logic.sustained_rate([step(2000, late=1)]) == 0
 
 
+def test_a_void_step_counts_at_the_rate_its_publishers_reached():
+    # Offered 3,000/s, the publishers reached 2,673/s, and the target took all of it in time.
+    assert logic.sustained_rate([step(1000), step(2000), step(3000, pace=0.891)]) == 2600
+    # Short of a rate already held, it adds nothing.
+    assert logic.sustained_rate([step(1000), step(2000), step(3000, pace=0.5)]) == 2000
+    # Below a real failure it counts; at or above one, it does not.
+    assert logic.sustained_rate([step(2000), step(3000, late=1), step(2600, pace=0.9)]) == 2300
+    assert logic.sustained_rate([step(2000), step(2500, late=1), step(3000, pace=0.9)]) == 2000
+
+
+def test_a_share_of_a_limit_never_reached_can_only_fail():
+    assert logic.share_verdict(0.61, limit_is_lower_bound=False) == "met"
+    assert logic.share_verdict(0.59, limit_is_lower_bound=False) == "NOT met"
+    assert logic.share_verdict(0.59, limit_is_lower_bound=True) == "NOT met"
+    assert logic.share_verdict(0.67, limit_is_lower_bound=True).startswith("not shown")
+
+
 def test_a_bad_search_is_refused():
     with pytest.raises(ValueError):
         logic.Search(start=0)
