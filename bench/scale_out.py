@@ -14,7 +14,10 @@ subscriber (Python's own ceiling), `hallwatch collector` alone, two `hallwatch c
 are installed) — the offered rate is stepped up for --window seconds a step until a step
 loses or falls behind, then bisected (bench/scale_out_logic.py). A step passes when every
 message is counted at the far end (InfluxDB for the pipelines, the subscriber for the
-broker) within --grace seconds of the last PUBACK and the backlog did not grow. The targets'
+broker) within --grace seconds of the last PUBACK and the backlog did not grow. While a
+step runs, a pipeline's progress is InfluxDB's own write counter (`SHOW STATS`, free);
+the exact `count()` of the step's points, which costs InfluxDB CPU in proportion to
+them, is taken only once the counter says all are there. The targets'
 CPU (/proc) and peak RSS are read over each step.
 
 For 1 and 2 collectors, under a steady --latency-rate load, probe windows' seats are
