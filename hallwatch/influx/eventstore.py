@@ -161,16 +161,23 @@ class EventStore:
         return sorted((e for e in events if e is not None), key=lambda e: e.at)
 
     def receipts(
-        self, start: datetime, end: datetime, bucket: timedelta = RECEIPT_BUCKET
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta = RECEIPT_BUCKET,
+        devices: Devices = None,
     ) -> list[tuple[datetime, int, datetime | None]]:
         """Per `bucket` of event time in [start, end): the points stored and their newest receipt.
 
         One aggregate over the range (no points leave the server); empty buckets are left out.
         A hall day is a whole number of 15-minute buckets in every real time zone.
+        `devices`: one hall's (None: every device).
         """
+        if devices is not None and not devices:
+            return []
         series = self.client.query(
             f'SELECT count("received_ms") AS "points", max("received_ms") AS "newest" '
-            f'FROM "{EVENTS}" WHERE time >= $start AND time < $end '
+            f'FROM "{EVENTS}" WHERE time >= $start AND time < $end{of_devices(devices)} '
             f"GROUP BY time({int(bucket.total_seconds())}s) fill(none)",
             {"start": to_ns(start), "end": to_ns(end)},
         )

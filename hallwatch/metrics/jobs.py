@@ -41,11 +41,17 @@ ONE_DAY = timedelta(days=1)
 
 
 def receipts_by_day(
-    store: EventStore, hall: HallSettings, first: date, until: date
+    store: EventStore,
+    hall: HallSettings,
+    first: date,
+    until: date,
+    devices: frozenset[str] | None = None,
 ) -> dict[date, Receipts]:
-    """The points InfluxDB holds per hall day of first..until (exclusive), days with any."""
+    """The points InfluxDB holds per hall day of first..until (exclusive), days with any;
+    of `devices` only when given (the hall's, when the store holds several halls')."""
     found: dict[date, Receipts] = {}
-    buckets = store.receipts(local_midnight(hall, first), local_midnight(hall, until))
+    start, end = local_midnight(hall, first), local_midnight(hall, until)
+    buckets = store.receipts(start, end, devices=devices)
     for start, count, newest in buckets:
         day = day_of(hall, start)
         before = found.get(day, Receipts())
@@ -75,7 +81,7 @@ def refresh_hall_days(
     hall = registry.hall
     today = day_of(hall, now)
     first = today - timedelta(days=lookback_days)
-    held = receipts_by_day(runtime.store, hall, first, today)
+    held = receipts_by_day(runtime.store, hall, first, today, runtime.hall_devices(registry))
     stored = stored_days(runtime.sessions, hall.id, first, today - ONE_DAY)
     done = []
     for day in sorted(held):

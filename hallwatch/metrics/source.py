@@ -201,16 +201,14 @@ def compute_day(
 ) -> tuple[DaySummary, Receipts]:
     """A closed day's summary from its events, with what it was computed from.
 
-    The receipts count every point of the day in the store, every hall's: the same
-    figure the job's one aggregate query gives (`jobs.receipts_by_day`), so a row
-    stays current until a point arrives for that span of time.
+    The receipts count the hall's points of the day in the store: the same figure the
+    job's aggregate query gives (`jobs.receipts_by_day`), so a row stays current until a
+    point of the hall's arrives for that span of time.
     """
     lo, hi = _whole(registry.hall, day)
-    everyone = runtime.store.day_history(lo, min(now, hi))
-    in_day = [e for e in everyone if lo <= e.at < hi]
+    events = runtime.stored_history(registry, lo, min(now, hi))
+    in_day = [e for e in events if lo <= e.at < hi]
     newest = max((e.received for e in in_day if e.received is not None), default=None)
-    devices = runtime.hall_devices(registry)
-    events = everyone if devices is None else [e for e in everyone if e.device in devices]
     return day_summary(registry, events, day, now), Receipts(len(in_day), newest)
 
 

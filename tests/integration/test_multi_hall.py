@@ -383,6 +383,20 @@ def test_alerts_follow_each_halls_own_hours_and_time_zone(deployment):
         rows = {(r.hall, r.day) for r in db.scalars(select(DaySummaryRow))}
     if now - timedelta(days=BACKFILL_DAYS) < datetime(2026, 11, 24, tzinfo=UTC):
         assert {("east", date(2026, 11, 24)), ("west", date(2026, 11, 24))} <= rows
+
+        # A late point of the east hall makes the east hall's day stale, not the west's.
+        def computed() -> dict[str, tuple]:
+            with runtime.sessions() as db:
+                found = db.scalars(select(DaySummaryRow).where(DaySummaryRow.day == "2026-11-24"))
+                return {r.hall: (r.event_count, r.newest_received) for r in found}
+
+        before = computed()
+        late = datetime(2026, 11, 24, 3, tzinfo=UTC)
+        runtime.influx.write([event_point(Heartbeat("e01-seat", late, received=now)).to_line()])
+        assert refresh_days(runtime, now, BACKFILL_DAYS) == [date(2026, 11, 24)]
+        after = computed()
+        assert after["west"] == before["west"]
+        assert after["east"][0] == before["east"][0] + 1 and after["east"][1] > before["east"][1]
     assert refresh_days(runtime, now, BACKFILL_DAYS) == []
 
 
