@@ -559,7 +559,8 @@ def run_step(
             last, moved = now, time.monotonic()
         if now >= count:  # the counter says all is there: count exactly
             stored = target.stored(lo, hi)
-    stored = max(stored, target.stored(lo, hi))
+    if stored < count:
+        stored = max(stored, target.stored(lo, hi))
     drained = time.monotonic() - sent.last_ack if stored >= count else None
     result = logic.StepResult(
         offered=rate,

@@ -92,11 +92,8 @@ class Runtime:
         return self.deployment(fresh).hall(hall)
 
     def hall_devices(self, registry: Registry) -> frozenset[str] | None:
-        """The devices whose events are this hall's; None when the deployment is one hall.
-
-        Passed to the event store, so a hall reads its own series, not every hall's.
-        """
-        return None if self.deployment().single else frozenset(registry.device_by_id)
+        """The devices a hall's reads of the event store keep (None: all, for one hall)."""
+        return self.deployment().own_devices(registry)
 
     def stored_history(self, registry: Registry, day_start: datetime, at: datetime) -> list[Event]:
         """The hall's day from `day_start` to `at`, with its carry-over, read from InfluxDB."""

@@ -29,7 +29,7 @@ from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import day_of, local_midnight
 
 if TYPE_CHECKING:
-    from hallwatch.influx.eventstore import EventStore
+    from hallwatch.influx.eventstore import Devices, EventStore
     from hallwatch.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,14 @@ def receipts_by_day(
     hall: HallSettings,
     first: date,
     until: date,
-    devices: frozenset[str] | None = None,
+    devices: Devices = None,
 ) -> dict[date, Receipts]:
     """The points InfluxDB holds per hall day of first..until (exclusive), days with any;
     of `devices` only when given (the hall's, when the store holds several halls')."""
     found: dict[date, Receipts] = {}
-    start, end = local_midnight(hall, first), local_midnight(hall, until)
-    buckets = store.receipts(start, end, devices=devices)
+    buckets = store.receipts(
+        local_midnight(hall, first), local_midnight(hall, until), devices=devices
+    )
     for start, count, newest in buckets:
         day = day_of(hall, start)
         before = found.get(day, Receipts())

@@ -218,5 +218,5 @@ def events_of_day(runtime: Runtime, registry: Registry, day: date, now: datetime
     hall = registry.hall
     if day_of(hall, now) == day:
         return runtime.history(registry, now)
-    day_start = local_midnight(hall, day)
-    return runtime.stored_history(registry, day_start, min(now, _whole(hall, day)[1]))
+    day_start, day_end = _whole(hall, day)
+    return runtime.stored_history(registry, day_start, min(now, day_end))

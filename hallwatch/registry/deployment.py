@@ -93,11 +93,12 @@ class Deployment:
             devices=tuple(d for r in self.halls for d in r.devices),
         )
 
-    def foreign_devices(self, registry: Registry) -> frozenset[str]:
-        """The devices of the deployment's other halls (none for a single hall)."""
-        if self.single:
-            return frozenset()
-        return frozenset(d for d, hall in self.hall_of_device.items() if hall != registry.hall.id)
+    def own_devices(self, registry: Registry) -> frozenset[str] | None:
+        """The devices whose events are `registry`'s hall's; None for a single hall (all are).
+
+        What a hall's reads of the event store are limited to.
+        """
+        return None if self.single else registry.device_ids
 
     @cached_property
     def time_zones(self) -> frozenset[str]:

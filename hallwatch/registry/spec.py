@@ -110,6 +110,10 @@ class Registry:
         return {d.id: d for d in self.devices}
 
     @cached_property
+    def device_ids(self) -> frozenset[str]:
+        return frozenset(self.device_by_id)
+
+    @cached_property
     def device_by_zigbee_name(self) -> dict[str, Device]:
         return {d.zigbee2mqtt: d for d in self.devices if d.zigbee2mqtt}
 
