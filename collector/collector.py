@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import paho.mqtt.client as mqtt
 from prometheus_client import Histogram
 
 import devices
+from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
 from hallwatch.events import BadgeRead, Rejection
 from hallwatch.influx.client import (
@@ -41,6 +41,7 @@ from hallwatch.influx.client import (
 )
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.influx.lineprotocol import LineProtocolError
+from hallwatch.mqtt import Publish
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
 from hallwatch.telemetry import rejection_kind, write_seconds
@@ -125,7 +126,8 @@ class Collector:
         self._busy_at = time.monotonic()  # the worker's last batch: leaving waits for quiet
         self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
-        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.max_queue)
+        self.queue: Inbox[Inbound] = Inbox(settings.max_queue)
+        self.receipts = ReceiptClock()  # paho's thread only
         self.spool_after_s = settings.spool_after_s
         self.spool: Spool | None = None
         if settings.max_bytes > 0:
@@ -156,6 +158,8 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        if hasattr(client, "on_publishes"):  # a hallwatch.mqtt.BulkClient
+            client.on_publishes = self._on_publishes
         client.on_unsubscribe = self._on_unsubscribe
 
     # --- paho's network thread: no I/O, no exceptions out -------------------------------
@@ -204,18 +208,30 @@ class Collector:
                 topic = message.topic
             except UnicodeDecodeError:
                 topic = message._topic.decode("utf-8", "backslashreplace")
-            self.queue.put(
-                Inbound(
-                    topic,
-                    message.payload,
-                    message.qos,
-                    message.mid,
-                    self.generation,
-                    datetime.now(UTC),
-                )
+            (received,) = self.receipts.times(1)
+            inbound = Inbound(
+                topic, message.payload, message.qos, message.mid, self.generation, received
             )
+            self.queue.put_many((inbound,))
         except Exception:  # a dying network thread would stop all ingest
             log.exception("could not enqueue a message")
+
+    def _on_publishes(self, client, publishes: list[Publish]):
+        """Every message of one socket read (BulkClient), in one hand-off to the worker."""
+        try:
+            if not self.accepting:
+                return  # not acked: the broker redelivers them to the next session
+            generation = self.generation
+            self.queue.put_many(
+                [
+                    Inbound(_topic_text(topic), payload, qos, mid, generation, received)
+                    for (topic, payload, qos, mid), received in zip(
+                        publishes, self.receipts.times(len(publishes)), strict=True
+                    )
+                ]
+            )
+        except Exception:  # a dying network thread would stop all ingest
+            log.exception("could not enqueue %d messages", len(publishes))
 
     # --- the worker --------------------------------------------------------------------
 
@@ -284,25 +300,9 @@ class Collector:
         )
 
     def _take_batch(self, wait: bool = True) -> list[Inbound]:
-        batch: list[Inbound] = []
-        try:
-            batch.append(
-                self.queue.get(timeout=FLUSH_INTERVAL_S) if wait else self.queue.get_nowait()
-            )
-        except queue.Empty:
-            return batch
-        deadline = time.monotonic() + FLUSH_INTERVAL_S
-        while len(batch) < MAX_BATCH:
-            if _take_waiting(self.queue, batch, MAX_BATCH):
-                continue
-            remaining = deadline - time.monotonic()
-            if not wait or remaining <= 0:
-                break
-            try:
-                batch.append(self.queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
+        if not wait:
+            return self.queue.take(MAX_BATCH)
+        return self.queue.take(MAX_BATCH, wait_s=FLUSH_INTERVAL_S, fill_s=FLUSH_INTERVAL_S)
 
     def _process(self, batch: list[Inbound], deadline: float | None = None) -> None:
         self.stats.received += len(batch)
@@ -607,13 +607,8 @@ def _card_holder(event, registry: Registry) -> str | None:
     return None
 
 
-def _take_waiting(waiting: queue.Queue, batch: list, limit: int) -> bool:
-    """Move what is already queued (up to `limit` in the batch) in one step; True if any."""
-    with waiting.mutex:
-        held = waiting.queue
-        count = min(len(held), limit - len(batch))
-        if not count:
-            return False
-        batch.extend(held.popleft() for _ in range(count))
-        waiting.not_full.notify_all()  # paho's thread may wait for room (the bound)
-    return True
+def _topic_text(topic: bytes) -> str:
+    try:
+        return topic.decode("utf-8")
+    except UnicodeDecodeError:  # kept, as paho's message.topic could not be: see _on_message
+        return topic.decode("utf-8", "backslashreplace")

@@ -1,4 +1,5 @@
-"""BulkClient on the real Mosquitto: every message whole and in order, bulk PUBACKs honoured."""
+"""BulkClient on the real Mosquitto: every message whole and in order, bulk PUBACKs honoured,
+with its own reader (on_publishes) and with paho's (on_message)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from hallwatch.config import Settings
 from hallwatch.mqtt import make_client
@@ -16,10 +18,15 @@ SIZES = (1, 60, 150, 1_000, 70_000, 10, 200_000, 3)
 COUNT = 2_400
 
 
-def _subscriber(url: str, client_id: str, topic: str, received: list) -> mqtt.Client:
+def _subscriber(url: str, client_id: str, topic: str, received: list, bulk: bool) -> mqtt.Client:
     target = Settings(mqtt_url=url).mqtt_target()
     client = make_client(target, client_id, persistent=True, manual_ack=True, bulk=True)
-    client.on_message = lambda c, u, message: received.append((message.payload, message.mid))
+    if bulk:
+        client.on_publishes = lambda c, publishes: received.extend(
+            (payload, mid) for _, payload, _, mid in publishes
+        )
+    else:
+        client.on_message = lambda c, u, message: received.append((message.payload, message.mid))
     client.on_connect = lambda c, u, flags, rc, props: c.subscribe(topic, qos=1)
     client.connect(target.host, target.port)
     client.loop_start()
@@ -30,11 +37,12 @@ def _body(n: int) -> bytes:
     return f"{n:06d}".encode().ljust(SIZES[n % len(SIZES)], b"x")
 
 
-def test_every_message_arrives_whole_and_bulk_acks_settle_the_session(mosquitto):
+@pytest.mark.parametrize("bulk", [True, False], ids=["on_publishes", "on_message"])
+def test_every_message_arrives_whole_and_bulk_acks_settle_the_session(mosquitto, bulk):
     topic = f"bulk/{uuid.uuid4().hex[:6]}"
     client_id = f"bulk-{uuid.uuid4().hex[:6]}"
     received: list[tuple[bytes, int]] = []
-    subscriber = _subscriber(mosquitto.url, client_id, topic, received)
+    subscriber = _subscriber(mosquitto.url, client_id, topic, received, bulk)
     wait_until(subscriber.is_connected, message="subscriber not connected")
     time.sleep(0.3)  # the SUBACK
     target = Settings(mqtt_url=mosquitto.url).mqtt_target()
@@ -61,7 +69,7 @@ def test_every_message_arrives_whole_and_bulk_acks_settle_the_session(mosquitto)
     publisher.loop_stop()
 
     redelivered: list = []
-    again = _subscriber(mosquitto.url, client_id, topic, redelivered)
+    again = _subscriber(mosquitto.url, client_id, topic, redelivered, bulk)
     wait_until(again.is_connected, message="second session not connected")
     time.sleep(1.0)
     again.disconnect()

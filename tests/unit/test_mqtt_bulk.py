@@ -9,7 +9,7 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from hallwatch.mqtt import READ_AHEAD_BYTES, BulkClient
+from hallwatch.mqtt import READ_AHEAD_BYTES, BulkClient, MalformedPacket, split_packets
 
 
 def _client(cls=BulkClient) -> mqtt.Client:
@@ -38,8 +38,13 @@ def test_paho_still_has_what_bulk_client_overrides():
         "loop_read": ["self", "max_packets"],
         "_packet_queue": ["self", "command", "packet", "mid", "qos", "info"],
         "_handle_on_message": ["self", "message"],
+        "_packet_read": ["self"],
+        "_loop_rc_handle": ["self", "rc"],
     }.items():
         assert list(inspect.signature(getattr(mqtt.Client, name)).parameters) == parameters
+    client = _client(mqtt.Client)
+    for attribute in ("_msgtime_mutex", "_last_bytes_received", "_in_callback_mutex", "_protocol"):
+        assert hasattr(client, attribute)
 
 
 def test_small_reads_are_served_from_one_recv(connected):
@@ -116,3 +121,115 @@ def test_on_message_gets_every_message_and_filters_are_refused():
     assert seen == ["a/b"]
     with pytest.raises(NotImplementedError):
         client.message_callback_add("a/#", lambda *args: None)
+
+
+def _publish(topic: bytes, payload: bytes, qos: int = 1, mid: int = 1) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+    return _packet(0x30 | qos << 1, body + payload)
+
+
+def _packet(command: int, body: bytes) -> bytes:
+    length, encoded = len(body), b""
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        encoded += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            return bytes([command]) + encoded + body
+
+
+SUBACK = _packet(0x90, b"\x00\x01\x01")
+
+
+def test_split_packets_parses_publishes_and_keeps_other_packets_whole_in_order():
+    data = (
+        _publish(b"a/b", b"one", qos=1, mid=7)
+        + SUBACK
+        + _publish(b"c", b"x" * 300, qos=0)  # a two-byte remaining length
+        + _publish(b"d", b"", qos=1, mid=65535)
+        + _packet(0x34, b"\x00\x01e\x00\x09two")  # QoS 2: paho's
+    )
+    publishes, others, used = split_packets(data)
+    assert publishes == [
+        (b"a/b", b"one", 1, 7),
+        (b"c", b"x" * 300, 0, 0),
+        (b"d", b"", 1, 65535),
+    ]
+    assert others == [(1, SUBACK), (3, _packet(0x34, b"\x00\x01e\x00\x09two"))]
+    assert used == len(data)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 5, 9])
+def test_split_packets_leaves_a_packet_still_arriving(cut):
+    whole = _publish(b"a/b", b"payload " * 40, mid=3)
+    first = _publish(b"z", b"done", mid=2)
+    publishes, others, used = split_packets(first + whole[:cut])
+    assert publishes == [(b"z", b"done", 1, 2)] and others == []
+    assert used == len(first)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x32\xff\xff\xff\xff\x01",  # a remaining length of 5 bytes
+        _packet(0x32, b"\x00\x00\x00\x01body"),  # no topic
+        _packet(0x32, b"\x00\x09a/b"),  # the topic runs past the packet
+        _packet(0x32, b"\x00\x03a/b\x00"),  # half a packet id
+    ],
+    ids=["long-length", "empty-topic", "topic-overrun", "short-mid"],
+)
+def test_split_packets_refuses_what_is_not_mqtt(data):
+    with pytest.raises(MalformedPacket):
+        split_packets(data)
+
+
+def test_bulk_reads_hand_over_each_reads_messages_in_one_call(connected):
+    client, theirs = connected
+    calls: list[list] = []
+    client.on_publishes = lambda c, publishes: calls.append(list(publishes))
+    messages = [_publish(b"t", str(n).encode(), mid=n + 1) for n in range(50)]
+    theirs.sendall(b"".join(messages))
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert calls == [[(b"t", str(n).encode(), 1, n + 1) for n in range(50)]]
+
+
+def test_bulk_reads_join_a_packet_split_between_reads(connected):
+    client, theirs = connected
+    calls: list[list] = []
+    client.on_publishes = lambda c, publishes: calls.append(list(publishes))
+    packet = _publish(b"a/b", b"x" * 500, mid=9)
+    theirs.sendall(packet[:200])
+    client.loop_read()
+    assert calls == []
+    theirs.sendall(packet[200:])
+    client.loop_read()
+    assert calls == [[(b"a/b", b"x" * 500, 1, 9)]]
+    assert client._partial == b""
+
+
+def test_bulk_reads_give_paho_the_other_packets_between_messages_in_order(connected):
+    client, theirs = connected
+    events: list = []
+    client.on_publishes = lambda c, publishes: events.extend(p[1] for p in publishes)
+    client.on_subscribe = lambda *args: events.append("SUBACK")
+    client._state = mqtt._ConnectionState.MQTT_CS_CONNECTED
+    theirs.sendall(_publish(b"t", b"before") + SUBACK + _publish(b"t", b"after", mid=2))
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert events == [b"before", "SUBACK", b"after"]
+    assert not client._ahead
+
+
+def test_bulk_reads_close_the_connection_on_a_malformed_packet(connected):
+    client, theirs = connected
+    client.on_publishes = lambda c, publishes: None
+    client._state = mqtt._ConnectionState.MQTT_CS_CONNECTED
+    theirs.sendall(_packet(0x32, b"\x00\x00\x00\x01"))
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
+    assert client._sock is None
+
+
+def test_bulk_reads_see_a_closed_connection(connected):
+    client, theirs = connected
+    client.on_publishes = lambda c, publishes: None
+    client._state = mqtt._ConnectionState.MQTT_CS_CONNECTED
+    theirs.close()
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
