@@ -35,17 +35,43 @@ def _escape_measurement(text: str) -> str:
 
 
 def _field_value(value: FieldValue) -> str:
-    if isinstance(value, bool):
+    kind = type(value)  # exact types first: this runs for every field of every point
+    if kind is str:
+        return _string_value(value)  # type: ignore[arg-type]
+    if kind is bool or isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if kind is int or isinstance(value, int):
         return f"{value}i"
     if isinstance(value, float):
         if not math.isfinite(value):
             raise LineProtocolError(f"non-finite number {value!r}")
         return repr(value)
+    return _string_value(value)  # type: ignore[arg-type]
+
+
+def _string_value(text: str) -> str:
     # Newlines in string fields are legal in quoted strings for 1.x but not portable: escape.
-    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    if '"' in text or "\\" in text or "\n" in text or "\r" in text:
+        text = (
+            text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        )
     return f'"{text}"'
+
+
+@lru_cache(maxsize=4_096)
+def _field_key(key: str) -> str:
+    return _escape_key(key) + "="
+
+
+@lru_cache(maxsize=16_384)  # a series per device and type (and card, for badge reads)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """The measurement and its tags, escaped, sorted by key; empty values are left out
+    (InfluxDB rejects them, and an absent tag reads back as "")."""
+    head = _escape_measurement(measurement)
+    for key, value in sorted(tags):
+        if value != "":
+            head += f",{_escape_key(key)}={_escape_key(value)}"
+    return head
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +85,6 @@ class Point:
         """One line of line protocol with an explicit nanosecond timestamp."""
         if not self.fields:
             raise LineProtocolError(f"point in {self.measurement!r} has no fields")
-        head = _escape_measurement(self.measurement)
-        for key in sorted(self.tags):
-            value = self.tags[key]
-            if value == "":
-                continue  # InfluxDB rejects empty tag values; an absent tag reads back as ""
-            head += f",{_escape_key(key)}={_escape_key(value)}"
-        body = ",".join(f"{_escape_key(k)}={_field_value(v)}" for k, v in self.fields.items())
+        head = _series(self.measurement, tuple(self.tags.items()))
+        body = ",".join([_field_key(k) + _field_value(v) for k, v in self.fields.items()])
         return f"{head} {body} {self.time_ns}"
