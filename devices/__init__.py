@@ -6,6 +6,7 @@ None for messages deliberately ignored because they are not device data
 (Zigbee2MQTT bridge traffic and commands, retained messages being cleared).
 It never raises. `SUBSCRIPTIONS` are the topic filters a collector needs.
 
+Each family has `convert` (guarded, for use on its own) and `parse` (raises Reject).
 Families: `native` (hallwatch/devices/…), `zigbee2mqtt` (zigbee2mqtt/…),
 `tasmota` (tele/…); clock readings and the clock policy: `timestamps`.
 """
@@ -37,5 +38,5 @@ def _dispatch(
 ) -> ConversionResult | None:
     for family in FAMILIES:
         if family.matches(topic):
-            return family.convert(topic, payload, received, registry)
+            return family.parse(topic, payload, received, registry)  # guarded once, above
     raise Reject(f"no device payload form uses the topic {shown(topic)}")

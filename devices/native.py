@@ -52,12 +52,13 @@ def convert(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
     """A native message → a typed event or a Rejection; never raises."""
-    return guarded(_convert, topic, payload, received, registry)
+    return guarded(parse, topic, payload, received, registry)
 
 
-def _convert(
+def parse(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
+    """`convert` without its guard: raises Reject (devices.convert guards it once)."""
     parts = topic[len(PREFIX) :].split("/")
     if not matches(topic) or len(parts) != 2 or parts[1] not in ("events", "status"):
         raise Reject(f"not a native device topic (expected {PREFIX}<device>/events or /status)")

@@ -78,12 +78,13 @@ def convert(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
     """A Tasmota message → a typed event, a Rejection or None; never raises."""
-    return guarded(_convert, topic, payload, received, registry)
+    return guarded(parse, topic, payload, received, registry)
 
 
-def _convert(
+def parse(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
+    """`convert` without its guard: raises Reject (devices.convert guards it once)."""
     if not matches(topic):
         raise Reject(
             f"not a Tasmota telemetry topic (expected {PREFIX}/<topic>/{'|'.join(SUFFIXES)})"
