@@ -123,6 +123,7 @@ class Collector:
         # then stop (see run()); the broker deals this member no further share.
         self.leaving = leave
         self.unsubscribed = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged this session's SUBSCRIBE
         self._busy_at = time.monotonic()  # the worker's last batch: leaving waits for quiet
         self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
@@ -161,6 +162,7 @@ class Collector:
         if hasattr(client, "on_publishes"):  # a hallwatch.mqtt.BulkClient
             client.on_publishes = self._on_publishes
         client.on_unsubscribe = self._on_unsubscribe
+        client.on_subscribe = self._on_subscribe
 
     # --- paho's network thread: no I/O, no exceptions out -------------------------------
 
@@ -182,12 +184,24 @@ class Collector:
         else:
             client.subscribe([(topic, 1) for topic in self.topics])
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.error(
+                "the broker refused %d of %d subscriptions: %s",
+                len(refused),
+                len(self.topics),
+                refused[0],
+            )
+        self.subscribed.set()
+
     def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):
         log.info("leaving the group: unsubscribed; storing what the session still holds")
         self.unsubscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.stats.connected = False
+        self.subscribed.clear()
         if self.stop_event.is_set():
             return
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)

@@ -59,7 +59,8 @@ class RunningCollector:
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
         self.thread.start()
-        wait_until(lambda: self.collector.stats.connected, message="collector connected")
+        # Subscribed, not only connected: a new session misses what was published before.
+        wait_until(self.collector.subscribed.is_set, message="collector subscribed")
 
     def stop(self) -> None:
         self.collector.stop()

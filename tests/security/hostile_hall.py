@@ -185,7 +185,7 @@ class _Collector:
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
         self.thread.start()
-        wait_until(lambda: self.collector.stats.connected, message="collector connected")
+        wait_until(self.collector.subscribed.is_set, message="collector subscribed")
 
     def stop(self) -> None:
         self.collector.stop()
