@@ -215,20 +215,8 @@ class Collector:
             )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
-        try:
-            if not self.accepting:
-                return  # not acked: the broker redelivers it to the next session
-            try:
-                topic = message.topic
-            except UnicodeDecodeError:
-                topic = message._topic.decode("utf-8", "backslashreplace")
-            (received,) = self.receipts.times(1)
-            inbound = Inbound(
-                topic, message.payload, message.qos, message.mid, self.generation, received
-            )
-            self.queue.put_many((inbound,))
-        except Exception:  # a dying network thread would stop all ingest
-            log.exception("could not enqueue a message")
+        """One message from paho's own reader (a plain paho client): as a read of one."""
+        self._on_publishes(client, [(message._topic, message.payload, message.qos, message.mid)])
 
     def _on_publishes(self, client, publishes: list[Publish]):
         """Every message of one socket read (BulkClient), in one hand-off to the worker."""
@@ -624,5 +612,5 @@ def _card_holder(event, registry: Registry) -> str | None:
 def _topic_text(topic: bytes) -> str:
     try:
         return topic.decode("utf-8")
-    except UnicodeDecodeError:  # kept, as paho's message.topic could not be: see _on_message
+    except UnicodeDecodeError:  # kept, with the bad bytes shown, like any bad message
         return topic.decode("utf-8", "backslashreplace")

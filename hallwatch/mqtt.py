@@ -28,8 +28,8 @@ class BulkClient(mqtt.Client):
     For the collector's stream of small messages. paho 2.2 reads every packet with three
     recv() calls (command byte, length, body) after a select() of its own, builds an
     MQTTMessage, logs it and calls on_message under a lock, one message at a time, and
-    sends each PUBACK as its own packet. At 40,000 messages/s that was a third of the
-    collector's CPU.
+    sends each PUBACK as its own packet. Reading in bulk halved the collector's CPU per
+    message (docs/BENCHMARKS.md, "The bulk hand-off").
 
     With `on_publishes` set, `loop_read` reads up to READ_AHEAD_BYTES at once and parses
     every QoS 0 and 1 PUBLISH in them itself (MQTT 3.1.1: topic, packet id, payload),

@@ -35,18 +35,17 @@ def _escape_measurement(text: str) -> str:
 
 
 def _field_value(value: FieldValue) -> str:
-    kind = type(value)  # exact types first: this runs for every field of every point
-    if kind is str:
-        return _string_value(value)  # type: ignore[arg-type]
-    if kind is bool or isinstance(value, bool):
+    if type(value) is str:  # the most common field, so checked first
+        return _string_value(value)
+    if isinstance(value, bool):
         return "true" if value else "false"
-    if kind is int or isinstance(value, int):
+    if isinstance(value, int):
         return f"{value}i"
     if isinstance(value, float):
         if not math.isfinite(value):
             raise LineProtocolError(f"non-finite number {value!r}")
         return repr(value)
-    return _string_value(value)  # type: ignore[arg-type]
+    return _string_value(value)
 
 
 def _string_value(text: str) -> str:
@@ -56,11 +55,6 @@ def _string_value(text: str) -> str:
             text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
         )
     return f'"{text}"'
-
-
-@lru_cache(maxsize=4_096)
-def _field_key(key: str) -> str:
-    return _escape_key(key) + "="
 
 
 @lru_cache(maxsize=16_384)  # a series per device and type (and card, for badge reads)
@@ -86,5 +80,5 @@ class Point:
         if not self.fields:
             raise LineProtocolError(f"point in {self.measurement!r} has no fields")
         head = _series(self.measurement, tuple(self.tags.items()))
-        body = ",".join([_field_key(k) + _field_value(v) for k, v in self.fields.items()])
+        body = ",".join([f"{_escape_key(k)}={_field_value(v)}" for k, v in self.fields.items()])
         return f"{head} {body} {self.time_ns}"

@@ -45,6 +45,7 @@ def test_paho_still_has_what_bulk_client_overrides():
     client = _client(mqtt.Client)
     for attribute in ("_msgtime_mutex", "_last_bytes_received", "_in_callback_mutex", "_protocol"):
         assert hasattr(client, attribute)
+    assert mqtt.MQTTMessage(1, b"a/b")._topic == b"a/b"  # the collector's _on_message reads it
 
 
 def test_small_reads_are_served_from_one_recv(connected):
