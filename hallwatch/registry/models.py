@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -125,6 +125,13 @@ class DeviceRow(Tracked, Base):
     department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), index=True)
     zigbee2mqtt: Mapped[str | None] = mapped_column(String(TEXT_LEN))
     tasmota: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    # Added with ESPHome and device settings; NULL (a database from before) means the default.
+    esphome: Mapped[str | None] = mapped_column(String(TEXT_LEN), default=None)
+    zigbee2mqtt_base: Mapped[str | None] = mapped_column(String(TEXT_LEN), default=None)
+    tasmota_full_topic: Mapped[str | None] = mapped_column(String(TEXT_LEN), default=None)
+    uid_reversed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    uid_decimal: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    offline_after_minutes: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class RosterRow(Tracked, Base):

@@ -24,6 +24,8 @@ from hallwatch.registry import values
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
+    TASMOTA_FULL_TOPIC,
+    ZIGBEE2MQTT_BASE,
     Department,
     Device,
     HallSettings,
@@ -50,6 +52,29 @@ HALL_ID_KEY = "id"  # of each hall under `halls:`
 HALLS = "halls"
 HOLIDAY_RULES = ("cn", "none")
 DEVICE_KINDS = ("badge_reader", "presence_sensor")
+FIRMWARE_KEYS = ("zigbee2mqtt", "tasmota", "esphome")  # a device speaks one form (else native)
+DEVICE_KEYS = (
+    "id",
+    "kind",
+    "window",
+    "department",
+    *FIRMWARE_KEYS,
+    "zigbee2mqtt_base",
+    "tasmota_full_topic",
+    "uid_reversed",
+    "uid_decimal",
+    "offline_after_minutes",
+)
+# A setting that means something only beside another key (or for one kind of device).
+NEEDS = {"zigbee2mqtt_base": "zigbee2mqtt", "tasmota_full_topic": "tasmota"}
+READER_ONLY = ("uid_reversed", "uid_decimal")
+NATIVE_FIRST_LEVEL = "hallwatch"  # the native form's topics: no firmware may publish there
+# The key that says where a form's topics are, for each form.
+LAYOUT_KEYS = {
+    "zigbee2mqtt": "zigbee2mqtt_base",
+    "tasmota": "tasmota_full_topic",
+    "esphome": "esphome",
+}
 
 
 class RegistryError(ValueError):
@@ -136,9 +161,7 @@ class _Unique:
 
     ids: dict[str, dict[str, str]] = field(default_factory=dict)  # section → id → location
     cards: dict[str, str] = field(default_factory=dict)  # uid → holder
-    firmware: dict[str, dict[str, str]] = field(
-        default_factory=lambda: {"zigbee2mqtt": {}, "tasmota": {}}
-    )
+    firmware: dict[str, str] = field(default_factory=dict)  # a device's topic → the device
 
 
 class _Parser:
@@ -268,9 +291,8 @@ class _Parser:
     def device_list(self, value: Any) -> list[Device]:
         result: list[Device] = []
         ids: dict[str, int] = {}
-        names = self.unique.firmware
         for index, e in self.entries("devices", value):
-            e.allow_keys(("id", "kind", "window", "department", "zigbee2mqtt", "tasmota"))
+            e.allow_keys(DEVICE_KEYS)
             ident = self.claim_id(e, ids, "devices", index)
             kind = e.get("kind", values.choice(DEVICE_KINDS), required=True)
             window = e.get("window", self.window_ref)
@@ -280,15 +302,48 @@ class _Parser:
                 e.report("a device sits at exactly one of 'window' or 'department'")
             elif kind == "presence_sensor" and not at_window:
                 e.report("a presence sensor sits at a window, not at a department", "department")
-            firmware = {}
-            for key in names:
-                firmware[key] = e.get(key, values.topic_name(allow_slash=key == "zigbee2mqtt"))
-                if firmware[key] in names[key]:
-                    e.report(f"'{firmware[key]}' is also device {names[key][firmware[key]]}", key)
-                elif firmware[key] is not None:
-                    names[key][firmware[key]] = ident or f"{self.prefix}devices[{index}]"
-            result.append(Device(ident, kind, window, department, **firmware))
+            device = Device(
+                ident,
+                kind,
+                window,
+                department,
+                zigbee2mqtt=e.get("zigbee2mqtt", values.topic_name(allow_slash=True)),
+                tasmota=e.get("tasmota", values.topic_name(allow_slash=False)),
+                esphome=e.get("esphome", values.esphome_entity),
+                zigbee2mqtt_base=e.get(
+                    "zigbee2mqtt_base", values.topic_levels, default=ZIGBEE2MQTT_BASE
+                ),
+                tasmota_full_topic=e.get(
+                    "tasmota_full_topic", values.tasmota_full_topic, default=TASMOTA_FULL_TOPIC
+                ),
+                uid_reversed=e.get("uid_reversed", values.flag, default=False),
+                uid_decimal=e.get("uid_decimal", values.flag, default=False),
+                offline_after_minutes=e.get("offline_after_minutes", values.positive_minutes),
+            )
+            self._check_firmware(e, device, ident or f"{self.prefix}devices[{index}]")
+            result.append(device)
         return result
+
+    def _check_firmware(self, e: _Entry, device: Device, label: str) -> None:
+        """One firmware form per device, settings beside their form, each topic once."""
+        given = [key for key in FIRMWARE_KEYS if e.data.get(key) is not None]
+        if len(given) > 1:
+            e.report(f"a device speaks one form: '{given[0]}' or '{given[1]}', not both", given[1])
+        for key, needed in NEEDS.items():
+            if e.data.get(key) is not None and e.data.get(needed) is None:
+                e.report(f"only means something beside '{needed}'", key)
+        for key in READER_ONLY:
+            if e.data.get(key) is not None and device.kind != "badge_reader":
+                e.report("only a badge_reader reads cards", key)
+        for key, topic in _firmware_topics(device):
+            if topic.split("/")[0] == NATIVE_FIRST_LEVEL:
+                e.report(f"'{NATIVE_FIRST_LEVEL}/' topics are HallWatch's own", LAYOUT_KEYS[key])
+            claimed = self.unique.firmware
+            if topic in claimed:
+                name = getattr(device, key)
+                e.report(f"'{name}' is also device {claimed[topic]}", key)
+            else:
+                claimed[topic] = label
 
     def roster_list(self, value: Any) -> list[RosterEntry]:
         result: list[RosterEntry] = []
@@ -331,6 +386,19 @@ class _Parser:
             seen.setdefault(key, index)
             result.append(leave)
         return result
+
+
+def _firmware_topics(device: Device) -> list[tuple[str, str]]:
+    """(registry key, the topic that names the device) for each firmware name it has."""
+    topics = []
+    if device.zigbee2mqtt:
+        topics.append(("zigbee2mqtt", f"{device.zigbee2mqtt_base}/{device.zigbee2mqtt}"))
+    if device.tasmota:
+        layout = device.tasmota_full_topic.replace("%prefix%", "tele")
+        topics.append(("tasmota", layout.replace("%topic%", device.tasmota)))
+    if device.esphome:
+        topics.append(("esphome", device.esphome))
+    return topics
 
 
 def _load_yaml(text: str) -> dict[Any, Any]:

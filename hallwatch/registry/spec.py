@@ -8,10 +8,12 @@ and knows nothing about SQLAlchemy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from hallwatch.cards import canonical_or_none
 
 DeviceKind = Literal["badge_reader", "presence_sensor"]
 Period = tuple[time, time]
@@ -19,6 +21,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 DEFAULT_HOURS: tuple[Period, ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
 DEFAULT_HALL_ID = "main"  # the id of a hall given as a single `hall:` (contract §2)
+ZIGBEE2MQTT_BASE = "zigbee2mqtt"  # Zigbee2MQTT's default `mqtt.base_topic`
+TASMOTA_FULL_TOPIC = "%prefix%/%topic%/"  # Tasmota's default `FullTopic`
+BRIDGE_PREFIX = "zigbee2mqtt:"  # + a base topic: the event source of that bridge's own state
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class StaffMember:
     id: str
     name: str
     department: str
-    badges: tuple[str, ...] = ()  # upper-case hex UIDs
+    badges: tuple[str, ...] = ()  # canonical card numbers (hallwatch.cards.card_hex)
 
 
 @dataclass(frozen=True)
@@ -67,12 +72,32 @@ class Device:
     kind: DeviceKind
     window: str | None = None  # a desk device…
     department: str | None = None  # …or an office reader at the department's premises
-    zigbee2mqtt: str | None = None
-    tasmota: str | None = None
+    zigbee2mqtt: str | None = None  # friendly name under `zigbee2mqtt_base`
+    tasmota: str | None = None  # Tasmota `Topic`, within `tasmota_full_topic`
+    esphome: str | None = None  # "<node>/<object_id>": the node's topic prefix and the entity
+    zigbee2mqtt_base: str = ZIGBEE2MQTT_BASE  # the base topic of its coordinator's Zigbee2MQTT
+    tasmota_full_topic: str = TASMOTA_FULL_TOPIC
+    uid_reversed: bool = False  # a reader printing UID bytes in the reverse order
+    uid_decimal: bool = False  # a reader printing card numbers in decimal
+    offline_after_minutes: float | None = None  # silence allowed before offline (hall's if None)
 
     @property
     def at_desk(self) -> bool:
         return self.window is not None
+
+    @property
+    def bridge(self) -> str | None:
+        """The event source standing for its Zigbee2MQTT bridge, for a Zigbee device."""
+        return bridge_id(self.zigbee2mqtt_base) if self.zigbee2mqtt else None
+
+    @property
+    def esphome_node(self) -> str | None:
+        return self.esphome.rpartition("/")[0] if self.esphome else None
+
+
+def bridge_id(base: str) -> str:
+    """The event source of the Zigbee2MQTT bridge publishing under `base`."""
+    return BRIDGE_PREFIX + base
 
 
 @dataclass(frozen=True)
@@ -111,15 +136,57 @@ class Registry:
 
     @cached_property
     def device_ids(self) -> frozenset[str]:
-        return frozenset(self.device_by_id)
+        """Every event source of the hall: its devices and its Zigbee2MQTT bridges."""
+        return frozenset(self.device_by_id) | frozenset(self.bridge_devices)
 
     @cached_property
-    def device_by_zigbee_name(self) -> dict[str, Device]:
-        return {d.zigbee2mqtt: d for d in self.devices if d.zigbee2mqtt}
+    def zigbee2mqtt_names(self) -> dict[str, dict[str, Device]]:
+        """Base topic → friendly name → device; the default base is always there."""
+        bases: dict[str, dict[str, Device]] = {ZIGBEE2MQTT_BASE: {}}
+        for d in self.devices:
+            if d.zigbee2mqtt:
+                bases.setdefault(d.zigbee2mqtt_base, {})[d.zigbee2mqtt] = d
+        return bases
 
     @cached_property
-    def device_by_tasmota_topic(self) -> dict[str, Device]:
-        return {d.tasmota: d for d in self.devices if d.tasmota}
+    def zigbee2mqtt_bases(self) -> tuple[str, ...]:
+        """The base topics, longest first (so a nested base is matched before its parent)."""
+        return tuple(sorted(self.zigbee2mqtt_names, key=len, reverse=True))
+
+    @cached_property
+    def bridge_devices(self) -> dict[str, tuple[str, ...]]:
+        """Bridge source id → ids of the devices it publishes for."""
+        bridges: dict[str, list[str]] = {}
+        for d in self.devices:
+            if d.bridge:
+                bridges.setdefault(d.bridge, []).append(d.id)
+        return {bridge: tuple(ids) for bridge, ids in bridges.items()}
+
+    @cached_property
+    def tasmota_topics(self) -> dict[str, dict[str, Device]]:
+        """FullTopic → Tasmota Topic → device; the default FullTopic is always there."""
+        layouts: dict[str, dict[str, Device]] = {TASMOTA_FULL_TOPIC: {}}
+        for d in self.devices:
+            if d.tasmota:
+                layouts.setdefault(d.tasmota_full_topic, {})[d.tasmota] = d
+        return layouts
+
+    @cached_property
+    def esphome_nodes(self) -> dict[str, dict[str, Device]]:
+        """ESPHome topic prefix (node) → object id → device."""
+        nodes: dict[str, dict[str, Device]] = {}
+        for d in self.devices:
+            if d.esphome:
+                node, _, object_id = d.esphome.rpartition("/")
+                nodes.setdefault(node, {})[object_id] = d
+        return nodes
+
+    def offline_after(self, device_id: str) -> timedelta:
+        """How long a device may stay silent before it counts as offline."""
+        device = self.device_by_id.get(device_id)
+        if device is not None and device.offline_after_minutes is not None:
+            return timedelta(minutes=device.offline_after_minutes)
+        return timedelta(minutes=self.hall.offline_after_minutes)
 
     @cached_property
     def staff_by_id(self) -> dict[str, StaffMember]:
@@ -127,7 +194,16 @@ class Registry:
 
     @cached_property
     def staff_by_badge(self) -> dict[str, StaffMember]:
-        return {uid: s for s in self.staff for uid in s.badges}
+        """Canonical card (hallwatch.cards.card_hex) → who holds it."""
+        return {key: s for s in self.staff for uid in s.badges if (key := canonical_or_none(uid))}
+
+    def holder_of(self, card: str) -> StaffMember | None:
+        """Who holds a card, however it is written (hex in any case, leading zeros, dec:)."""
+        held = self.staff_by_badge.get(card)
+        if held is None:
+            key = canonical_or_none(card)
+            held = self.staff_by_badge.get(key) if key and key != card else None
+        return held
 
     @cached_property
     def window_by_id(self) -> dict[str, Window]:
@@ -161,8 +237,3 @@ class Registry:
             roster=tuple(r for r in self.roster if r.window in window_ids),
             leave=self.leave,
         )
-
-
-def normalise_uid(uid: str) -> str:
-    """Card UIDs compare case-insensitively and without separators."""
-    return "".join(ch for ch in uid.strip().upper() if ch not in " :-")

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hallwatch.registry.spec import WEEKDAYS, Period, normalise_uid
+from hallwatch.cards import CardError, canonical
+from hallwatch.registry.spec import WEEKDAYS, Period
 
 MAX_TEXT_LEN = 200
-MAX_UID_LEN = 64
+# Unicode categories refused anywhere in a registry's text: controls (line breaks and tabs
+# among them) and the line and paragraph separators. A name is shown on pages and written
+# into generated files (broker ACLs): nothing in it may start a new line.
+REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+CARD_FORMS = (
+    "a card as its UID in hex (04A1B2C3) or as dec: and its printed number (dec:0009357203)"
+)
+FLAGS = {"true": True, "yes": True, "false": False, "no": False}
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUMBER_RE = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-HEX_RE = re.compile(r"[0-9A-F]+")
 
 
 class Invalid(Exception):
@@ -36,12 +45,28 @@ def show(value: Any) -> str:
 
 
 def text(value: Any) -> str:
-    """Non-empty text of at most MAX_TEXT_LEN characters, stripped."""
+    """Non-empty text of at most MAX_TEXT_LEN characters, stripped, without control characters."""
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"must be non-empty text, got {show(value)}")
     if len(value) > MAX_TEXT_LEN:
         raise Invalid(f"is longer than {MAX_TEXT_LEN} characters")
+    for position, ch in enumerate(value, 1):
+        if unicodedata.category(ch) in REFUSED_CATEGORIES:
+            raise Invalid(
+                f"contains a control character (U+{ord(ch):04X} at character {position}); "
+                "names and reasons must be one line of text"
+            )
     return value.strip()
+
+
+def flag(value: Any) -> bool:
+    """true or false (yes and no are taken too)."""
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word not in FLAGS:
+        raise Invalid(f"{show(value)} is not true or false")
+    return FLAGS[word]
 
 
 def ident(value: Any) -> str:
@@ -125,6 +150,8 @@ def minutes(value: Any) -> float:
         minutes = float(value)
     else:
         raise Invalid(f"{show(value)} is not a number of minutes")
+    if not math.isfinite(minutes):
+        raise Invalid(f"{show(value)[:40]} is not a finite number of minutes")
     if minutes < 0:
         raise Invalid(f"{show(value)} is negative")
     return minutes
@@ -153,20 +180,21 @@ def days(value: Any) -> frozenset[str]:
     return frozenset(days)
 
 
-def _uid(value: Any) -> str:
-    uid = normalise_uid(value) if isinstance(value, str) else ""
-    if not HEX_RE.fullmatch(uid):
-        raise Invalid(f"{show(value)} is not hex")
-    if len(uid) > MAX_UID_LEN:
-        raise Invalid(f"{show(value)} is longer than {MAX_UID_LEN} hex digits")
-    return uid
+def card(value: Any) -> str:
+    """A card as its UID in hex, or its printed decimal number after `dec:`; canonical hex."""
+    if not isinstance(value, str):
+        raise Invalid(f"{show(value)} is not text; write {CARD_FORMS}")
+    try:
+        return canonical(value)
+    except CardError as exc:
+        raise Invalid(f"{show(value)} {exc}; write {CARD_FORMS}") from None
 
 
 def badges(value: Any) -> tuple[str, ...]:
-    """A list of card UIDs in hex, normalised, each once in order."""
+    """A list of cards (see `card`), canonical, each once in order."""
     if not isinstance(value, list):
-        raise Invalid(f"must be a list of card UIDs in hex, got {show(value)}")
-    return tuple(dict.fromkeys(_uid(item) for item in value))
+        raise Invalid(f"must be a list of card numbers, got {show(value)}")
+    return tuple(dict.fromkeys(card(item) for item in value))
 
 
 def topic_name(allow_slash: bool) -> Callable[[Any], str]:
@@ -180,6 +208,57 @@ def topic_name(allow_slash: bool) -> Callable[[Any], str]:
         return name
 
     return convert
+
+
+def topic_levels(value: Any) -> str:
+    """A topic of one or more levels ("zigbee2mqtt", "hall1/zigbee2mqtt"): no wildcards,
+    no empty level, not starting with `$` (the broker's own topics)."""
+    name = topic_name(allow_slash=True)(value)
+    if any(not level for level in name.split("/")):
+        raise Invalid(f"'{name}' has an empty topic level (a leading, trailing or double /)")
+    if name.startswith("$"):
+        raise Invalid(f"'{name}' starts with $, which MQTT keeps for the broker")
+    return name
+
+
+TASMOTA_TOKENS = ("%prefix%", "%topic%", "%hostname%", "%id%")
+_TOKEN = re.compile(r"%[a-z]*%")
+
+
+def tasmota_full_topic(value: Any) -> str:
+    """A Tasmota FullTopic such as `hall1/%prefix%/%topic%/`: %prefix% and %topic% once each."""
+    name = topic_name(allow_slash=True)(value)
+    unknown = [t for t in _TOKEN.findall(name) if t not in TASMOTA_TOKENS]
+    if unknown:
+        raise Invalid(f"'{name}': {unknown[0]} is not one of {', '.join(TASMOTA_TOKENS)}")
+    for token in TASMOTA_TOKENS[:2]:
+        if name.count(token) != 1:
+            raise Invalid(f"'{name}' must hold {token} exactly once")
+    levels = name.rstrip("/").split("/")
+    if any(not level for level in levels):
+        raise Invalid(f"'{name}' has an empty topic level (a double /)")
+    if any(token in level and level != token for level in levels for token in TASMOTA_TOKENS):
+        raise Invalid(f"'{name}': each % token must be a whole topic level")
+    return name if name.endswith("/") else name + "/"
+
+
+def esphome_entity(value: Any) -> str:
+    """`<node>/<object_id>`: the node's MQTT topic prefix and the entity's object id."""
+    name = topic_levels(value)
+    node, _, object_id = name.rpartition("/")
+    if not node:
+        raise Invalid(f"'{name}' must be <node>/<object_id>, e.g. esp-w01/seat_presence")
+    if not ID_RE.fullmatch(object_id):
+        raise Invalid(f"'{name}': the object id '{object_id}' is not A-Z a-z 0-9 _ -")
+    return name
+
+
+def positive_minutes(value: Any) -> float:
+    """A number of minutes above zero."""
+    number = minutes(value)
+    if number <= 0:
+        raise Invalid(f"{show(value)} must be more than 0 minutes")
+    return number
 
 
 def instant(tz: tzinfo, end_of_day: bool) -> Callable[[Any], datetime]:

@@ -18,6 +18,7 @@ from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, Wind
 from hallwatch.registry.parse import RegistryError, parse_registry
 from hallwatch.registry.store import import_file, load_registry, registry_revision
 from hallwatch.registry.users import ROLES, add_user, authenticate
+from hallwatch.registry.values import CARD_FORMS
 from hallwatch.runtime import Runtime
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -74,6 +75,10 @@ roster:
 leave:
   - {staff: s001, from: "2026-11-23T09:00", until: "2026-11-23T12:00", reason: 培训}
 """
+BAD_CARD = (
+    "staff[0] (id s001): key 'badges': '04ZZ' is not a card number in hex (at most 32 digits); "
+    f"write {CARD_FORMS}"
+)
 
 
 BACKENDS = pytest.mark.parametrize(
@@ -227,7 +232,7 @@ def test_a_bad_file_applies_nothing(sessions, tmp_path):
     with pytest.raises(RegistryError) as caught:
         import_file(sessions, write(tmp_path, bad, "bad.yaml"), now=T1)
 
-    assert caught.value.problems == ["staff[0] (id s001): key 'badges': '04ZZ' is not hex"]
+    assert caught.value.problems == [BAD_CARD]
     assert row_counts(sessions) == counts
     with sessions() as session:
         assert load_registry(session) == parse_registry(HALL)

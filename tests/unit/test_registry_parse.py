@@ -9,6 +9,7 @@ import pytest
 
 from hallwatch.registry.parse import RegistryError, parse_registry
 from hallwatch.registry.spec import DEFAULT_HOURS, Device, HallSettings, RosterEntry
+from hallwatch.registry.values import CARD_FORMS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS_MON_FRI = ("mon", "tue", "wed", "thu", "fri")
@@ -30,7 +31,7 @@ departments:
 windows:
   - {id: W01, name: 1号窗口, department: civil, position: [1, 1]}   # position: row, column on the floor view (optional)
 staff:
-  - {id: s001, name: 张三, department: civil, badges: ["04A1B2C3"]}   # card UIDs, hex, case-insensitive
+  - {id: s001, name: 张三, department: civil, badges: ["04A1B2C3", "dec:0009357203"]}   # see "Cards" below
 devices:
   - {id: desk-w01-card, kind: badge_reader, window: W01}
   - {id: desk-w01-seat, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}
@@ -64,6 +65,10 @@ roster:
 leave:
   - {staff: s001, from: "2026-11-23T09:00", until: "2026-11-23T12:00", reason: 培训}
 """
+BAD_CARD = (
+    "staff[0] (id s001): key 'badges': '04ZZ' is not a card number in hex (at most 32 digits); "
+    f"write {CARD_FORMS}"
+)
 
 
 def problems_of(text: str) -> list[str]:
@@ -85,8 +90,9 @@ def test_the_contract_example_reads_as_written():
     assert registry.hall == HallSettings(name="示例县政务服务大厅", timezone="Asia/Shanghai")
     assert registry.window_by_id["W01"].position == (1, 1)
     assert registry.staff_by_badge["04A1B2C3"].name == "张三"
-    assert registry.device_by_zigbee_name["seat_w01"].window == "W01"
-    assert registry.device_by_tasmota_topic["civil_door"] == Device(
+    assert registry.holder_of("dec:0009357203").name == "张三"  # the contract's second badge
+    assert registry.zigbee2mqtt_names["zigbee2mqtt"]["seat_w01"].window == "W01"
+    assert registry.tasmota_topics["%prefix%/%topic%/"]["civil_door"] == Device(
         "office-civil", "badge_reader", department="civil", tasmota="civil_door"
     )
     assert registry.roster == (RosterEntry("s001", "W01", frozenset(WEEKDAYS_MON_FRI)),)
@@ -136,7 +142,7 @@ leave:
     assert registry.hall.empty_grace_minutes == 7.5
     assert registry.windows[0].department == "001"
     assert registry.staff[0].id == "007"
-    assert registry.staff[0].badges == ("00001234", "04A1B2C3")
+    assert registry.staff[0].badges == ("1234", "04A1B2C3")  # cards are numbers
     entry = registry.roster[0]
     assert (entry.staff, entry.window, entry.days) == ("007", "010", {"mon"})
     assert (entry.from_date, entry.until_date) == (date(2026, 11, 1), date(2026, 11, 30))
@@ -182,7 +188,7 @@ BAD_LINES = [
     pytest.param(
         'badges: ["04A1B2C3"]',
         'badges: ["04ZZ"]',
-        "staff[0] (id s001): key 'badges': '04ZZ' is not hex",
+        BAD_CARD,
         id="badge-not-hex",
     ),
     pytest.param(
@@ -413,7 +419,7 @@ def test_every_problem_is_reported_at_once():
     assert problems_of(text) == [
         "hall: key 'hours': '25:00' is not a time HH:MM",
         "windows[1] (id W02): key 'department': unknown department 'xyz'",
-        "staff[0] (id s001): key 'badges': '04ZZ' is not hex",
+        BAD_CARD,
         "devices[0] (id desk-w01-card): a device sits at exactly one of 'window' or 'department'",
     ]
 
