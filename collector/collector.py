@@ -13,16 +13,24 @@ acknowledged. While the spool holds anything, every new batch goes behind it,
 so InfluxDB receives points in the order they came; the spool is replayed oldest
 segment first, each deleted only after InfluxDB accepted it. A full spool means
 no more acknowledgements: the broker keeps the rest, as without a spool.
+
+Topics follow the registry (devices.subscriptions): a new Zigbee2MQTT base
+topic, Tasmota layout or ESPHome node is subscribed when the registry that
+names it is loaded. Zigbee2MQTT and Tasmota events take the receipt time,
+except a message that waited in the broker: devices.clocks places it by the
+device's clock as learned while live, and what it learned is kept in
+`clocks.json` beside the spool, so the backlog after a restart is placed too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -31,7 +39,8 @@ from prometheus_client import Histogram
 import devices
 from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
-from hallwatch.events import BadgeRead, Rejection
+from devices.clocks import CONTACT_SOURCES, PLACED_SOURCES, DeviceClocks, reading_of
+from hallwatch.events import BadgeRead, DeviceStatus, Event, Rejection
 from hallwatch.influx.client import (
     BadPointsError,
     BodyTooLarge,
@@ -64,6 +73,8 @@ LEAVE_REPORT_S = 10.0  # how often a leaving collector says what it still waits 
 # A session the broker ends this soon after it began was most likely taken over by another
 # process connecting with the same client id (MQTT-3.1.4-2): the two evict each other.
 TAKEN_OVER_S = 5.0
+CLOCKS_FILE = "clocks.json"  # what the collector learned of device clocks, beside its spool
+CLOCKS_SAVE_S = 60.0  # how often it is saved (and at stop)
 
 
 @dataclass(slots=True)
@@ -74,6 +85,7 @@ class Inbound:
     mid: int
     generation: int
     received: datetime
+    retained: bool = False  # a stored message re-sent because we subscribed: old news
 
 
 @dataclass
@@ -93,6 +105,7 @@ class CollectorStats:
     connected: bool = False
     last_write: datetime | None = None
     write_failures: int = 0  # failed InfluxDB writes, each retry counted
+    placed_late: int = 0  # events that waited in the broker, placed by their device's clock
     rejected_by_kind: dict[str, int] = field(default_factory=dict)  # telemetry.rejection_kind
     write_seconds: Histogram = field(default_factory=write_seconds)  # /write round trips
     extra: dict = field(default_factory=dict)
@@ -110,7 +123,6 @@ class Collector:
         client: mqtt.Client,
         influx: InfluxClient,
         load_registry: Callable[[], Registry | Deployment],
-        topics: tuple[str, ...] = devices.SUBSCRIPTIONS,
         group: str | None = None,
         spool: SpoolSettings | None = None,
         leave: bool = False,
@@ -118,7 +130,9 @@ class Collector:
         self.client = client
         self.influx = influx
         self.load_registry = load_registry
-        self.topics = tuple(f"$share/{group}/{t}" if group else t for t in topics)
+        self.group = group
+        self.topics: tuple[str, ...] = ()  # what the broker was asked for on this connection
+        self._topics_lock = threading.Lock()  # paho's thread and the reload thread both ask
         # Leaving: unsubscribe instead of subscribing, store what the session still holds,
         # then stop (see run()); the broker deals this member no further share.
         self.leaving = leave
@@ -131,8 +145,12 @@ class Collector:
         self.receipts = ReceiptClock()  # paho's thread only
         self.spool_after_s = settings.spool_after_s
         self.spool: Spool | None = None
+        collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
+        self.clocks = DeviceClocks()  # the worker's only
+        self._clocks_path = settings.directory(collector_id) / CLOCKS_FILE
+        self._clocks_saved = time.monotonic()
+        self._connected_since: dict[int, datetime] = {}  # generation → when it connected
         if settings.max_bytes > 0:
-            collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
             self.spool = Spool(settings.directory(collector_id), settings.max_bytes)
             if self.spool.discarded_bytes:
                 log.warning(
@@ -170,19 +188,42 @@ class Collector:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
+        self._connected_since[self.generation + 1] = datetime.now(UTC)
         self.generation += 1
         self.stats.connected = True
         self._connected_at = time.monotonic()
-        log.info(
-            "connected to the broker (session present: %s), %s %d topics",
-            flags.session_present,
-            "unsubscribing from" if self.leaving else "subscribing to",
-            len(self.topics),
-        )
-        if self.leaving:
-            client.unsubscribe(list(self.topics))
-        else:
-            client.subscribe([(topic, 1) for topic in self.topics])
+        with self._topics_lock:
+            self.topics = self._wanted_topics()
+            log.info(
+                "connected to the broker (session present: %s), %s %d topics",
+                flags.session_present,
+                "unsubscribing from" if self.leaving else "subscribing to",
+                len(self.topics),
+            )
+            if self.leaving:
+                client.unsubscribe(list(self.topics))
+            else:
+                client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _wanted_topics(self) -> tuple[str, ...]:
+        """The filters the loaded registry needs, shared by the group if there is one."""
+        topics = devices.subscriptions(self._loaded[1])
+        return tuple(f"$share/{self.group}/{t}" if self.group else t for t in topics)
+
+    def _follow_registry(self) -> None:
+        """Subscribe to the topics a newly loaded registry adds, and leave those it dropped."""
+        with self._topics_lock:
+            wanted = self._wanted_topics()
+            if wanted == self.topics or not self.stats.connected or self.leaving:
+                return
+            added = [t for t in wanted if t not in self.topics]
+            dropped = [t for t in self.topics if t not in wanted]
+            if added:
+                self.client.subscribe([(topic, 1) for topic in added])
+            if dropped:
+                self.client.unsubscribe(dropped)
+            self.topics = wanted
+        log.info("registry changed the topics: %d added, %d dropped", len(added), len(dropped))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         refused = [code for code in reason_codes if code.is_failure]
@@ -216,7 +257,8 @@ class Collector:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
         """One message from paho's own reader (a plain paho client): as a read of one."""
-        self._on_publishes(client, [(message._topic, message.payload, message.qos, message.mid)])
+        publish = (message._topic, message.payload, message.qos, message.mid, message.retain)
+        self._on_publishes(client, [publish])
 
     def _on_publishes(self, client, publishes: list[Publish]):
         """Every message of one socket read (BulkClient), in one hand-off to the worker."""
@@ -226,8 +268,8 @@ class Collector:
             generation = self.generation
             self.queue.put_many(
                 [
-                    Inbound(_topic_text(topic), payload, qos, mid, generation, received)
-                    for (topic, payload, qos, mid), received in zip(
+                    Inbound(_topic_text(topic), payload, qos, mid, generation, received, retain)
+                    for (topic, payload, qos, mid, retain), received in zip(
                         publishes, self.receipts.times(len(publishes)), strict=True
                     )
                 ]
@@ -240,6 +282,7 @@ class Collector:
     def start(self, target_host: str, target_port: int) -> None:
         """Connect in the background (retrying even the first connection) and load the registry."""
         self._reload_registry()
+        self._load_clocks()
         self._ensure_database()
         self.client.connect_async(target_host, target_port, keepalive=30)
         self.client.loop_start()
@@ -255,6 +298,7 @@ class Collector:
             elif self._replay_due():
                 self._try_replay()
             self._write_status()
+            self._save_clocks()
             if self.leaving and self._has_left():
                 break
         self._drain()
@@ -292,13 +336,15 @@ class Collector:
             )
         self.client.disconnect()
         self.client.loop_stop()
+        self._save_clocks(force=True)
         log.info("collector stopped: %s", self.summary())
 
     def summary(self) -> str:
         s = self.stats
         return (
             f"{s.received} received, {s.written} written, {s.rejected} rejected, "
-            f"{s.dead_lettered} refused by InfluxDB, {s.ignored} ignored, {s.dropped} dropped"
+            f"{s.dead_lettered} refused by InfluxDB, {s.ignored} ignored, {s.dropped} dropped, "
+            f"{s.placed_late} placed by their device's clock"
         )
 
     def _take_batch(self, wait: bool = True) -> list[Inbound]:
@@ -320,31 +366,55 @@ class Collector:
         pairs = []
         for message in batch:
             try:
-                line = self._to_line(message, registry, deployment)
+                lines = self._message_lines(message, registry, deployment)
             except Exception as exc:  # a bug for one message must not stop the worker
                 self.stats.internal_errors += 1
                 log.exception("internal error converting a message from %s", message.topic)
-                line = self._rejection_line(message, f"internal error: {type(exc).__name__}: {exc}")
-            if line is not None:
-                pairs.append((line, message))
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                lines = [self._rejection_line(message, reason)]
+            pairs += [(line, message) for line in lines]
         return pairs
 
-    def _to_line(self, message: Inbound, registry: Registry, deployment: Deployment) -> str | None:
+    def _message_lines(
+        self, message: Inbound, registry: Registry, deployment: Deployment
+    ) -> list[str]:
         result = devices.convert(message.topic, message.payload, message.received, registry)
-        hall = deployment.for_device(getattr(result, "device", ""))
+        hall = deployment.for_device(_device_of(result))
         if hall is not registry and hall.hall.tz != registry.hall.tz:
             # Found among all halls; its own hall's time zone reads its clock.
             result = devices.convert(message.topic, message.payload, message.received, hall)
+        if message.retained and not isinstance(result, Rejection):
+            result = _still_news(result)
         if result is None:
             self.stats.ignored += 1
-            return None
+            return []
         try:
             if isinstance(result, Rejection):
                 self._count_rejection(result.reason)
-                return rejection_point(result).to_line()
-            return event_point(result, _card_holder(result, registry)).to_line()
+                return [rejection_point(result).to_line()]
+            events = result if isinstance(result, tuple) else (result,)
+            return [
+                event_point(self._placed(e, message), _card_holder(e, registry)).to_line()
+                for e in events
+            ]
         except LineProtocolError as exc:
-            return self._rejection_line(message, f"cannot store: {exc}")
+            return [self._rejection_line(message, f"cannot store: {exc}")]
+
+    def _placed(self, event: Event, message: Inbound) -> Event:
+        """A live form's event at its receipt, or where its clock puts it if it waited."""
+        if event.source not in PLACED_SOURCES:
+            return event
+        placement = self.clocks.place(
+            event.device,
+            reading_of(getattr(event, "device_time", None)),
+            message.received,
+            self._connected_since.get(message.generation),
+            contact=event.source in CONTACT_SOURCES,
+        )
+        if not placement.late:
+            return event
+        self.stats.placed_late += 1
+        return replace(event, at=placement.at)
 
     def _rejection_line(self, message: Inbound, reason: str) -> str:
         self._count_rejection(reason)
@@ -568,6 +638,7 @@ class Collector:
                 "spooled": s.spooled,
                 "replayed": s.replayed,
                 "internal_errors": s.internal_errors,
+                "placed_late": s.placed_late,
             },
         }
         try:
@@ -600,13 +671,58 @@ class Collector:
                 "registry loaded: %d devices, %d staff", len(registry.devices), len(registry.staff)
             )
         self._loaded = (loaded, registry)
+        self._follow_registry()
+
+    def _load_clocks(self) -> None:
+        try:
+            saved = json.loads(self._clocks_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "could not read the device clocks learned before (%s): %s", exc, self._clocks_path
+            )
+            return
+        if isinstance(saved, dict):
+            log.info("device clocks: %d learned before", self.clocks.restore(saved))
+
+    def _save_clocks(self, force: bool = False) -> None:
+        """Keep what was learned of device clocks (for the backlog after a restart)."""
+        if not force and time.monotonic() - self._clocks_saved < CLOCKS_SAVE_S:
+            return
+        self._clocks_saved = time.monotonic()
+        path = self._clocks_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_suffix(".tmp")
+            temp.write_text(json.dumps(self.clocks.snapshot()), encoding="utf-8")
+            os.replace(temp, path)
+        except OSError as exc:
+            log.warning("could not save the device clocks: %s", exc)
 
 
 def _card_holder(event, registry: Registry) -> str | None:
     if isinstance(event, BadgeRead):
-        holder = registry.staff_by_badge.get(event.uid)
+        holder = registry.holder_of(event.uid)
         return holder.id if holder else None
     return None
+
+
+def _still_news(result: devices.Converted) -> devices.Converted:
+    """What a retained message still says: a status describes the present; a card, a seat
+    or a heartbeat sent again because we subscribed is old news (ESPHome retains its
+    states, so a re-subscribed collector would read the last tag as a new tap)."""
+    events = result if isinstance(result, tuple) else (result,)
+    statuses = tuple(e for e in events if isinstance(e, DeviceStatus))
+    if not statuses:
+        return None
+    return statuses if isinstance(result, tuple) else statuses[0]
+
+
+def _device_of(result: object) -> str:
+    if isinstance(result, tuple):
+        return result[0].device if result else ""
+    return getattr(result, "device", "")
 
 
 def _topic_text(topic: bytes) -> str:

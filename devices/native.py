@@ -3,9 +3,11 @@
 Topics (contract §3):
 
 - `hallwatch/devices/<device_id>/events`, a JSON object whose `type` is
-  `badge` (`uid` hex string, optional `action` "in"/"out" at desk readers),
-  `presence` (`occupied` true/false) or `heartbeat` (numeric extras such as
-  `battery`, `rssi`); `ts` as read by `devices.timestamps`;
+  `badge` (`uid` a card number as text: hex, or `dec:` digits; optional `action`
+  "in"/"out" at desk readers),
+  `presence` (`occupied` true/false) or `heartbeat` (the known telemetry of
+  `devices.payload.TELEMETRY`, such as `battery`, `rssi`); `ts` as read by
+  `devices.timestamps`, the event's time under its clock policy;
 - `hallwatch/devices/<device_id>/status`, `online` or `offline` (any case,
   surrounding whitespace, as a JSON string or as `{"state": …}`); it takes the
   receipt time.
@@ -17,12 +19,12 @@ from datetime import datetime
 
 from devices.payload import (
     Reject,
-    card_uid,
     decode_object,
     describe,
     event_time,
     guarded,
     numeric_extras,
+    read_card,
     require_kind,
     shown,
     status_word,
@@ -43,9 +45,14 @@ SOURCE = "native"
 BADGE_ACTIONS: tuple[BadgeAction, ...] = ("in", "out")
 
 
-def matches(topic: str) -> bool:
+def matches(topic: str, registry: Registry | None = None) -> bool:
     """Whether the topic is in the native namespace."""
     return topic.startswith(PREFIX)
+
+
+def subscriptions(registry: Registry | None = None) -> tuple[str, ...]:
+    """The native topics of every device."""
+    return SUBSCRIPTIONS
 
 
 def convert(
@@ -79,7 +86,7 @@ def parse(
         return _presence(device, body, received, registry)
     if kind == "heartbeat":
         when = event_time(body, "ts", received, registry)
-        extra = numeric_extras(body, skip=("type", "ts"))
+        extra = numeric_extras(body)
         return Heartbeat(device.id, when.at, received, SOURCE, extra, when.device_time)
     if kind is None:
         raise Reject("'type' is missing (expected badge, presence or heartbeat)")
@@ -91,7 +98,7 @@ def _badge(device: Device, body: dict, received: datetime, registry: Registry) -
     value = body.get("uid")
     if not isinstance(value, str):
         raise Reject(f"'uid' must be a hex string, not {describe(value)}")
-    uid = card_uid(value, "uid")
+    uid = read_card(value, "uid", device)
     # An office reader only records where the person is; in/out has no meaning there.
     action = _action(body.get("action")) if device.at_desk else "in"
     when = event_time(body, "ts", received, registry)

@@ -1,25 +1,54 @@
-"""Payload primitives the three device forms share: the never-raise guard, JSON, card UIDs,
-status words, numeric extras, and how rejection reasons quote device input."""
+"""Payload primitives the device forms share: the never-raise guard, JSON, card numbers,
+status words, the known telemetry, and how rejection reasons quote device input."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from devices.timestamps import Stamp, TimestampError, stamp
+from hallwatch.cards import (
+    MAX_HEX_DIGITS,
+    CardError,
+    card_hex,
+    card_number,
+    printed_bytes,
+    reversed_bytes,
+)
 from hallwatch.events import ConversionResult, Rejection
-from hallwatch.registry.spec import Device, DeviceKind, Registry, normalise_uid
+from hallwatch.registry.spec import Device, DeviceKind, Registry
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # larger messages are refused unread
-MAX_UID_HEX_DIGITS = 32  # ISO 14443 UIDs are at most 10 bytes (20 digits); leave room, refuse junk
-MAX_EXTRA_FIELDS = 32  # numeric telemetry kept per heartbeat
-MAX_EXTRA_KEY_CHARS = 64  # longer telemetry names are dropped
 SHOWN_CHARS = 60  # how much of a device-supplied value a rejection reason quotes
 STATUS_WORDS = {"online": True, "offline": False}
-HEX_UID = re.compile(r"[0-9A-F]+")
+# The numeric telemetry a heartbeat keeps, under these names (docs/DEVICES.md). A known list,
+# not whatever keys a device sends: each name becomes a field of the event store, and a
+# device inventing keys must not grow its schema without bound.
+TELEMETRY = frozenset(
+    {
+        "battery",
+        "voltage",
+        "rssi",
+        "linkquality",
+        "temperature",
+        "device_temperature",
+        "humidity",
+        "illuminance",
+        "illuminance_lux",
+        "target_distance",
+        "power_outage_count",
+        "uptime_s",
+        "heap_kb",
+        "load_avg",
+        "mqtt_count",
+        "vcc_v",
+        "wifi_quality",
+        "wifi_link_count",
+        "seq",  # a device's own message counter: shows what went missing on the way
+    }
+)
 
 Converter = Callable[[str, bytes, datetime, Registry], ConversionResult | None]
 
@@ -94,17 +123,34 @@ def status_word(payload: bytes) -> bool | None:
     raise Reject(f"status must be online or offline, not {describe(value)}")
 
 
-def card_uid(text: str, key: str) -> str:
-    """A card UID as upper-case hex without separators; a leading 0x is tolerated."""
-    cleaned = text.strip()
-    if cleaned[:2].lower() == "0x":
-        cleaned = cleaned[2:]
-    uid = normalise_uid(cleaned)
-    if not uid:
-        raise Reject(f"'{key}' is empty")
-    if len(uid) > MAX_UID_HEX_DIGITS or not HEX_UID.fullmatch(uid):
-        raise Reject(f"'{key}' must be a hex card UID, not {shown(text)}")
-    return uid
+def read_card(value: object, key: str, device: Device, width_bytes: int = 0) -> str:
+    """The card a reader reported, canonical (hallwatch.cards.card_hex).
+
+    Text is hex (`04A1B2C3`, `04:a1:b2:c3`, `74-10-37-94`, `0x…`), or `dec:` digits, or
+    decimal when the device is registered with `uid_decimal`; a JSON number is the card's
+    decimal number (Wiegand). A `uid_reversed` reader's bytes are turned round, over
+    `width_bytes` bytes when the reader says how many it sent.
+    """
+    if isinstance(value, bool) or value is None:
+        raise Reject(f"'{key}' must be a card number, not {describe(value)}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise Reject(f"'{key}' {value} is not a card number (a misread)")
+        if value.bit_length() > 4 * MAX_HEX_DIGITS:
+            raise Reject(f"'{key}' is not a card number (longer than {MAX_HEX_DIGITS} hex digits)")
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = card_number(value, decimal=device.uid_decimal)
+        except CardError as exc:
+            raise Reject(f"'{key}' {exc}: {shown(value)}") from None
+        if not device.uid_decimal or value.strip()[:2].lower() == "0x":
+            width_bytes = max(width_bytes, printed_bytes(value))  # "0034AB12": four bytes
+    else:
+        raise Reject(f"'{key}' must be a card number, not {describe(value)}")
+    if device.uid_reversed:
+        number = reversed_bytes(number, width_bytes)
+    return card_hex(number)
 
 
 def event_time(body: Mapping, key: str, received: datetime, registry: Registry) -> Stamp:
@@ -115,22 +161,20 @@ def event_time(body: Mapping, key: str, received: datetime, registry: Registry) 
         raise Reject(f"'{key}' {exc}") from None
 
 
-def numeric_extras(
-    values: Mapping, skip: Iterable[str] = (), rename: Mapping[str, str] | None = None
-) -> dict[str, float]:
-    """Numeric telemetry as floats; with `rename`, only the keys it names, under new names."""
-    skipped = set(skip)
+def numeric_extras(values: Mapping, rename: Mapping[str, str] | None = None) -> dict[str, float]:
+    """The known telemetry (TELEMETRY) among `values`, as floats; `rename` maps a device's
+    own names onto ours (only the keys it names are read then)."""
     extras: dict[str, float] = {}
-    for key, value in values.items():
-        if key in skipped or not isinstance(key, str):
-            continue
-        name = rename.get(key) if rename is not None else key
-        number = as_number(value)
-        if not name or len(name) > MAX_EXTRA_KEY_CHARS or number is None:
-            continue
-        extras[name] = number
-        if len(extras) >= MAX_EXTRA_FIELDS:
-            break
+    if rename is None:
+        for name in TELEMETRY.intersection(values):
+            number = as_number(values[name])
+            if number is not None:
+                extras[name] = number
+        return extras
+    for key, name in rename.items():
+        number = as_number(values.get(key))
+        if number is not None:
+            extras[name] = number
     return extras
 
 

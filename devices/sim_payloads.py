@@ -35,12 +35,31 @@ def stable(device_id: str, salt: str) -> int:
 
 
 def payload_form(device: Device) -> str:
-    """native, zigbee2mqtt or tasmota: how this device publishes."""
+    """native, zigbee2mqtt, tasmota or esphome: how this device publishes."""
     if device.zigbee2mqtt:
         return "zigbee2mqtt"
     if device.tasmota:
         return "tasmota"
+    if device.esphome:
+        return "esphome"
     return "native"
+
+
+def zigbee2mqtt_topic(device: Device, suffix: str = "") -> str:
+    """The device's topic under its bridge's base topic."""
+    return f"{device.zigbee2mqtt_base}/{device.zigbee2mqtt}" + (f"/{suffix}" if suffix else "")
+
+
+def tasmota_topic(device: Device, suffix: str) -> str:
+    """The device's telemetry topic in its FullTopic layout (%hostname% and %id%: its id)."""
+    layout = device.tasmota_full_topic.replace("%prefix%", "tele")
+    layout = layout.replace("%topic%", device.tasmota or "")
+    return layout.replace("%hostname%", device.id).replace("%id%", device.id) + suffix
+
+
+def esphome_topic(device: Device, component: str) -> str:
+    node, _, object_id = (device.esphome or "").rpartition("/")
+    return f"{node}/{component}/{object_id}/state"
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,11 @@ def seat_model(device: Device) -> SeatModel:
 # ---------------------------------------------------------------- payloads
 
 
+def _pairs(hex_text: str) -> list[str]:
+    padded = hex_text if len(hex_text) % 2 == 0 else "0" + hex_text
+    return [padded[i : i + 2] for i in range(0, len(padded), 2)]
+
+
 def _json(obj: dict) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -151,8 +175,10 @@ def _native_ts(device: Device, at: datetime, tz) -> str | int:
     return int(at.timestamp())
 
 
-def _tasmota_time(at: datetime, tz) -> str:
-    return at.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
+def _tasmota_clock(at: datetime, tz) -> dict:
+    """Tasmota under `Time 2`, as docs/DEVICES.md advises: local time and UTC epoch."""
+    local = at.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
+    return {"Time": local, "Epoch": int(at.timestamp())}
 
 
 def _last_seen(device: Device, at: datetime, tz) -> str | int:
@@ -166,10 +192,13 @@ def status(device: Device, at: datetime, online: bool) -> PlannedMessage:
     """The device's retained online/offline announcement in its own form."""
     form = payload_form(device)
     if form == "zigbee2mqtt":
-        topic = f"zigbee2mqtt/{device.zigbee2mqtt}/availability"
+        topic = zigbee2mqtt_topic(device, "availability")
         payload = _json({"state": "online" if online else "offline"})
     elif form == "tasmota":
-        topic, payload = f"tele/{device.tasmota}/LWT", b"Online" if online else b"Offline"
+        topic, payload = tasmota_topic(device, "LWT"), b"Online" if online else b"Offline"
+    elif form == "esphome":
+        topic = f"{(device.esphome or '').rpartition('/')[0]}/status"
+        payload = b"online" if online else b"offline"
     else:
         topic = f"{NATIVE_PREFIX}/{device.id}/status"
         payload = b"online" if online else b"offline"
@@ -183,8 +212,14 @@ def badge(device: Device, at: datetime, uid: str, action: str | None, tz) -> Pla
             reading = {"PN532": {"UID": uid, "DATA": ""}}
         else:
             reading = {"RC522": {"UID": uid, "DATA": "", "Type": "MIFARE 1KB"}}
-        body = {"Time": _tasmota_time(at, tz), **reading}
-        return PlannedMessage(at, f"tele/{device.tasmota}/SENSOR", _json(body), EVENT_QOS, False)
+        body = {**_tasmota_clock(at, tz), **reading}
+        return PlannedMessage(at, tasmota_topic(device, "SENSOR"), _json(body), EVENT_QOS, False)
+    if device.esphome:
+        # ESPHome's rc522/pn532 print a tag as dash-separated hex; its text sensors publish
+        # under sensor/ (esphome/components/mqtt/mqtt_text_sensor.cpp).
+        text = str(int(uid, 16)) if device.uid_decimal else "-".join(_pairs(uid))
+        topic = esphome_topic(device, "sensor")
+        return PlannedMessage(at, topic, text.encode(), EVENT_QOS, False)
     body = {"type": "badge", "uid": uid, "ts": _native_ts(device, at, tz)}
     if action:
         body["action"] = action
@@ -202,7 +237,10 @@ def presence(
         body = {model.key: occupied, **model.extras(occupied, k, rng)}
         body["linkquality"] = max(0, min(255, 60 + k % 150 + rng.randint(-12, 12)))
         body["last_seen"] = _last_seen(device, at, tz)
-        return PlannedMessage(at, f"zigbee2mqtt/{device.zigbee2mqtt}", _json(body), qos, False)
+        return PlannedMessage(at, zigbee2mqtt_topic(device), _json(body), qos, False)
+    if device.esphome:
+        topic = esphome_topic(device, "binary_sensor")
+        return PlannedMessage(at, topic, b"ON" if occupied else b"OFF", qos, True)
     body = {"type": "presence", "occupied": occupied, "ts": _native_ts(device, at, tz)}
     return PlannedMessage(at, f"{NATIVE_PREFIX}/{device.id}/events", _json(body), qos, False)
 
@@ -216,7 +254,7 @@ def heartbeat(
     if device.tasmota:
         up = int((at - boot).total_seconds())
         body = {
-            "Time": _tasmota_time(at, tz),
+            **_tasmota_clock(at, tz),
             "Uptime": f"{up // 86400}T{up % 86400 // 3600:02d}:{up % 3600 // 60:02d}:{up % 60:02d}",
             "UptimeSec": up,
             "Heap": 120 + k % 40,
@@ -235,8 +273,8 @@ def heartbeat(
                 "Downtime": "0T00:00:04",
             },
         }
-        return PlannedMessage(at, f"tele/{device.tasmota}/STATE", _json(body), TELEMETRY_QOS, False)
-    if device.zigbee2mqtt:
+        return PlannedMessage(at, tasmota_topic(device, "STATE"), _json(body), TELEMETRY_QOS, False)
+    if device.zigbee2mqtt or device.esphome:
         return None
     body = {"type": "heartbeat", "ts": _native_ts(device, at, tz), "rssi": signal}
     if device.kind == "presence_sensor":

@@ -14,8 +14,11 @@ plan's simulated time onto the wall clock:
   populated when the demo starts mid-day), the rest when their time comes.
 
 Messages without a timestamp of their own (native status, Zigbee2MQTT
-availability, Tasmota LWT) take the collector's receipt time; in live mode that
-is nearly their planned time, in a compressed replay it is the real time.
+availability, Tasmota LWT, everything ESPHome sends) take the collector's receipt
+time; in live mode that is nearly their planned time, in a compressed replay it
+is the real time. Zigbee2MQTT and Tasmota events take the receipt time as well
+(their clocks only place a backlog: devices.clocks), so a replay of another day
+keeps its dates only for native devices.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from devices import sim_payloads
 from devices.dayplan import REPORT_INTERVAL_S, DayPlan, PlannedMessage, plan_day
 from devices.dayplan import write_ground_truth_csv as write_ground_truth_csv
 from hallwatch.config import MqttTarget
@@ -58,6 +62,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _topic_owners(registry: Registry, zigbee2mqtt_user: str) -> list[tuple[str, str]]:
+    """(topic prefix, the account publishing under it), longest prefix first."""
+    owners = [(f"{base}/", zigbee2mqtt_user) for base in registry.zigbee2mqtt_names]
+    owners += [(f"{node}/", node) for node in registry.esphome_nodes]
+    owners += [(sim_payloads.tasmota_topic(d, ""), d.id) for d in registry.devices if d.tasmota]
+    return sorted(owners, key=lambda owner: len(owner[0]), reverse=True)
+
+
 def _default_client_id() -> str:
     return f"hallwatch-simulator-{socket.gethostname()}-{os.getpid()}"
 
@@ -67,8 +79,8 @@ class Simulator:
 
     Without `accounts`, over one connection with the target's credentials; with them
     (username → password, as `hallwatch provision` wrote), each message goes over the
-    connection of the account that owns its topic: the device's id, or the Zigbee2MQTT
-    bridge's for zigbee2mqtt/… topics.
+    connection of the account that owns its topic: the device's id, the Zigbee2MQTT
+    bridge's for its base topics, or the ESPHome node's.
     """
 
     def __init__(
@@ -95,7 +107,7 @@ class Simulator:
         self._client_id = client_id or _default_client_id()
         self._accounts = dict(accounts or {})
         self._zigbee2mqtt_user = zigbee2mqtt_user
-        self._tasmota = {d.tasmota: d.id for d in registry.devices if d.tasmota}
+        self._owner = _topic_owners(registry, zigbee2mqtt_user)
         self._clients: dict[str, mqtt.Client] = {}
         self._expected = 1  # connections to wait for
         self._up: set[str] = set()  # accounts whose connection is up
@@ -225,12 +237,12 @@ class Simulator:
         if not self._accounts:
             return SHARED
         family, _, rest = topic.partition("/")
-        name = rest.split("/", 1)[0]
-        if family == "zigbee2mqtt":
-            return self._zigbee2mqtt_user
-        if family == "tele":
-            return self._tasmota.get(name, name)
-        return rest.split("/", 2)[1] if family == "hallwatch" else name
+        if family == "hallwatch":
+            return rest.split("/", 2)[1]
+        for prefix, owner in self._owner:
+            if topic.startswith(prefix):
+                return owner
+        return rest.split("/", 1)[0]
 
     def _wait_for_connection(self) -> bool:
         """Block until the broker accepts us (paho keeps retrying); False when stopped."""

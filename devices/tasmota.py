@@ -13,10 +13,10 @@ topic:
     a decimal number by default or a hex string with an `h` suffix ("763AE8h")
     under SetOption123 1. A UID of 0 is how the driver reports a parity error;
     Size 4 or 8 is a keypad entry, not a card.
-  Numeric UIDs become upper-case hex without padding (7748328 → "763AE8", the
-  same text as SetOption123's hex form); a "0x" prefix is also accepted. A
-  section without `UID` falls back to `Data` (contract §3). Keys are matched
-  without regard to case.
+  A numeric UID is the card's decimal number; every UID becomes the canonical
+  card (hallwatch.cards: 7748328 → "763AE8", the same as SetOption123's hex
+  form). A section without `UID` falls back to `Data` (contract §3). Keys are
+  matched without regard to case.
   Without a card section the message is a heartbeat.
 - `STATE` (every TelePeriod) → a heartbeat with uptime, heap, load and Wi-Fi
   extras; `rssi` is Wi-Fi `Signal` in dBm (as native devices report it) and
@@ -24,38 +24,46 @@ topic:
 - `LWT`: `Online` / `Offline` → device status at the time of receipt (empty:
   the retained will being cleared → None).
 
-Time: `Epoch` when present (Time 2), else `Time`: hall time without an offset
-(Time 1, 4 with milliseconds), with an offset under SetOption52, or epoch
-seconds (Time 3). A freshly booted device says 1970 until NTP answers; the
-clock policy of `devices.timestamps` handles that.
+A device whose `FullTopic` is not Tasmota's default `%prefix%/%topic%/` is
+registered with `tasmota_full_topic` (e.g. `hall1/%prefix%/%topic%/`); its topics
+are that layout with %prefix% `tele` (%hostname% and %id% match any one level).
+
+Time: the time of receipt. Tasmota publishes live, and its `Time` is the
+device's clock in whatever time zone it was given (stock firmware: a fixed
+UTC+1), without an offset. `Epoch` when present (`Time 2`), else `Time`, is kept
+as `device_time`; the collector uses it only to place a backlog
+(devices.clocks).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from devices.payload import (
     Reject,
-    card_uid,
     decode_object,
     describe,
-    event_time,
     guarded,
     numeric_extras,
+    read_card,
     require_kind,
     shown,
     status_word,
 )
 from hallwatch.events import BadgeRead, ConversionResult, DeviceStatus, Heartbeat
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import TASMOTA_FULL_TOPIC, Device, Registry
 
 PREFIX = "tele"
 SUFFIXES = ("SENSOR", "RESULT", "STATE", "LWT")
-SUBSCRIPTIONS = tuple(f"{PREFIX}/+/{suffix}" for suffix in SUFFIXES)
 CARD_READERS = ("RC522", "PN532", "RDM6300", "Wiegand")
 WIEGAND_KEYPAD_SIZES = (4, 8)  # bits per key press on Wiegand keypads
 WIEGAND_HEX_SUFFIX = "h"  # SetOption123 1 writes the UID as hex followed by this
+WIEGAND_PARITY_BITS = 2  # Size counts them; the card number is the bits between
+CLOCK_KEYS = ("Epoch", "Time")  # the device's clock, the first present
+TOKENS = {"%prefix%": PREFIX, "%hostname%": "+", "%id%": "+"}
 STATE_EXTRAS = {
     "UptimeSec": "uptime_s",
     "Heap": "heap_kb",
@@ -68,10 +76,48 @@ SOURCE = "tasmota"
 _MISSING = object()
 
 
-def matches(topic: str) -> bool:
-    """Whether the topic is one of the Tasmota telemetry topics we read."""
-    parts = topic.split("/")
-    return len(parts) >= 3 and parts[0] == PREFIX and parts[-1] in SUFFIXES
+def matches(topic: str, registry: Registry) -> bool:
+    """Whether the topic is a telemetry topic of one of the registry's Tasmota layouts."""
+    return _split(topic, registry) is not None
+
+
+def subscriptions(registry: Registry) -> tuple[str, ...]:
+    """The telemetry topics of every layout in the registry (the default one always)."""
+    filters = []
+    for layout in sorted(registry.tasmota_topics):
+        head = layout.replace("%topic%", "+")
+        for token, value in TOKENS.items():
+            head = head.replace(token, value)
+        filters += [f"{head}{suffix}" for suffix in SUFFIXES]
+    return tuple(filters)
+
+
+def _split(topic: str, registry: Registry) -> tuple[dict[str, Device], str, str] | None:
+    """(the layout's devices by topic, the device's Topic, the suffix), or None."""
+    head, _, suffix = topic.rpartition("/")
+    if suffix not in SUFFIXES:
+        return None
+    layouts = registry.tasmota_topics
+    if head.startswith(PREFIX + "/") and "/" not in head[len(PREFIX) + 1 :]:
+        return layouts[TASMOTA_FULL_TOPIC], head[len(PREFIX) + 1 :], suffix
+    for layout, devices in layouts.items():
+        if layout != TASMOTA_FULL_TOPIC and (found := _layout(layout).fullmatch(head + "/")):
+            return devices, found["topic"], suffix
+    return None
+
+
+@lru_cache(maxsize=256)
+def _layout(full_topic: str) -> re.Pattern[str]:
+    """A FullTopic as an expression whose group `topic` is the device's Topic."""
+    parts = []
+    for level in full_topic.rstrip("/").split("/"):
+        if level == "%topic%":
+            parts.append("(?P<topic>[^/]+)")
+        elif level in TOKENS:
+            parts.append(re.escape(PREFIX) if level == "%prefix%" else "[^/]+")
+        else:
+            parts.append(re.escape(level))
+    return re.compile("/".join(parts) + "/")
 
 
 def convert(
@@ -85,12 +131,13 @@ def parse(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
     """`convert` without its guard: raises Reject (devices.convert guards it once)."""
-    if not matches(topic):
+    split = _split(topic, registry)
+    if split is None:
         raise Reject(
             f"not a Tasmota telemetry topic (expected {PREFIX}/<topic>/{'|'.join(SUFFIXES)})"
         )
-    device_topic, _, suffix = topic[len(PREFIX) + 1 :].rpartition("/")
-    device = registry.device_by_tasmota_topic.get(device_topic)
+    devices, device_topic, suffix = split
+    device = devices.get(device_topic)
     if device is None:
         raise Reject(f"unknown tasmota topic {shown(device_topic)}")
     if suffix == "LWT":
@@ -99,56 +146,58 @@ def parse(
             return None
         return DeviceStatus(device.id, received, online, received, SOURCE)
     body = decode_object(payload)
-    when = event_time(body, "Epoch" if "Epoch" in body else "Time", received, registry)
-    uid = None if suffix == "STATE" else _card(body)
+    clock = next((body[key] for key in CLOCK_KEYS if key in body), None)
+    device_time = None if clock is None or isinstance(clock, bool | dict | list) else str(clock)
+    uid = None if suffix == "STATE" else _card(body, device)
     if uid is None:
         extra = _state_extras(body) if suffix == "STATE" else {}
-        return Heartbeat(device.id, when.at, received, SOURCE, extra, when.device_time)
+        return Heartbeat(device.id, received, received, SOURCE, extra, device_time)
     require_kind(device, "badge_reader", "a badge read")
-    return BadgeRead(device.id, when.at, uid, "in", received, SOURCE, when.device_time)
+    return BadgeRead(device.id, received, uid, "in", received, SOURCE, device_time)
 
 
-def _card(body: Mapping) -> str | None:
-    """The card UID of the first reader section present, or None without one."""
+def _card(body: Mapping, device: Device) -> str | None:
+    """The card of the first reader section present, or None without one."""
     for reader in CARD_READERS:
         section = _get(body, reader)
         if section is _MISSING:
             continue
         if not isinstance(section, dict):
             raise Reject(f"'{reader}' must be a JSON object, not {describe(section)}")
+        width = 0
         if reader == "Wiegand":
-            _refuse_keypad(section)
+            width = _wiegand_width(section)
         uid = _get(section, "UID")
         if uid is not _MISSING:
-            return _uid(uid, f"{reader}.UID")
+            return _uid(uid, f"{reader}.UID", device, width)
         data = _get(section, "Data")
         if isinstance(data, str) and data.strip():
-            return _uid(data, f"{reader}.Data")
+            return _uid(data, f"{reader}.Data", device, width)
         return None  # e.g. a PN532 command acknowledgement: the device is alive, no card
     return None
 
 
-def _refuse_keypad(section: Mapping) -> None:
+def _wiegand_width(section: Mapping) -> int:
+    """The bytes of the card number a Wiegand frame carries (0: unknown); keypads refused."""
     size = _get(section, "Size")
-    if isinstance(size, int) and not isinstance(size, bool) and size in WIEGAND_KEYPAD_SIZES:
+    if not isinstance(size, int) or isinstance(size, bool):
+        return 0
+    if size in WIEGAND_KEYPAD_SIZES:
         raise Reject(f"Wiegand keypad entry (Size {size}), not a card")
+    bits = size - WIEGAND_PARITY_BITS
+    return bits // 8 if bits > 0 and bits % 8 == 0 else 0
 
 
-def _uid(value: object, key: str) -> str:
-    """A reader's UID, given as a hex string or as a number, → upper-case hex."""
-    if isinstance(value, bool) or value is None:
-        raise Reject(f"'{key}' must be a hex string or a card number, not {describe(value)}")
-    if isinstance(value, int):
-        if value <= 0:
-            # Tasmota's Wiegand driver publishes 0 when the parity check fails.
-            raise Reject(f"'{key}' {value} is not a card number (a misread)")
-        return card_uid(f"{value:X}", key)
+def _uid(value: object, key: str, device: Device, width: int) -> str:
+    """A reader's UID: hex text (a SetOption123 `h` suffix dropped) or a decimal number."""
     if isinstance(value, str):
         text = value.strip()
         if len(text) > 1 and text[-1].lower() == WIEGAND_HEX_SUFFIX:
-            text = text[:-1]
-        return card_uid(text, key)
-    raise Reject(f"'{key}' must be a hex string or a card number, not {describe(value)}")
+            value = "0x" + text[:-1]  # hex, even on a reader registered as decimal
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        # Tasmota's Wiegand driver publishes 0 when the parity check fails.
+        raise Reject(f"'{key}' {value} is not a card number (a misread)")
+    return read_card(value, key, device, width)
 
 
 def _state_extras(body: Mapping) -> dict[str, float]:

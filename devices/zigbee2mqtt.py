@@ -1,23 +1,33 @@
 """Zigbee2MQTT's payload form: seat sensors paired to a Zigbee2MQTT bridge.
 
-Topics under the base topic `zigbee2mqtt/`, where a friendly name may itself
-contain '/' (Zigbee2MQTT allows it), so the registered names are tried before
-any suffix is read:
+Topics under a base topic: `zigbee2mqtt` (Zigbee2MQTT's default) or the
+`zigbee2mqtt_base` a device is registered with (one per coordinator). A friendly
+name may itself contain '/' and spaces, so the registered names are tried
+before any suffix is read:
 
 - `<name>`: the device's state, a JSON object. A boolean `occupancy` (PIR) or
   `presence` (mmWave radar) makes a presence report; when a device sends both,
   the seat is occupied if either says so (a PIR misses someone sitting still).
-  Any other object is a heartbeat with its numeric values (`battery`,
-  `linkquality`, `voltage`, …) as extras. The time is `last_seen` when present
-  (`advanced.last_seen`: ISO_8601 in UTC, ISO_8601_local with an offset, or
-  epoch milliseconds), else the time of receipt.
+  Without a boolean, a presence enum (`presence_state`, `presence_event`,
+  `motion_state`, or `state` with a presence word) decides: PRESENCE_WORDS.
+  Any other object is a heartbeat with the known telemetry (`battery`,
+  `linkquality`, `voltage`, …).
 - `<name>/availability`: `{"state": "online"}` / `{"state": "offline"}` or the
-  bare words (legacy availability) → device status at the time of receipt.
+  bare words (Zigbee2MQTT before 2.0) → device status.
 - `<name>/<attribute>`: Zigbee2MQTT's `output: attribute` mode, one plain value
-  per topic; `occupancy`/`presence` make presence reports, the rest heartbeats.
+  per topic; the presence keys make presence reports, the rest heartbeats.
 - `<name>/set`, `<name>/get` (and `/set/<attribute>`): commands to the device,
-  not data from it → None. `bridge/…`: the bridge's own state, logs and
-  request/response traffic → None.
+  not data from it → None.
+- `bridge/state`: the bridge itself. Offline (its MQTT will, or a clean stop)
+  makes every device registered under that base offline until it is online
+  again: a status of the bridge's event source (`spec.bridge_id`), which the
+  state function applies to its devices. Other `bridge/…` traffic → None.
+
+The event time is the time of receipt: Zigbee2MQTT publishes live, and the
+`occupancy: false` it generates after a PIR's timeout repeats the `last_seen` of
+the earlier `true`. `last_seen` (when Zigbee2MQTT's `advanced.last_seen` is on)
+is kept as `device_time`; the collector uses it only to place a backlog
+(devices.clocks).
 
 A name not in the registry is a Rejection. An empty payload on a registered
 device's topic is Zigbee2MQTT clearing a retained message (device removed or
@@ -31,10 +41,8 @@ from datetime import datetime
 
 from devices.payload import (
     Reject,
-    as_number,
     decode_object,
     decode_text,
-    event_time,
     guarded,
     numeric_extras,
     require_kind,
@@ -42,21 +50,69 @@ from devices.payload import (
     status_word,
 )
 from hallwatch.events import ConversionResult, DeviceStatus, Heartbeat, PresenceReport
-from hallwatch.registry.spec import Device, Registry
+from hallwatch.registry.spec import Device, Registry, bridge_id
 
-BASE = "zigbee2mqtt"
-SUBSCRIPTIONS = (f"{BASE}/#",)
 BRIDGE = "bridge"
+BRIDGE_STATE = "bridge/state"
 AVAILABILITY = "availability"
 COMMANDS = ("set", "get")
-OCCUPANCY_KEYS = ("occupancy", "presence")
+OCCUPANCY_KEYS = ("occupancy", "presence")  # booleans
+# Enums, in the order they are read; `state` only counts with a word below (a switch's
+# state is ON/OFF). Sources: zigbee-herdsman-converters src/devices/tuya.ts and lumi.ts.
+PRESENCE_ENUM_KEYS = ("presence_state", "presence_event", "motion_state", "state")
+GENERIC_ENUM_KEYS = ("state",)
+EMPTY_WORDS = frozenset({"none", "no_presence", "unoccupied", "leave", "left_leave", "right_leave"})
+OCCUPIED_WORDS = frozenset(
+    {
+        # presence
+        "presence",
+        "present",
+        "occupied",
+        "enter",
+        "left_enter",
+        "right_enter",
+        # stillness
+        "stationary",
+        "static",
+        "still",
+        "peaceful",
+        # movement
+        "motion",
+        "move",
+        "moving",
+        "movement",
+        "small_movement",
+        "large_movement",
+        "small",
+        "medium",
+        "large",
+        "near",
+        "far",
+        "approach",
+        "away",  # Aqara FP1: moving away from the sensor, still in its field
+    }
+)
+PRESENCE_WORDS = {**dict.fromkeys(EMPTY_WORDS, False), **dict.fromkeys(OCCUPIED_WORDS, True)}
 LAST_SEEN = "last_seen"
 SOURCE = "zigbee2mqtt"
 
 
-def matches(topic: str) -> bool:
-    """Whether the topic is under Zigbee2MQTT's base topic."""
-    return topic == BASE or topic.startswith(BASE + "/")
+def base_of(topic: str, registry: Registry) -> str | None:
+    """The registered base topic `topic` is under (the longest, when bases nest)."""
+    for base in registry.zigbee2mqtt_bases:
+        if topic.startswith(base) and (len(topic) == len(base) or topic[len(base)] == "/"):
+            return base
+    return None
+
+
+def matches(topic: str, registry: Registry) -> bool:
+    """Whether the topic is under one of the registry's Zigbee2MQTT base topics."""
+    return base_of(topic, registry) is not None
+
+
+def subscriptions(registry: Registry) -> tuple[str, ...]:
+    """One filter per base topic."""
+    return tuple(f"{base}/#" for base in sorted(registry.zigbee2mqtt_names))
 
 
 def convert(
@@ -70,14 +126,17 @@ def parse(
     topic: str, payload: bytes, received: datetime, registry: Registry
 ) -> ConversionResult | None:
     """`convert` without its guard: raises Reject (devices.convert guards it once)."""
-    if not matches(topic):
-        raise Reject(f"not a Zigbee2MQTT topic (expected {BASE}/<friendly name>)")
-    rest = topic[len(BASE) + 1 :]
+    base = base_of(topic, registry)
+    if base is None:
+        raise Reject("not a Zigbee2MQTT topic (expected <base topic>/<friendly name>)")
+    rest = topic[len(base) + 1 :]
+    if rest == BRIDGE_STATE:
+        return _bridge(base, payload, received, registry)
     if rest == BRIDGE or rest.startswith(BRIDGE + "/"):
         return None
-    names = registry.device_by_zigbee_name
+    names = registry.zigbee2mqtt_names[base]
     if rest in names:
-        return _state(names[rest], payload, received, registry)
+        return _state(names[rest], payload, received)
     parts = rest.split("/")
     if parts[-1] in COMMANDS or (len(parts) > 2 and parts[-2] in COMMANDS):
         return None
@@ -85,7 +144,7 @@ def parse(
     device = names.get(name)
     if device is None:
         unknown = name if suffix == AVAILABILITY else rest
-        raise Reject(f"unknown zigbee2mqtt device {shown(unknown)}")
+        raise Reject(f"unknown zigbee2mqtt device {shown(unknown)} under {shown(base)}")
     if suffix == AVAILABILITY:
         online = status_word(payload)
         if online is None:
@@ -94,25 +153,57 @@ def parse(
     return _attribute(device, suffix, rest, payload, received)
 
 
-def _state(
-    device: Device, payload: bytes, received: datetime, registry: Registry
-) -> PresenceReport | Heartbeat | None:
+def _bridge(base: str, payload: bytes, received: datetime, registry: Registry):
+    source = bridge_id(base)
+    if source not in registry.bridge_devices:
+        return None  # a bridge none of whose devices is registered
+    online = status_word(payload)
+    if online is None:
+        return None
+    return DeviceStatus(source, received, online, received, SOURCE)
+
+
+def _state(device: Device, payload: bytes, received: datetime) -> PresenceReport | Heartbeat | None:
     if not decode_text(payload).strip():
         return None
     body = decode_object(payload)
-    when = event_time(body, LAST_SEEN, received, registry)
+    seen = body.get(LAST_SEEN)
+    device_time = None if seen is None or isinstance(seen, bool | dict | list) else str(seen)
     occupied = _occupied(body)
+    extra = numeric_extras(body)
     if occupied is not None:
         require_kind(device, "presence_sensor", "a presence report")
-        return PresenceReport(device.id, when.at, occupied, received, SOURCE, when.device_time)
-    extra = numeric_extras(body, skip=(LAST_SEEN,))
-    return Heartbeat(device.id, when.at, received, SOURCE, extra, when.device_time)
+        return PresenceReport(device.id, received, occupied, received, SOURCE, device_time, extra)
+    return Heartbeat(device.id, received, received, SOURCE, extra, device_time)
 
 
 def _occupied(body: dict) -> bool | None:
-    """True if any occupancy key says so, False if all say not, None if none is a boolean."""
+    """True if any occupancy boolean says so, False if all say not; else the first presence
+    enum's word; None when the message says nothing about presence."""
     readings = [body[key] for key in OCCUPANCY_KEYS if isinstance(body.get(key), bool)]
-    return any(readings) if readings else None
+    if readings:
+        return any(readings)
+    for key in PRESENCE_ENUM_KEYS:
+        occupied = presence_word(key, body.get(key))
+        if occupied is not None:
+            return occupied
+    return None
+
+
+def presence_word(key: str, value: object) -> bool | None:
+    """An enum's value as occupied (True) or empty (False); None when it is not about presence.
+
+    A word of a presence key that HallWatch does not know is refused, so a radar with
+    new wording shows up among the rejected messages instead of never filling its seat.
+    """
+    if not isinstance(value, str):
+        return None
+    word = value.strip().lower()
+    if word in PRESENCE_WORDS:
+        return PRESENCE_WORDS[word]
+    if key in GENERIC_ENUM_KEYS:
+        return None
+    raise Reject(f"'{key}' {shown(value)} is not a word for presence or absence HallWatch knows")
 
 
 def _attribute(
@@ -125,12 +216,15 @@ def _attribute(
     if isinstance(value, dict):
         # A whole state object: another device whose name extends a registered one.
         raise Reject(f"unknown zigbee2mqtt device {shown(rest)}")
-    if name in OCCUPANCY_KEYS and isinstance(value, bool):
+    occupied = value if name in OCCUPANCY_KEYS and isinstance(value, bool) else None
+    if occupied is None and name in PRESENCE_ENUM_KEYS:
+        occupied = presence_word(name, value)
+    if occupied is not None:
         require_kind(device, "presence_sensor", "a presence report")
-        return PresenceReport(device.id, received, value, received, SOURCE)
-    number = as_number(value)
-    extra = {name: number} if number is not None and name != LAST_SEEN else {}
-    return Heartbeat(device.id, received, received, SOURCE, extra)
+        return PresenceReport(device.id, received, occupied, received, SOURCE)
+    if name == LAST_SEEN:
+        return Heartbeat(device.id, received, received, SOURCE, {}, text)
+    return Heartbeat(device.id, received, received, SOURCE, numeric_extras({name: value}))
 
 
 def _plain_value(text: str) -> object:

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Literal
 
 BadgeAction = Literal["in", "out"]
-PayloadSource = Literal["native", "zigbee2mqtt", "tasmota"]
+PayloadSource = Literal["native", "zigbee2mqtt", "tasmota", "esphome"]
 
 
 @dataclass(frozen=True, slots=True)
 class BadgeRead:
-    """A card read at a desk or office reader. `uid` is upper-case hex."""
+    """A card read at a desk or office reader. `uid` is the canonical card (cards.card_hex)."""
 
     device: str
     at: datetime
@@ -25,12 +25,15 @@ class BadgeRead:
     action: BadgeAction = "in"
     received: datetime | None = None
     source: PayloadSource = "native"
-    device_time: str | None = None  # the device's own clock reading when we did not trust it
+    # The device's own clock reading as written: always for Zigbee2MQTT and Tasmota (their
+    # events take the receipt time), for native events only when their `ts` was not trusted.
+    device_time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PresenceReport:
-    """A seat sensor saying whether the seat is occupied."""
+    """A seat sensor saying whether the seat is occupied (with the telemetry that came along:
+    Zigbee2MQTT sends a sensor's battery in the same message)."""
 
     device: str
     at: datetime
@@ -38,6 +41,7 @@ class PresenceReport:
     received: datetime | None = None
     source: PayloadSource = "native"
     device_time: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ READ_AHEAD_BYTES = 65_536
 _PUBACK = struct.Struct("!BBH")
 PUBLISH = mqtt.PUBLISH
 
-# One message as the broker sent it: topic (UTF-8 bytes), payload, QoS, packet id.
-Publish = tuple[bytes, bytes, int, int]
+# One message as the broker sent it: topic (UTF-8 bytes), payload, QoS, packet id, and the
+# RETAIN flag (set only on a stored message sent because of a new subscription).
+Publish = tuple[bytes, bytes, int, int, bool]
 
 
 class BulkClient(mqtt.Client):
@@ -197,7 +198,7 @@ def _publish(command: int, data: bytes, body: int, end: int) -> Publish:
     if topic_end == topic_at or payload_at > end:
         raise MalformedPacket("a PUBLISH with no topic, or a topic longer than the packet")
     mid = (data[topic_end] << 8) | data[topic_end + 1] if qos else 0
-    return data[topic_at:topic_end], data[payload_at:end], qos, mid
+    return data[topic_at:topic_end], data[payload_at:end], qos, mid, bool(command & 0x01)
 
 
 def make_client(

@@ -4,7 +4,9 @@ MQTT (Mosquitto 2): every device that connects to the broker itself gets the
 username = its registry id and a generated password, and may publish only its
 own topics; the collector account may only read the device topics; a
 Zigbee2MQTT bridge account (when the registry has Zigbee devices, which never
-connect themselves) owns `zigbee2mqtt/#`. Written under one directory:
+connect themselves) owns each base topic (`zigbee2mqtt/#`); an ESPHome node (one
+MQTT client for all its registered entities) logs in as its node name and owns
+`<node>/#`. Written under one directory:
 
 - `passwd`: the Mosquitto `password_file` (hashed by `mosquitto_passwd -U`);
 - `acl`: the `acl_file` (`pattern write …/%u/…`, never `%c`: a client id is self-asserted);
@@ -35,8 +37,9 @@ from pathlib import Path
 
 import yaml
 
-from devices import SUBSCRIPTIONS as COLLECTOR_READS
+import devices
 from devices.native import SUBSCRIPTIONS as NATIVE_TOPICS
+from devices.tasmota import PREFIX as TASMOTA_TELEMETRY
 from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier, quote_string
 from hallwatch.registry.spec import Registry
 
@@ -93,20 +96,33 @@ def broker_accounts(
     zigbee2mqtt_user: str = DEFAULT_ZIGBEE2MQTT_USER,
 ) -> list[Account]:
     """The accounts the registry needs, in a stable order."""
-    accounts = [Account(collector_user, "collector", reads=COLLECTOR_READS)]
-    if any(d.zigbee2mqtt for d in registry.devices):
+    accounts = [Account(collector_user, "collector", reads=devices.subscriptions(registry))]
+    bases = sorted(base for base, names in registry.zigbee2mqtt_names.items() if names)
+    if bases:
         # Zigbee sensors never speak MQTT: the bridge publishes for all of them (and reads
-        # its own request topics).
-        topics = ("zigbee2mqtt/#",)
+        # its own request topics); one account for every coordinator's base topic.
+        topics = tuple(f"{base}/#" for base in bases)
         accounts.append(Account(zigbee2mqtt_user, "zigbee2mqtt", writes=topics, reads=topics))
+    for node in sorted(registry.esphome_nodes):
+        # One ESPHome node is one MQTT client, whatever number of entities it hosts.
+        own = (f"{node}/#",)
+        accounts.append(Account(node, "device", writes=own, reads=own))
     for device in sorted(registry.devices, key=lambda d: d.id):
-        if device.zigbee2mqtt:
+        if device.zigbee2mqtt or device.esphome:
             continue
         own = tuple(p.replace("%u", device.id) for p in DEVICE_PATTERNS)
-        tasmota = (f"tele/{device.tasmota}/#",) if device.tasmota else ()
-        accounts.append(Account(device.id, "device", writes=own + tasmota))
+        tasmota = (_tasmota_topics(device.tasmota_full_topic, device.tasmota),)
+        accounts.append(
+            Account(device.id, "device", writes=own + (tasmota if device.tasmota else ()))
+        )
     _check_names(accounts)
     return accounts
+
+
+def _tasmota_topics(full_topic: str, topic: str | None) -> str:
+    """A Tasmota's telemetry topics in its layout, as one filter."""
+    layout = full_topic.replace("%prefix%", TASMOTA_TELEMETRY).replace("%topic%", topic or "")
+    return layout.replace("%hostname%", "+").replace("%id%", "+") + "#"
 
 
 def _check_names(accounts: Iterable[Account]) -> None:

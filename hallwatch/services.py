@@ -414,6 +414,9 @@ class Mosquitto(_Service):
             # The default of 1000 silently drops a burst queued for an offline collector;
             # a million is about 100 minutes of a 200-window hall (~200 MB at most).
             "max_queued_messages 1000000",
+            # Zigbee2MQTT and ESPHome publish at QoS 0 by default: without this, what they
+            # say while the collector is down is dropped instead of queued for it.
+            "queue_qos0_messages true",
             # The collector acks only after InfluxDB stored the batch, so the broker must let
             # a whole batch (collector.MAX_BATCH) be in flight, or each batch waits its timer.
             "max_inflight_messages 5000",

@@ -36,7 +36,10 @@ class DeviceFacts:
     extra: dict[str, float] = field(default_factory=dict)
 
     def online(self, at: datetime, offline_after: timedelta) -> bool:
-        """Contract §4: the last status decides; a device that never sent one must not be silent."""
+        """Contract §4: the last status decides; a device that never sent one must not be silent.
+
+        This is the device's own evidence; `HallTracker.device_online` adds its bridge's.
+        """
         if self.last_seen is None:
             return False
         if self.last_status is not None:
@@ -108,7 +111,6 @@ class HallTracker:
         self.reads: list[CountedRead] = []  # today's counted reads of known people, in order
         self.latest: datetime | None = None
         self._grace = timedelta(minutes=registry.hall.empty_grace_minutes)
-        self._offline_after = timedelta(minutes=registry.hall.offline_after_minutes)
 
     def apply(self, event: Event) -> None:
         """Take one event into account; events must come in time order."""
@@ -122,6 +124,7 @@ class HallTracker:
             if facts.occupied is None or facts.occupied != event.occupied:
                 facts.occupancy_changed_at = event.at
             facts.occupied = event.occupied
+            facts.extra.update(event.extra)
         elif isinstance(event, Heartbeat):
             facts.extra.update(event.extra)
         elif isinstance(event, BadgeRead) and event.at >= self.schedule.start:
@@ -157,7 +160,7 @@ class HallTracker:
             return
         self._last_counted[key] = read.at
         device = self.registry.device_by_id.get(read.device)
-        person = self.registry.staff_by_badge.get(read.uid)
+        person = self.registry.holder_of(read.uid)
         if device is None:
             return
         if person is None:
@@ -225,16 +228,41 @@ class HallTracker:
         away_for = at - max(changed_at, open_since)
         return ("empty" if away_for >= self._grace else "away"), changed_at
 
+    def device_online(self, device: str, at: datetime) -> bool:
+        """Whether a device counts as online at `at` (contract §4, and the device's own silence
+        allowance): its last status, else its silence; never while its Zigbee2MQTT bridge
+        says it is offline (a dead bridge's devices keep their last reading)."""
+        facts = self.devices.get(device)
+        if facts is None or not facts.online(at, self.registry.offline_after(device)):
+            return False
+        return self._bridge_down(device) is None
+
+    def offline_since(self, device: str) -> datetime | None:
+        """When an offline device went offline as far as known: its own offline status, its
+        bridge's, or else its last contact (None: never heard)."""
+        facts = self.devices.get(device)
+        bridge = self._bridge_down(device)
+        own = facts.status_at if facts is not None and facts.last_status is False else None
+        times = [t for t in (own, bridge.status_at if bridge else None) if t is not None]
+        if times:
+            return max(times)
+        return facts.last_seen if facts is not None else None
+
+    def _bridge_down(self, device: str) -> DeviceFacts | None:
+        """The facts of the device's bridge when its last status said offline, else None."""
+        known = self.registry.device_by_id.get(device)
+        bridge = self.devices.get(known.bridge) if known is not None and known.bridge else None
+        return bridge if bridge is not None and bridge.last_status is False else None
+
     def _seat(self, window: str, at: datetime) -> tuple[bool, datetime] | None:
         """(occupied, since when) from the seat sensors, or from sign-ins if it has none."""
         sensors = self.registry.seat_sensors.get(window)
         if not sensors:
             return self.badge_occupancy.get(window, (False, self.schedule.start))
-        offline_after = self._offline_after
         readings = [
             (f.occupied, f.occupancy_changed_at)
-            for f in (self.devices.get(d) for d in sensors)
-            if f is not None and f.occupied is not None and f.online(at, offline_after)
+            for d, f in ((d, self.devices.get(d)) for d in sensors)
+            if f is not None and f.occupied is not None and self.device_online(d, at)
         ]
         if not readings:
             return None
@@ -244,12 +272,15 @@ class HallTracker:
         return False, max(changed for _, changed in readings)
 
     def _offline_since(self, window: str) -> datetime | None:
-        """When the window's seat sensors last said offline (for the `since` of unknown)."""
-        times = [
-            f.status_at
-            for f in (self.devices.get(d) for d in self.registry.seat_sensors.get(window, ()))
-            if f is not None and f.last_status is False and f.status_at is not None
-        ]
+        """When the window's seat sensors (or their bridge) last said offline (for the `since`
+        of unknown)."""
+        times = []
+        for device in self.registry.seat_sensors.get(window, ()):
+            facts, bridge = self.devices.get(device), self._bridge_down(device)
+            if facts is not None and facts.last_status is False and facts.status_at is not None:
+                times.append(facts.status_at)
+            if bridge is not None and bridge.status_at is not None:
+                times.append(bridge.status_at)
         return max(times, default=None)
 
 

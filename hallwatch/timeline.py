@@ -5,9 +5,10 @@ for a window's state only at the instants where it can change: an event of
 that window's devices, a badge read that signs someone in or out there (at
 whichever reader), the start and end of an opening interval, and the moments a
 grace or a silence runs out (also the silence of a seat sensor last heard the
-day before). Between those instants nothing changes, so the segments are exact. Alerts (and later
-reports) read these segments; the state itself is still decided only by
-`HallTracker.window_state`.
+day before), and a Zigbee2MQTT bridge's status for every device it carries. Between those
+instants nothing changes, so the segments are exact. Alerts (and later reports) read these
+segments; the state itself is still decided only by `HallTracker.window_state`, and a
+device's online state only by `HallTracker.device_online`.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class _Stepper:
         registry, schedule = tracker.registry, tracker.schedule
         self.tracker, self.end = tracker, end
         self.grace = timedelta(minutes=registry.hall.empty_grace_minutes)
-        self.silence = timedelta(minutes=registry.hall.offline_after_minutes)
+        self.silence = {d.id: registry.offline_after(d.id) for d in registry.devices}
         self.known = {w.id for w in registry.windows}
         self.sensor_window = {d: w for w, ids in registry.seat_sensors.items() for d in ids}
         self.windows = _Recorder(schedule.start)
@@ -129,7 +130,7 @@ class _Stepper:
         for device in registry.devices:
             facts = tracker.devices.get(device.id)
             if facts is not None and facts.last_seen is not None:
-                self.checks.append((facts.last_seen + self.silence, "device", device.id))
+                self.checks.append((facts.last_seen + self.silence[device.id], "device", device.id))
         for start, _ in schedule.hall_periods:
             self.checks += [(start, "device", device.id) for device in registry.devices]
         heapq.heapify(self.checks)
@@ -142,19 +143,24 @@ class _Stepper:
         """Apply one event (in time order) and look at the windows and device it can change."""
         self.run_checks(event.at, inclusive=False)
         tracker = self.tracker
-        device = tracker.registry.device_by_id.get(event.device)
+        registry = tracker.registry
+        device = registry.device_by_id.get(event.device)
+        carried = registry.bridge_devices.get(event.device, ())  # a bridge's devices
         if isinstance(event, BadgeRead):
             touched = _signed_in_windows(tracker, event, self.known)
         else:
             tracker.apply(event)
             touched = [device.window] if device and device.window else []
-        for window in touched:
+            touched += [w for d in carried if (w := registry.device_by_id[d].window)]
+        for window in dict.fromkeys(touched):
             self.look_at_window(window, event.at)
             if _seat_changed(tracker, window, event.at):
                 heapq.heappush(self.checks, (event.at + self.grace, "window", window))
+        for carried_device in carried:
+            self.look_at_device(carried_device, event.at)
         if device is not None:
             self.look_at_device(device.id, event.at)
-            heapq.heappush(self.checks, (event.at + self.silence, "device", device.id))
+            heapq.heappush(self.checks, (event.at + self.silence[device.id], "device", device.id))
 
     def run_checks(self, upto: datetime, inclusive: bool) -> None:
         checks = self.checks
@@ -169,19 +175,20 @@ class _Stepper:
             self.look_at_device(subject, instant)
             window = self.sensor_window.get(subject)
             facts = self.tracker.devices.get(subject)
-            if window and facts and facts.last_seen and facts.last_seen + self.silence == instant:
+            silent_from = (
+                facts.last_seen + self.silence[subject] if facts and facts.last_seen else None
+            )
+            if window and silent_from == instant:
                 self.look_at_window(window, instant)  # its seat sensor may just have gone silent
 
     def look_at_window(self, window: str, at: datetime) -> None:
         self.windows.observe(window, self.tracker.status(window, at), at)
 
     def look_at_device(self, device: str, at: datetime) -> None:
-        facts = self.tracker.devices.get(device)
-        online = facts is not None and facts.online(at, self.silence)
-        since = (facts.status_at if facts and facts.last_status is False else None) or (
-            facts.last_seen if facts and facts.last_seen else self.tracker.schedule.start
-        )
-        self.devices.observe(device, (online, None if online else since), at)
+        tracker = self.tracker
+        online = tracker.device_online(device, at)
+        since = None if online else tracker.offline_since(device) or tracker.schedule.start
+        self.devices.observe(device, (online, since), at)
 
 
 def _signed_in_windows(tracker: HallTracker, read: BadgeRead, known: set[str]) -> list[str]:
@@ -190,7 +197,7 @@ def _signed_in_windows(tracker: HallTracker, read: BadgeRead, known: set[str]) -
     A read changes only its person's sign-in: the window they left and the one they
     signed in at are the only ones whose badge occupancy can differ.
     """
-    person = tracker.registry.staff_by_badge.get(read.uid)
+    person = tracker.registry.holder_of(read.uid)
     before = tracker.signed_in.get(person.id) if person else None
     tracker.apply(read)
     after = tracker.signed_in.get(person.id) if person else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from hallwatch.events import Event
 from hallwatch.registry.spec import Registry
@@ -44,11 +44,10 @@ def device_lines(registry: Registry, events: Iterable[Event], now: datetime) -> 
     """Every current device at `now`, offline ones first, otherwise in registry order."""
     tracker = HallTracker(registry, day_of(registry.hall, now))
     tracker.apply_all(e for e in events if e.at <= now)
-    offline_after = timedelta(minutes=registry.hall.offline_after_minutes)
     lines = []
     for device in registry.devices:
         facts = tracker.devices.get(device.id, DeviceFacts())
-        online = facts.online(now, offline_after)
+        online = tracker.device_online(device.id, now)
         department = device.department
         if department is None and device.window in registry.window_by_id:
             department = registry.window_by_id[device.window].department

@@ -124,7 +124,7 @@ def _relevant(registry: Registry, window_id: str, rostered: set[str]):
         if event.device in desk:
             return True
         # The window's own people read elsewhere (an office reader, another desk) change it too.
-        person = registry.staff_by_badge.get(event.uid) if isinstance(event, BadgeRead) else None
+        person = registry.holder_of(event.uid) if isinstance(event, BadgeRead) else None
         return person is not None and person.id in rostered
 
     return relevant
@@ -146,7 +146,7 @@ def _event_row(registry: Registry, event: Event) -> dict:
     device = registry.device_by_id.get(event.device)
     details: list[str] = []
     if isinstance(event, BadgeRead):
-        person = registry.staff_by_badge.get(event.uid)
+        person = registry.holder_of(event.uid)
         details.append(person.name if person else gettext("未登记的卡 %(uid)s", uid=event.uid))
         if device is not None and device.window is None:
             details.append(gettext("在本单位读卡"))
@@ -176,12 +176,12 @@ def _event_row(registry: Registry, event: Event) -> dict:
 
 def _devices(registry: Registry, view: DayView, window_id: str) -> list[dict]:
     """The desk's devices as known at the end of what was swept (now, for today)."""
-    offline_after = timedelta(minutes=registry.hall.offline_after_minutes)
+    tracker = view.sweep.tracker
     found = []
     for device in registry.devices:
         if device.window != window_id:
             continue
-        facts = view.sweep.tracker.devices.get(device.id)
+        facts = tracker.devices.get(device.id)
         last_seen = facts.last_seen if facts else None
         battery = facts.extra.get("battery") if facts else None
         found.append(
@@ -195,7 +195,9 @@ def _devices(registry: Registry, view: DayView, window_id: str) -> list[dict]:
                     if last_seen
                     else None
                 ),
-                "online": None if last_seen is None else facts.online(view.until, offline_after),
+                "online": None
+                if last_seen is None
+                else tracker.device_online(device.id, view.until),
                 "battery": f"{battery:g}" if battery is not None else None,
             }
         )

@@ -1,11 +1,18 @@
 """Events ↔ InfluxDB points, and the few queries the rest of HallWatch needs.
 
 Schema (measurement `hw_event`): tags `device`, `type` (badge, presence,
-heartbeat, status) and, for badges, `uid`; fields `received_ms` on every
-point plus `action`/`staff`, `occupied`, `online` or heartbeat numbers
-`x_<name>`; `source` and `device_time` where known. The point's time is the
-event's time, so a redelivered message overwrites its own point.
+heartbeat, status) and, for the badge of a card someone holds, `uid`; fields
+`received_ms` on every point plus `card`/`action`/`staff`, `occupied`, `online`
+or heartbeat numbers `x_<name>`; `source` and `device_time` where known. The
+point's time is the event's time, so a redelivered message overwrites its own point.
 Rejected messages go to `hw_rejected` at their receipt time.
+
+Bounded series. A series is a measurement and its tags: `device` is a registered
+device or bridge (messages of any other are rejected, and `hw_rejected` has no
+tags), `type` one of four, and `uid` only a registered card. An unknown card
+is kept in the `card` field, so a reader flooding random numbers adds points,
+never series; heartbeat fields are the known telemetry (devices.payload.TELEMETRY).
+Points written before `card` existed keep the card in the `uid` tag; both are read.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
+from hallwatch.cards import canonical_or_none
 from hallwatch.events import (
     BadgeRead,
     DeviceStatus,
@@ -75,13 +83,14 @@ def event_point(event: Event, staff: str | None = None) -> Point:
     tags = {"device": event.device, "type": event_type(event)}
     fields: dict[str, FieldValue] = {"received_ms": _received_ms(event), "source": event.source}
     if isinstance(event, BadgeRead):
-        tags["uid"] = event.uid
-        fields.update(action=event.action, staff=staff or "")
-    elif isinstance(event, PresenceReport):
-        fields["occupied"] = event.occupied
+        if staff:
+            tags["uid"] = event.uid
+        fields.update(card=event.uid, action=event.action, staff=staff or "")
     elif isinstance(event, DeviceStatus):
         fields["online"] = event.online
-    elif isinstance(event, Heartbeat):
+    if isinstance(event, PresenceReport):
+        fields["occupied"] = event.occupied
+    if isinstance(event, Heartbeat | PresenceReport):
         fields.update(
             {f"x_{_EXTRA_KEY.sub('_', k)[:40]}": float(v) for k, v in event.extra.items()}
         )
@@ -116,16 +125,21 @@ def event_from_row(row: dict) -> Event | None:
     source = row.get("source") or "native"
     clock = row.get("device_time") or None  # the device's own time, kept when not trusted
     if kind == "badge":
-        uid, action = row.get("uid") or "", row.get("action") or "in"
+        card = row.get("card") or row.get("uid") or ""
+        uid, action = canonical_or_none(card) or card, row.get("action") or "in"
         return BadgeRead(device, at, uid, action, received, source, clock)
     if kind == "presence":
-        return PresenceReport(device, at, bool(row.get("occupied")), received, source, clock)
+        occupied = bool(row.get("occupied"))
+        return PresenceReport(device, at, occupied, received, source, clock, _extras(row))
     if kind == "status":
         return DeviceStatus(device, at, bool(row.get("online")), received, source)
     if kind == "heartbeat":
-        extra = {k[2:]: float(v) for k, v in row.items() if k.startswith("x_") and v is not None}
-        return Heartbeat(device, at, received, source, extra, clock)
+        return Heartbeat(device, at, received, source, _extras(row), clock)
     return None
+
+
+def _extras(row: dict) -> dict[str, float]:
+    return {k[2:]: float(v) for k, v in row.items() if k.startswith("x_") and v is not None}
 
 
 class EventStore:
@@ -229,12 +243,12 @@ class EventStore:
     def unknown_cards(self, start: datetime, end: datetime) -> list[dict]:
         """Badge reads whose card nobody holds, newest first."""
         series = self.client.query(
-            f'SELECT "uid", "device", "staff" FROM "{EVENTS}" WHERE "type" = \'badge\' '
-            "AND time >= $start AND time <= $end ORDER BY time DESC",
+            f'SELECT "card", "uid", "device", "staff" FROM "{EVENTS}" '
+            "WHERE \"type\" = 'badge' AND time >= $start AND time <= $end ORDER BY time DESC",
             {"start": to_ns(start), "end": to_ns(end)},
         )
         return [
-            {"uid": r["uid"], "device": r["device"], "time": from_ns(r["time"])}
+            {"uid": r.get("card") or r["uid"], "device": r["device"], "time": from_ns(r["time"])}
             for s in series
             for r in rows(s)
             if not r.get("staff")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
+from hallwatch.cards import canonical_or_none
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.models import (
     BadgeRow,
@@ -34,7 +35,9 @@ from hallwatch.registry.models import (
 from hallwatch.registry.parse import RegistryError, parse_deployment
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
+    TASMOTA_FULL_TOPIC,
     WEEKDAYS,
+    ZIGBEE2MQTT_BASE,
     Department,
     Device,
     HallSettings,
@@ -137,6 +140,12 @@ def _device_columns(device: Device) -> dict[str, Any]:
         "department_id": device.department,
         "zigbee2mqtt": device.zigbee2mqtt,
         "tasmota": device.tasmota,
+        "esphome": device.esphome,
+        "zigbee2mqtt_base": device.zigbee2mqtt_base if device.zigbee2mqtt else None,
+        "tasmota_full_topic": device.tasmota_full_topic if device.tasmota else None,
+        "uid_reversed": device.uid_reversed or None,  # NULL: as rows from before the key
+        "uid_decimal": device.uid_decimal or None,
+        "offline_after_minutes": device.offline_after_minutes,
     }
 
 
@@ -294,7 +303,38 @@ def import_file(
         raise RegistryError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
     deployment = parse_deployment(text)
     with session_factory() as session, session.begin():
+        hold_registry(session)
         return apply_deployment(session, deployment, now or datetime.now(UTC))
+
+
+def hold_registry(session: Session) -> None:
+    """Take the registry for this transaction: another writer waits until it ends.
+
+    A write before the read, so that two changes at the same moment are made one after
+    the other instead of each applying a copy without the other's change.
+    """
+    row = RegistryRevisionRow
+    if session.execute(update(row).where(row.id == 1).values(revision=row.revision)).rowcount:
+        return
+    session.add(RegistryRevisionRow(id=1, revision=0))
+    session.flush()
+
+
+def register_card(
+    session_factory: Callable[[], Session], staff_id: str, card: str, now: datetime
+) -> ImportSummary:
+    """Add `card` to the badges of `staff_id` as an import of the registry with it would
+    (the same validation: RegistryError naming the problem, and nothing changed)."""
+    from hallwatch.registry.dump import add_badge, dump_deployment, registry_yaml
+
+    with session_factory() as session, session.begin():
+        hold_registry(session)
+        written = dump_deployment(load_deployment(session))
+        try:
+            changed = add_badge(written, staff_id, card)
+        except KeyError:
+            raise RegistryError([f"staff: no staff member '{staff_id}' any more"]) from None
+        return apply_deployment(session, parse_deployment(registry_yaml(changed)), now)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -342,6 +382,23 @@ def _window(row: WindowRow) -> Window:
     return Window(row.id, row.name, row.department_id, position)
 
 
+def _device(row: DeviceRow) -> Device:
+    return Device(
+        row.id,
+        row.kind,
+        row.window_id,
+        row.department_id,
+        row.zigbee2mqtt,
+        row.tasmota,
+        row.esphome,
+        zigbee2mqtt_base=row.zigbee2mqtt_base or ZIGBEE2MQTT_BASE,
+        tasmota_full_topic=row.tasmota_full_topic or TASMOTA_FULL_TOPIC,
+        uid_reversed=bool(row.uid_reversed),
+        uid_decimal=bool(row.uid_decimal),
+        offline_after_minutes=row.offline_after_minutes,
+    )
+
+
 def _roster_entry(row: RosterRow) -> RosterEntry:
     return RosterEntry(
         staff=row.staff_id,
@@ -363,7 +420,8 @@ def load_deployment(session: Session, as_of: datetime | None = None) -> Deployme
     ] or [HallSettings()]
     badges: dict[str, list[str]] = {}
     for badge in session.scalars(_current(BadgeRow, as_of)):
-        badges.setdefault(badge.staff_id, []).append(badge.uid)
+        # Rows written before cards were numbers may keep leading zeros: read them canonical.
+        badges.setdefault(badge.staff_id, []).append(canonical_or_none(badge.uid) or badge.uid)
     rows = {model: session.scalars(_current(model, as_of)).all() for model in _LISTED}
     parts: dict[str, dict[type[Base], list[Any]]] = {
         hall.id: {model: [] for model in _LISTED} for hall in halls
@@ -415,10 +473,7 @@ def _registry(
             StaffMember(r.id, r.name, r.department_id, tuple(badges.get(r.id, ())))
             for r in rows[StaffRow]
         ),
-        devices=tuple(
-            Device(r.id, r.kind, r.window_id, r.department_id, r.zigbee2mqtt, r.tasmota)
-            for r in rows[DeviceRow]
-        ),
+        devices=tuple(_device(r) for r in rows[DeviceRow]),
         roster=tuple(_roster_entry(r) for r in rows[RosterRow]),
         leave=tuple(
             Leave(r.staff_id, r.start.astimezone(hall.tz), r.end.astimezone(hall.tz), r.reason)

@@ -31,8 +31,9 @@ def test_a_field_type_conflict_rejects_only_the_conflicting_points(
     broker, influxd = start_service(Mosquitto), start_service(Influxd)
     db = new_database(influxd.url)
     base = base_ms()
-    # `x_conflict` exists as a string in this shard; a heartbeat sending it as a number conflicts.
-    db.write(f'hw_event,device=desk-w01-seat,type=heartbeat x_conflict="text" {base - 1}')
+    # `x_battery` exists as a string in this shard (written by something else); a heartbeat
+    # sending a battery level, a number, conflicts with it.
+    db.write(f'hw_event,device=desk-w01-seat,type=heartbeat x_battery="text" {base - 1}')
     ingest = collector(fault_env(registry_url, broker.url, db, tmp_path / "spool"))
     ingest.start()
     bad = set(range(0, 300, 50))
@@ -41,7 +42,7 @@ def test_a_field_type_conflict_rejects_only_the_conflicting_points(
         [
             (
                 SEAT_TOPIC,
-                json.dumps({**heartbeat(seq, base), **({"conflict": 1} if seq in bad else {})}),
+                json.dumps({**heartbeat(seq, base), **({"battery": 1} if seq in bad else {})}),
             )
             for seq in range(300)
         ],

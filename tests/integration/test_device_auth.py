@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from devices import SUBSCRIPTIONS
+import devices
 from hallwatch.config import MqttTarget, Settings
 from hallwatch.mqtt import make_client
 from hallwatch.provision import (
@@ -153,7 +153,7 @@ def collector(peers, broker, accounts) -> Peer:
     """The collector's account, subscribed to what `hallwatch collector` subscribes to."""
     peer = peers(broker, COLLECTOR, accounts)
     assert peer.accepted, peer.connack
-    peer.subscribe(*SUBSCRIPTIONS)
+    peer.subscribe(*devices.subscriptions(parse_registry(HALL_YAML)))
     return peer
 
 
@@ -248,7 +248,8 @@ def test_the_collector_account_cannot_publish(broker, accounts, peers):
 
 def test_shared_subscriptions_of_the_collector_receive_device_topics(broker, accounts, peers):
     ingest = peers(broker, COLLECTOR, accounts)
-    ingest.subscribe(*(f"$share/ingest/{t}" for t in SUBSCRIPTIONS))
+    topics = devices.subscriptions(parse_registry(HALL_YAML))
+    ingest.subscribe(*(f"$share/ingest/{t}" for t in topics))
     peers(broker, "desk-w02-card", accounts).publish("tele/w02_reader/LWT", "Online")
     wait_until(lambda: ingest.topics() == ["tele/w02_reader/LWT"])
 

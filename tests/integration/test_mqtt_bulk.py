@@ -23,7 +23,7 @@ def _subscriber(url: str, client_id: str, topic: str, received: list, bulk: bool
     client = make_client(target, client_id, persistent=True, manual_ack=True, bulk=True)
     if bulk:
         client.on_publishes = lambda c, publishes: received.extend(
-            (payload, mid) for _, payload, _, mid in publishes
+            (payload, mid) for _, payload, _, mid, _ in publishes
         )
     else:
         client.on_message = lambda c, u, message: received.append((message.payload, message.mid))

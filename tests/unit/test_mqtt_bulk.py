@@ -124,9 +124,11 @@ def test_on_message_gets_every_message_and_filters_are_refused():
         client.message_callback_add("a/#", lambda *args: None)
 
 
-def _publish(topic: bytes, payload: bytes, qos: int = 1, mid: int = 1) -> bytes:
+def _publish(
+    topic: bytes, payload: bytes, qos: int = 1, mid: int = 1, retain: bool = False
+) -> bytes:
     body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
-    return _packet(0x30 | qos << 1, body + payload)
+    return _packet(0x30 | qos << 1 | retain, body + payload)
 
 
 def _packet(command: int, body: bytes) -> bytes:
@@ -146,14 +148,14 @@ def test_split_packets_parses_publishes_and_keeps_other_packets_whole_in_order()
         _publish(b"a/b", b"one", qos=1, mid=7)
         + SUBACK
         + _publish(b"c", b"x" * 300, qos=0)  # a two-byte remaining length
-        + _publish(b"d", b"", qos=1, mid=65535)
+        + _publish(b"d", b"", qos=1, mid=65535, retain=True)  # sent for a new subscription
         + _packet(0x34, b"\x00\x01e\x00\x09two")  # QoS 2: paho's
     )
     publishes, others, used = split_packets(data)
     assert publishes == [
-        (b"a/b", b"one", 1, 7),
-        (b"c", b"x" * 300, 0, 0),
-        (b"d", b"", 1, 65535),
+        (b"a/b", b"one", 1, 7, False),
+        (b"c", b"x" * 300, 0, 0, False),
+        (b"d", b"", 1, 65535, True),
     ]
     assert others == [(1, SUBACK), (3, _packet(0x34, b"\x00\x01e\x00\x09two"))]
     assert used == len(data)
@@ -164,7 +166,7 @@ def test_split_packets_leaves_a_packet_still_arriving(cut):
     whole = _publish(b"a/b", b"payload " * 40, mid=3)
     first = _publish(b"z", b"done", mid=2)
     publishes, others, used = split_packets(first + whole[:cut])
-    assert publishes == [(b"z", b"done", 1, 2)] and others == []
+    assert publishes == [(b"z", b"done", 1, 2, False)] and others == []
     assert used == len(first)
 
 
@@ -190,7 +192,7 @@ def test_bulk_reads_hand_over_each_reads_messages_in_one_call(connected):
     messages = [_publish(b"t", str(n).encode(), mid=n + 1) for n in range(50)]
     theirs.sendall(b"".join(messages))
     assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-    assert calls == [[(b"t", str(n).encode(), 1, n + 1) for n in range(50)]]
+    assert calls == [[(b"t", str(n).encode(), 1, n + 1, False) for n in range(50)]]
 
 
 def test_bulk_reads_join_a_packet_split_between_reads(connected):
@@ -203,7 +205,7 @@ def test_bulk_reads_join_a_packet_split_between_reads(connected):
     assert calls == []
     theirs.sendall(packet[200:])
     client.loop_read()
-    assert calls == [[(b"a/b", b"x" * 500, 1, 9)]]
+    assert calls == [[(b"a/b", b"x" * 500, 1, 9, False)]]
     assert client._partial == b""
 
 

@@ -51,6 +51,33 @@ def test_the_acl_grants_devices_their_own_topics_by_username_never_by_client_id(
     assert "topic deny hallwatch/devices/hallwatch-collector/events" in collector
 
 
+FIELD = parse_registry("""
+hall: {name: H, timezone: Asia/Shanghai, hours: [["09:00", "17:00"]], holidays: none}
+departments: [{id: civil, name: C}]
+windows: [{id: W01, name: W, department: civil}, {id: W02, name: W2, department: civil}]
+devices:
+  - {id: seat1, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}
+  - {id: seat2, kind: presence_sensor, window: W02, zigbee2mqtt: seat_w02,
+     zigbee2mqtt_base: z2m_east}
+  - {id: door, kind: badge_reader, window: W01, tasmota: door,
+     tasmota_full_topic: "hall1/%prefix%/%hostname%/%topic%/"}
+  - {id: radar, kind: presence_sensor, window: W02, esphome: esp-w02/presence}
+  - {id: tag, kind: badge_reader, window: W02, esphome: esp-w02/tag}
+""")
+
+
+def test_every_form_of_the_field_gets_the_account_that_publishes_it():
+    accounts = {a.username: a for a in broker_accounts(FIELD)}
+    assert set(accounts) == {"hallwatch-collector", "zigbee2mqtt", "esp-w02", "door"}
+    assert accounts["zigbee2mqtt"].writes == ("z2m_east/#", "zigbee2mqtt/#")
+    assert accounts["esp-w02"].writes == accounts["esp-w02"].reads == ("esp-w02/#",)
+    assert "hall1/tele/+/door/#" in accounts["door"].writes
+    reads = accounts["hallwatch-collector"].reads
+    assert {"z2m_east/#", "hall1/tele/+/+/SENSOR", "esp-w02/status"} <= set(reads)
+    assert "esp-w02/binary_sensor/presence/state" in reads
+    assert "esp-w02/sensor/tag/state" in reads
+
+
 def test_a_device_named_like_the_collector_is_refused():
     with pytest.raises(ProvisionError, match="used twice"):
         broker_accounts(HALL, collector_user="office-civil")

@@ -122,13 +122,13 @@ def _decode(registry: Registry, message: PlannedMessage) -> tuple[str, str, dict
         body = json.loads(message.payload)
         return device.id, body["type"], body
     if parts[0] == "zigbee2mqtt":
-        device = registry.device_by_zigbee_name[parts[1]]
+        device = registry.zigbee2mqtt_names["zigbee2mqtt"][parts[1]]
         if parts[2:] == ["availability"]:
             return device.id, "status", json.loads(message.payload)
         assert len(parts) == 2, message.topic
         return device.id, "presence", json.loads(message.payload)
     assert parts[0] == "tele" and len(parts) == 3, message.topic
-    device = registry.device_by_tasmota_topic[parts[1]]
+    device = registry.tasmota_topics["%prefix%/%topic%/"][parts[1]]
     kinds = {"SENSOR": "badge", "STATE": "heartbeat", "LWT": "status"}
     payload = message.payload.decode() if parts[2] == "LWT" else json.loads(message.payload)
     return device.id, kinds[parts[2]], payload
@@ -153,7 +153,7 @@ def _badge_reads(plan: DayPlan, registry: Registry) -> list[tuple[datetime, str,
         if "uid" in body:
             uid = body["uid"]
         else:
-            uid = next(v["UID"] for k, v in body.items() if k != "Time")
+            uid = next(v["UID"] for k, v in body.items() if k not in ("Time", "Epoch"))
         reads.append((message.at, device, uid))
     return reads
 
@@ -227,9 +227,10 @@ def test_every_message_is_in_its_devices_own_form():
             local = datetime.fromisoformat(body["Time"])
             assert local.tzinfo is None  # Tasmota's Time is hall time without offset
             assert local.replace(tzinfo=TZ) == message.at.replace(microsecond=0)
+            assert body["Epoch"] == int(message.at.timestamp())  # `Time 2`, as DEVICES.md says
             if kind == "badge":
-                (reading,) = [v for k, v in body.items() if k != "Time"]
-                assert set(body) - {"Time"} <= {"RC522", "PN532"}
+                (reading,) = [v for k, v in body.items() if k not in ("Time", "Epoch")]
+                assert set(body) - {"Time", "Epoch"} <= {"RC522", "PN532"}
                 assert reading["UID"] in hall.staff_by_badge
             else:
                 assert body["UptimeSec"] > 0 and "Wifi" in body
