@@ -1,9 +1,10 @@
 """Operations pages (hall managers, admins; inspectors read): devices, rejected
 messages, unknown cards, registry upload, users.
 
-The read pages live here; the registry upload is web/ops_registry.py and the
-user administration web/ops_users.py. Inspectors read the first three and change
-nothing; the upload needs `operate`, the users `administer` (web/roles.py).
+The read pages live here; registering an unknown card is web/ops_cards.py, the
+registry upload and download web/ops_registry.py, the user administration
+web/ops_users.py. Inspectors read the first three and change nothing; registering
+a card and the registry need `operate`, the users `administer` (web/roles.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, gettext, lazy_gettext
 
+from hallwatch.cards import canonical_or_none
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.spec import Registry
-from web import api, ops_registry, ops_users
+from web import api, ops_cards, ops_registry, ops_users
 from web.ops_devices import DEVICE_STATES, device_lines, state_counts
 from web.roles import permission_required
 
@@ -161,45 +163,57 @@ def rejected():
 class UnknownCard:
     """One card at one reader: how often and when it was read."""
 
-    uid: str
+    uid: str  # canonical hex (hallwatch.cards.card_hex)
     device: str
     count: int
     first: datetime
     last: datetime
 
+    @property
+    def printed(self) -> str | None:
+        """The ten-digit decimal number printed on a 125 kHz card (None for no card number)."""
+        return ops_cards.card_printed(self.uid)
 
-def group_unknown(reads: Iterable[dict], registry: Registry) -> list[UnknownCard]:
+
+def group_unknown(
+    reads: Iterable[dict], registry: Registry, devices: frozenset[str] | None = None
+) -> list[UnknownCard]:
     """Reads of unregistered cards grouped by (card, reader), most recently seen first.
 
-    A card registered since it was read is left out: it is no longer unknown.
+    A card registered since it was read is left out: it is no longer unknown. With
+    `devices`, only reads at those (a hall's own, on a deployment of several) are kept.
     """
     cards: dict[tuple[str, str], UnknownCard] = {}
     for read in reads:
-        if read["uid"] in registry.staff_by_badge:
+        if registry.holder_of(read["uid"]) is not None:
             continue
-        key = (read["uid"], read["device"])
-        card = cards.get(key)
+        if devices is not None and read["device"] not in devices:
+            continue
+        uid = canonical_or_none(read["uid"]) or read["uid"]
+        card = cards.get((uid, read["device"]))
         if card is None:
-            cards[key] = UnknownCard(read["uid"], read["device"], 1, read["time"], read["time"])
+            cards[uid, read["device"]] = UnknownCard(
+                uid, read["device"], 1, read["time"], read["time"]
+            )
         else:
             card.count += 1
             card.first, card.last = min(card.first, read["time"]), max(card.last, read["time"])
     return sorted(cards.values(), key=lambda c: c.last, reverse=True)
 
 
-@bp.get("/unknown-cards")
-@permission_required("read_operations")
-def unknown_cards():
+def _unknown_cards_page(refused: ops_cards.Refusal | None = None):
+    """The page of unknown cards, with the registration forms for those who may operate."""
     runtime = _runtime()
-    registry = runtime.registry()
+    registry = runtime.registry(fresh=True)  # one small query: a card registered is gone at once
     hours, error = _lookback()
-    status = 400 if error else 200
+    status = 400 if error or refused else 200
     end = datetime.now(UTC)
     cards: list[UnknownCard] = []
     if error is None:
         try:
             reads = runtime.store.unknown_cards(end - timedelta(hours=hours), end)
-            cards = group_unknown(reads, registry)[: api.MAX_LISTED]
+            devices = runtime.hall_devices(registry)
+            cards = group_unknown(reads, registry, devices)[: api.MAX_LISTED]
         except QueryError as exc:
             error, status = gettext("事件库不可用:%(reason)s", reason=str(exc)), 503
     return render_template(
@@ -212,7 +226,30 @@ def unknown_cards():
         devices=registry.device_by_id,
         windows=registry.window_by_id,
         departments={d.id: d.name for d in registry.departments},
+        reader_departments={
+            d.id: ops_cards.reader_department(d, registry) for d in registry.devices
+        },
+        groups=ops_cards.staff_groups(registry),
+        forms_max=ops_cards.REGISTER_FORMS_MAX,
+        refused=refused,
+        refused_listed=refused is not None and any(c.uid == refused.card for c in cards),
     ), status
+
+
+@bp.get("/unknown-cards")
+@permission_required("read_operations")
+def unknown_cards():
+    return _unknown_cards_page()
+
+
+@bp.post("/unknown-cards")
+@permission_required("operate")
+def register_card():
+    """Register a listed card to a person: the same validation as an import."""
+    refused = ops_cards.register_from_form()
+    if refused is not None:
+        return _unknown_cards_page(refused)
+    return redirect(url_for("ops.unknown_cards", hours=request.args.get("hours")))
 
 
 # --- registry upload and users (their own modules) -----------------------------------------
@@ -223,6 +260,13 @@ def unknown_cards():
 def registry():
     """Upload a registry file: the same validation as `hallwatch import`."""
     return ops_registry.page()
+
+
+@bp.get("/registry.yaml")
+@permission_required("operate")
+def registry_yaml():
+    """The registry in the database as a file to edit and upload again."""
+    return ops_registry.download()
 
 
 @bp.get("/users")

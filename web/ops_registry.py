@@ -1,6 +1,7 @@
 """Registry upload (/ops/registry): the current registry at a glance, and a new file imported
 through the very function `hallwatch import` calls, so the validation is the same: a file
-with any problem is refused whole and nothing changes."""
+with any problem is refused whole and nothing changes. The registry in the database can be
+downloaded as a file (/ops/registry.yaml), cards registered on the pages included."""
 
 from __future__ import annotations
 
@@ -10,16 +11,31 @@ import tempfile
 from dataclasses import fields
 from datetime import datetime
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext, lazy_gettext
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import func, select
 
+from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.models import REGISTRY_MODELS
 from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.store import ImportSummary, SectionCounts, import_file
+from web.scope import in_their_halls
 
+YAML_TYPE = "application/yaml; charset=utf-8"  # RFC 9512
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a registry of thousands of windows is far smaller
 SUMMARY_KEY = "ops_import_summary"  # the last import's counts, shown once after the redirect
 # How the parser names a problem: "windows[0] (id W01): key 'department': message".
@@ -152,3 +168,21 @@ def page():
         change_kinds=CHANGE_KINDS,
         max_mib=MAX_UPLOAD_BYTES // (1024 * 1024),
     ), status
+
+
+def download() -> Response:
+    """The halls the user may see, from the database, as a registry file (attachment)."""
+    runtime = _runtime()
+    deployment = runtime.deployment(fresh=True)
+    halls = tuple(r for r in deployment.halls if in_their_halls(current_user, r))
+    if not halls:
+        abort(404)
+    now = datetime.now(runtime.registry().hall.tz)
+    text = f"# HallWatch registry, {now.isoformat(timespec='seconds')}\n"
+    text += deployment_yaml(Deployment(halls))
+    name = f"hallwatch-registry-{now:%Y%m%d-%H%M}.yaml"
+    return Response(
+        text.encode("utf-8"),
+        content_type=YAML_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import Registry, StaffMember
 
 
 def in_their_halls(user, registry: Registry) -> bool:
@@ -26,3 +26,9 @@ def visible_departments(user, registry: Registry) -> set[str]:
     if user.role == "dept_head":
         return {user.department_id} if user.department_id else set()
     return {d.id for d in registry.departments}
+
+
+def visible_staff(user, registry: Registry) -> tuple[StaffMember, ...]:
+    """The people the user may see, in registry order: a department head only their own."""
+    departments = visible_departments(user, registry)
+    return tuple(s for s in registry.staff if s.department in departments)

@@ -232,6 +232,10 @@ class Devices:
         payload = {"type": "presence", "occupied": occupied, "ts": at.isoformat()}
         publish(self.client, f"hallwatch/devices/{device}/events", payload)
 
+    def badge(self, device: str, uid: str, at: datetime) -> None:
+        payload = {"type": "badge", "uid": uid, "ts": at.isoformat()}
+        publish(self.client, f"hallwatch/devices/{device}/events", payload)
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()

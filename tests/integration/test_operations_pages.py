@@ -166,7 +166,16 @@ def test_rejected_messages_newest_first_escaped_and_truncated(app):
 # --- unknown cards -------------------------------------------------------------------------
 
 
-def test_unknown_cards_grouped_with_a_hint_and_for_managers_the_yaml(app):
+def card_rows(html: str) -> list[tuple[str, str, str]]:
+    """(hex, decimal, reader) of each row of the unknown-cards table, in order."""
+    return re.findall(
+        r'<tr class="card"[^>]*>\s*<td class="hex"><code>(\w+)</code></td>\s*'
+        r'<td class="decimal"><code>(\d+)</code></td>\s*<td><code>([^<]*)</code>',
+        html,
+    )
+
+
+def test_unknown_cards_grouped_in_hex_and_decimal_with_a_form_for_managers(app):
     now = datetime.now(UTC)
     write(
         app,
@@ -174,24 +183,35 @@ def test_unknown_cards_grouped_with_a_hint_and_for_managers_the_yaml(app):
         BadgeRead("desk-w01-card", now - timedelta(minutes=10), "DEADBEEF"),
         BadgeRead("office-civil", now - timedelta(minutes=5), "DEADBEEF"),
         BadgeRead(SCRIPT, now - timedelta(minutes=3), "0BAD"),
+        BadgeRead("desk-w03-card", now - timedelta(minutes=2), "C0FFEE"),
         # Stored without a holder, but the registry knows the card now: not unknown any more.
         BadgeRead("desk-w02-card", now - timedelta(minutes=1), "04A1B2C4"),
     )
     html = get(app, "/ops/unknown-cards")
     assert "04A1B2C4" not in html
     assert SCRIPT not in html and f"<code>{ESCAPED}</code>" in html
-    rows = re.findall(
-        r"<tr>\s*<td><code>(\w+)</code></td>\s*<td><code>([^<]*)</code>.*?</tr>", html, re.S
-    )
-    assert rows == [("0BAD", ESCAPED), ("DEADBEEF", "office-civil"), ("DEADBEEF", "desk-w01-card")]
-    desk = re.search(r"<code>desk-w01-card</code>.*?</tr>", html, re.S)[0]
+    assert card_rows(html) == [
+        ("C0FFEE", "0012648430", "desk-w03-card"),
+        ("0BAD", "0000002989", ESCAPED),
+        ("DEADBEEF", "3735928559", "office-civil"),
+        ("DEADBEEF", "3735928559", "desk-w01-card"),
+    ]
+    desk = re.search(
+        r'<tr class="card" data-card="DEADBEEF" data-device="desk-w01-card">.*?</tr>', html, re.S
+    )[0]
     assert '<td class="num">2</td>' in desk and "1号窗口" in desk
     first = (now - timedelta(minutes=30)).astimezone(HALL_TZ).strftime("%H:%M:%S")
     assert first in desk
-    assert "badges:" in html and "上传名册" in html
-    assert 'badges: ["DEADBEEF"]' in desk and "department: civil" in desk
+    # A form per card, the reader's department first; the current registry to download.
+    assert 'name="card" value="DEADBEEF"' in desk
+    assert re.findall(r'<optgroup label="([^"]+)"', desk) == ["民政局", "税务局"]
+    tax = re.search(r'data-card="C0FFEE".*?</tr>', html, re.S)[0]
+    assert re.findall(r'<optgroup label="([^"]+)"', tax) == ["税务局", "民政局"]
+    assert '<option value="s003">王五 · s003</option>' in tax
+    assert "下载当前名册 (YAML)" in html and 'href="/ops/registry.yaml"' in html
     inspector = get(app, "/ops/unknown-cards", user=INSPECTOR)
-    assert "DEADBEEF" in inspector and "badges: [" not in inspector  # the hint, no snippet
+    assert card_rows(inspector) == card_rows(html)  # the same cards, both numbers…
+    assert 'name="staff"' not in inspector and "/ops/registry.yaml" not in inspector  # …no form
 
 
 # --- registry upload -----------------------------------------------------------------------
