@@ -40,11 +40,14 @@ Learned offsets are kept across restarts by the collector (`snapshot` and
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from devices.timestamps import TimestampError, parse_reading
+
+_EPOCH_TEXT = re.compile(r"-?[0-9]+(\.[0-9]*)?")
 
 OFFSET_SAMPLES = 20  # live readings a device's offset is the least delay of
 LATE_AFTER = timedelta(minutes=2)  # later than expected by this much: it waited somewhere
@@ -53,6 +56,7 @@ CONNECT_TOLERANCE = timedelta(seconds=2)  # expected this much before connecting
 MAX_BACKLOG = timedelta(days=7)  # a backlog older than this is a wrong clock, not a queue
 DEFAULT_REPEAT_DELAY = timedelta(seconds=90)  # Zigbee2MQTT's default occupancy_timeout
 MAX_REPEAT_DELAY = timedelta(hours=1)  # a longer gap is not a timeout message
+_ZERO = timedelta(0)
 PLACED_SOURCES = ("zigbee2mqtt", "tasmota")  # forms whose events take the receipt time
 CONTACT_SOURCES = ("zigbee2mqtt",)  # readings that are the last contact, not a clock
 
@@ -71,22 +75,20 @@ def reading_of(device_time: str | None) -> Reading | None:
     if not device_time:
         return None
     text = device_time.strip()
-    value: object = text
-    if text.lstrip("-").replace(".", "", 1).isdigit():
-        value = float(text) if "." in text else int(text)
+    if _EPOCH_TEXT.fullmatch(text):
+        try:
+            return Reading(parse_reading(float(text) if "." in text else int(text), UTC), True)
+        except (TimestampError, OverflowError, ValueError):
+            return None
+    if "T" not in text and " " not in text:
+        return None  # a bare date names a day, not an instant
     try:
-        at = parse_reading(value, UTC)
-    except (TimestampError, OverflowError, ValueError):
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            return Reading(parsed.replace(tzinfo=UTC), absolute=False)
+        return Reading(parsed.astimezone(UTC), absolute=True)
+    except (ValueError, OverflowError):
         return None
-    naive = isinstance(value, str) and _naive(text)
-    return Reading(at, absolute=not naive)
-
-
-def _naive(text: str) -> bool:
-    try:
-        return datetime.fromisoformat(text).tzinfo is None
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -130,24 +132,26 @@ class DeviceClocks:
         """
         if reading is None:
             return Placement(received)
-        clock = self._clocks.setdefault(device, _Clock())
+        clock = self._clocks.get(device)
+        if clock is None:
+            clock = self._clocks[device] = _Clock()
         repeat = contact and clock.last_reading == reading.at
         clock.last_reading = reading.at
         offset = clock.offset
         if offset is None and not (reading.absolute and connected is not None):
-            self._learn(clock, reading, received, repeat)
+            self._learn(clock, reading, received, repeat, offset)
             return Placement(received)
         expected = reading.at + (offset or timedelta(0))
         if repeat:
             expected += clock.repeat_delay or DEFAULT_REPEAT_DELAY
-        if not timedelta(0) < received - expected <= MAX_BACKLOG:
-            self._learn(clock, reading, received, repeat)
+        if not _ZERO < received - expected <= MAX_BACKLOG:
+            self._learn(clock, reading, received, repeat, offset)
             return Placement(received)
         if connected is not None and expected < connected - CONNECT_TOLERANCE:
             return Placement(expected, late=True)  # queued for us while we were away
         if offset is not None and self._waited(clock, received - expected, received, repeat):
             return Placement(expected, late=True)
-        self._learn(clock, reading, received, repeat)
+        self._learn(clock, reading, received, repeat, offset)
         return Placement(received)
 
     def _waited(self, clock: _Clock, lateness: timedelta, received: datetime, repeat: bool) -> bool:
@@ -163,11 +167,17 @@ class DeviceClocks:
         clock.late_since = None
         return False
 
-    def _learn(self, clock: _Clock, reading: Reading, received: datetime, repeat: bool) -> None:
+    def _learn(
+        self,
+        clock: _Clock,
+        reading: Reading,
+        received: datetime,
+        repeat: bool,
+        offset: timedelta | None,
+    ) -> None:
         if not repeat:
             clock.delays.append(received - reading.at)
             return
-        offset = clock.offset
         if offset is not None:
             delay = received - (reading.at + offset)
             if timedelta(0) <= delay <= MAX_REPEAT_DELAY:

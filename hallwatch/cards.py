@@ -21,6 +21,7 @@ SEPARATORS = " :-"
 _HEX = re.compile(r"[0-9A-F]+")
 _DIGITS = re.compile(r"[0-9]+")
 _STRIP = str.maketrans("", "", SEPARATORS)
+_CANONICAL = re.compile(r"(?!00.)(?:[0-9A-F]{2})+")  # what card_hex writes
 
 
 class CardError(ValueError):
@@ -89,6 +90,8 @@ def canonical_or_none(text: object) -> str | None:
     """`canonical` for look-ups of stored or typed values: None instead of an error."""
     if not isinstance(text, str):
         return None
+    if _CANONICAL.fullmatch(text):
+        return text  # already canonical: how the registry and the store keep cards
     try:
         return canonical(text)
     except CardError:

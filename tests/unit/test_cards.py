@@ -85,5 +85,9 @@ def test_what_is_not_a_card_is_refused(written, fragment):
 
 def test_look_ups_of_stored_values_never_raise():
     assert canonical_or_none("008EC793") == "8EC793"
+    assert canonical_or_none("00") == "00" and canonical_or_none("0004") == "04"
+    assert (
+        canonical_or_none("04A1B2C3") == "04A1B2C3" and canonical_or_none("4A1B2C3") == "04A1B2C3"
+    )
     assert canonical_or_none("not a card") is None
     assert canonical_or_none(None) is None
