@@ -96,3 +96,9 @@ def canonical_or_none(text: object) -> str | None:
         return canonical(text)
     except CardError:
         return None
+
+
+def printed_number(text: object) -> str | None:
+    """The ten-digit decimal a card written as `text` has printed on it (None: not a card)."""
+    card = canonical_or_none(text)
+    return card_decimal(int(card, 16)) if card else None

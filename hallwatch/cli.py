@@ -524,11 +524,15 @@ def rejected(hours: float, limit: int) -> None:
 @main.command("unknown-cards")
 @click.option("--hours", type=float, default=24.0, show_default=True, help="How far back")
 def unknown_cards(hours: float) -> None:
-    """List badge reads of cards nobody in the registry holds."""
+    """List badge reads of cards nobody in the registry holds (hex, and the printed decimal)."""
+    from hallwatch.cards import printed_number
+
     runtime = _runtime(_settings())
     end = datetime.now(UTC)
     for row in runtime.store.unknown_cards(end - timedelta(hours=hours), end):
-        click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+        printed = printed_number(row["uid"])  # the decimal on 125 kHz cards
+        line = {**row, "printed": printed, "time": row["time"].isoformat()}
+        click.echo(json.dumps(line, ensure_ascii=False))
 
 
 @main.command()

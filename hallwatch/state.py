@@ -248,6 +248,11 @@ class HallTracker:
             return max(times)
         return facts.last_seen if facts is not None else None
 
+    def bridge_offline_since(self, device: str) -> datetime | None:
+        """When the device's Zigbee2MQTT bridge said it was offline, while it still is."""
+        bridge = self._bridge_down(device)
+        return bridge.status_at if bridge is not None else None
+
     def _bridge_down(self, device: str) -> DeviceFacts | None:
         """The facts of the device's bridge when its last status said offline, else None."""
         known = self.registry.device_by_id.get(device)

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from collector.spool import DEFAULT_SPOOL_DIR, spool_summary
+from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
@@ -119,7 +120,9 @@ def unknown_cards():
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     rows = _runtime().store.unknown_cards(start, end)[:MAX_LISTED]
-    return jsonify([{**r, "time": r["time"].isoformat()} for r in rows])
+    return jsonify(
+        [{**r, "printed": printed_number(r["uid"]), "time": r["time"].isoformat()} for r in rows]
+    )
 
 
 @bp.get("/healthz")

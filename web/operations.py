@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, gettext, lazy_gettext
 
-from hallwatch.cards import canonical_or_none
+from hallwatch.cards import canonical_or_none, printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.spec import Registry
 from web import api, ops_cards, ops_registry, ops_users
@@ -172,7 +172,7 @@ class UnknownCard:
     @property
     def printed(self) -> str | None:
         """The ten-digit decimal number printed on a 125 kHz card (None for no card number)."""
-        return ops_cards.card_printed(self.uid)
+        return printed_number(self.uid)
 
 
 def group_unknown(

@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired, ValidationError
 
-from hallwatch.cards import canonical_or_none, card_decimal, card_number
+from hallwatch.cards import printed_number
 from hallwatch.registry import values
 from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.spec import Device, Registry, StaffMember
@@ -70,12 +70,6 @@ def _runtime():
     return current_app.extensions["hallwatch"]
 
 
-def card_printed(uid: str) -> str | None:
-    """The ten-digit decimal number printed on a 125 kHz card (None for no card number)."""
-    card = canonical_or_none(uid)
-    return card_decimal(card_number(card)) if card else None
-
-
 def staff_groups(registry: Registry) -> list[StaffGroup]:
     """The people the current user may register a card to, by department in registry order."""
     groups = {d.id: StaffGroup(d.id, d.name) for d in registry.departments}
@@ -115,7 +109,7 @@ def register_from_form() -> Refusal | None:
             "您保存的名册文件里还没有这张卡:下次上传名册前,请先在“名册”页下载当前名册 (YAML),"
             "在它的基础上修改,否则这张卡会被停用。",
             hex=form.card.data,
-            decimal=card_printed(form.card.data),
+            decimal=printed_number(form.card.data),
             name=person.name,
             department=department.name if department else person.department,
         ),

@@ -30,6 +30,8 @@ class DeviceLine:
     status_at: datetime | None
     battery: float | None
     occupied: bool | None  # presence sensors: None when unknown (offline or never reported)
+    bridge_offline_since: datetime | None = None  # its Zigbee2MQTT bridge is down
+    silence_minutes: float | None = None  # its own offline_after_minutes, if it has one
 
     @property
     def state(self) -> str:
@@ -66,6 +68,8 @@ def device_lines(registry: Registry, events: Iterable[Event], now: datetime) -> 
                 status_at=facts.status_at,
                 battery=facts.extra.get(BATTERY_KEY),
                 occupied=occupied,
+                bridge_offline_since=tracker.bridge_offline_since(device.id),
+                silence_minutes=device.offline_after_minutes,
             )
         )
     return sorted(lines, key=lambda line: line.online)  # stable: registry order within

@@ -238,6 +238,7 @@ def test_operators_list_rejected_messages_and_unknown_cards(
     assert rows[0]["encoding"] == "base64" and rows[0]["reason"]
     cards = wait_until(lambda: listed("/api/unknown-cards"), timeout=15)
     assert cards[0]["uid"] == "CAFE0001" and cards[0]["device"] == "desk-w01-card"
+    assert cards[0]["printed"] == "3405643777"  # 0xCAFE0001, as a 125 kHz card prints it
     assert client.get("/api/rejected", headers=basic("tax", "pw-tax")).status_code == 403
     assert client.get("/api/rejected?hours=x", headers=manager).status_code == 400
     pub.loop_stop()

@@ -100,3 +100,14 @@ def test_a_seat_with_its_own_allowance_goes_unknown_in_the_sweep_when_it_runs_ou
     last = day.windows["W01"][-1]
     assert (last.state, last.start) == ("unknown", at("09:30"))
     assert day.devices[SEAT][-1].start == at("09:00") + timedelta(minutes=30)
+
+
+def test_the_devices_page_says_the_bridge_is_why_and_shows_an_own_allowance():
+    from web.ops_devices import device_lines
+
+    events = [seat_online(at("08:00")), seat(at("09:02"), True), bridge(at("09:30"), False)]
+    lines = {line.id: line for line in device_lines(with_silence(70), events, at("10:00"))}
+    assert not lines[SEAT].online
+    assert lines[SEAT].bridge_offline_since == at("09:30")
+    assert lines[SEAT].silence_minutes == 70
+    assert lines["desk-w01-card"].bridge_offline_since is None
