@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+
+from collector.collector import Collector
+from hallwatch.config import Settings
+from hallwatch.influx.client import InfluxClient
+from hallwatch.mqtt import make_client
 
 T = TypeVar("T")
 
@@ -135,3 +141,36 @@ def start_collector(env: dict[str, str], log: Path, *args: str) -> subprocess.Po
         process.wait()
         raise
     return process
+
+
+class RunningCollector:
+    """A collector in a thread of the test process, stopped like SIGTERM would; started again
+    on the same `client_id` it finds what its persistent session held (and its clocks.json).
+    `load_registry` defaults to the unit tests' small hall."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        influx_url: str,
+        db: str,
+        client_id: str | None = None,
+        load_registry: Callable | None = None,
+    ):
+        target = Settings(mqtt_url=broker_url).mqtt_target()
+        self.client_id = client_id or f"test-collector-{uuid.uuid4().hex[:6]}"
+        client = make_client(target, self.client_id, persistent=True, manual_ack=True, bulk=True)
+        if load_registry is None:
+            from tests.unit.hall import hall
+
+            load_registry = hall
+        self.collector = Collector(client, InfluxClient(influx_url, db), load_registry)
+        self.collector.start(target.host, target.port)
+        self.thread = threading.Thread(target=self.collector.run, daemon=True)
+        self.thread.start()
+        # Subscribed, not only connected: a new session misses what was published before.
+        wait_until(self.collector.subscribed.is_set, message="collector subscribed")
+
+    def stop(self) -> None:
+        self.collector.stop()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()

@@ -26,12 +26,12 @@ from hallwatch.registry.spec import (
     Device,
     HallSettings,
     Leave,
-    Period,
     Registry,
     RosterEntry,
     StaffMember,
     Window,
 )
+from hallwatch.registry.values import period_texts
 
 LISTS = SECTIONS[1:]  # departments … leave: one entry a line
 QUOTED = frozenset({"badges", "hours", "closed_days", "working_days", "from", "until"})
@@ -47,10 +47,6 @@ def _number(value: float) -> int | str:
     if float(value).is_integer():
         return int(value)
     return format(Decimal(repr(float(value))), "f")
-
-
-def _periods(periods: tuple[Period, ...]) -> list[list[str]]:
-    return [[f"{start:%H:%M}", f"{end:%H:%M}"] for start, end in periods]
 
 
 def _depends_on_fold(moment: datetime) -> bool:
@@ -78,7 +74,7 @@ def _settings(hall: HallSettings) -> dict[str, Any]:
     return {
         "name": hall.name,
         "timezone": hall.timezone,
-        "hours": _periods(hall.hours),
+        "hours": period_texts(hall.hours),
         "holidays": hall.holidays,
         "closed_days": sorted(day.isoformat() for day in hall.closed_days),
         "working_days": sorted(day.isoformat() for day in hall.working_days),
@@ -133,7 +129,7 @@ def _roster(line: RosterEntry) -> dict[str, Any]:
     if line.until_date is not None:
         entry["until"] = line.until_date.isoformat()
     if line.hours is not None:
-        entry["hours"] = _periods(line.hours)
+        entry["hours"] = period_texts(line.hours)
     return entry
 
 

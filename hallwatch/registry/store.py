@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -48,6 +48,7 @@ from hallwatch.registry.spec import (
     StaffMember,
     Window,
 )
+from hallwatch.registry.values import period_texts
 
 HALL_ROW_ID = 1  # the row of a single-hall deployment (and the first hall ever imported)
 
@@ -98,10 +99,6 @@ class ImportSummary:
 # --- registry values → column values ------------------------------------------------------
 
 
-def _hhmm(periods: Iterable[Period]) -> list[list[str]]:
-    return [[f"{start:%H:%M}", f"{end:%H:%M}"] for start, end in periods]
-
-
 def _digest(*parts: Any) -> str:
     """A stable key for entries without an id of their own."""
     canonical = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
@@ -113,7 +110,7 @@ def _hall_columns(hall: HallSettings) -> dict[str, Any]:
         "code": hall.id,
         "name": hall.name,
         "timezone": hall.timezone,
-        "hours": _hhmm(hall.hours),
+        "hours": period_texts(hall.hours),
         "holidays": hall.holidays,
         "closed_days": sorted(day.isoformat() for day in hall.closed_days),
         "working_days": sorted(day.isoformat() for day in hall.working_days),
@@ -156,7 +153,7 @@ def _roster_columns(entry: RosterEntry) -> dict[str, Any]:
         "days": [day for day in WEEKDAYS if day in entry.days],
         "from_date": entry.from_date,
         "until_date": entry.until_date,
-        "hours": _hhmm(entry.hours) if entry.hours is not None else None,
+        "hours": period_texts(entry.hours) if entry.hours is not None else None,
     }
 
 

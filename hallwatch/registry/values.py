@@ -123,6 +123,11 @@ def periods(value: Any) -> tuple[Period, ...]:
     return tuple(periods)
 
 
+def period_texts(periods: tuple[Period, ...]) -> list[list[str]]:
+    """Periods as a registry file writes them: [["09:00", "12:00"], …] (`periods` reads them)."""
+    return [[f"{start:%H:%M}", f"{end:%H:%M}"] for start, end in periods]
+
+
 def iso_date(value: Any) -> date:
     """A date YYYY-MM-DD."""
     if isinstance(value, date) and not isinstance(value, datetime):

@@ -18,8 +18,7 @@ from tests.faults.harness import (
     heartbeat,
     one_off,
 )
-from tests.helpers import wait_until
-from tests.integration.test_collector import RunningCollector
+from tests.helpers import RunningCollector, wait_until
 
 POISON = [
     b"{not json",

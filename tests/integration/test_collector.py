@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -12,13 +11,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from collector import collector as collector_module
-from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Registry
 from hallwatch.services import Influxd
-from tests.helpers import wait_until
+from tests.helpers import RunningCollector, wait_until
 from tests.unit.hall import hall
 
 REGISTRY = hall()
@@ -39,33 +37,6 @@ def publisher(broker_url: str) -> mqtt.Client:
 def publish(client: mqtt.Client, topic: str, payload, qos: int = 1) -> None:
     data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
     client.publish(topic, data, qos=qos).wait_for_publish(5)
-
-
-class RunningCollector:
-    """A collector in a thread of the test process, stopped like SIGTERM would."""
-
-    def __init__(
-        self,
-        broker_url: str,
-        influx_url: str,
-        db: str,
-        client_id: str | None = None,
-        load_registry=lambda: REGISTRY,
-    ):
-        target = Settings(mqtt_url=broker_url).mqtt_target()
-        self.client_id = client_id or f"test-collector-{uuid.uuid4().hex[:6]}"
-        client = make_client(target, self.client_id, persistent=True, manual_ack=True, bulk=True)
-        self.collector = Collector(client, InfluxClient(influx_url, db), load_registry)
-        self.collector.start(target.host, target.port)
-        self.thread = threading.Thread(target=self.collector.run, daemon=True)
-        self.thread.start()
-        # Subscribed, not only connected: a new session misses what was published before.
-        wait_until(self.collector.subscribed.is_set, message="collector subscribed")
-
-    def stop(self) -> None:
-        self.collector.stop()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 import uuid
 from dataclasses import replace
@@ -15,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 import paho.mqtt.client as mqtt
 import pytest
 
-from collector.collector import CLOCKS_FILE, Collector
+from collector.collector import CLOCKS_FILE
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Device, Registry, bridge_id
 from hallwatch.state import hall_at
-from tests.helpers import wait_until
+from tests.helpers import RunningCollector, wait_until
 from tests.unit.hall import hall
 
 CET = timedelta(hours=1)  # a stock Tasmota's clock (APP_TIMEZONE 1, my_user_config.h)
@@ -48,23 +47,10 @@ def devices_of_the_field() -> Registry:
     return replace(registry, staff=staff, devices=(*registry.devices, *more))
 
 
-class Running:
-    """A collector in a thread, stopped like SIGTERM would; restartable on its session."""
-
-    def __init__(self, broker_url: str, influx, load_registry, client_id: str | None = None):
-        target = Settings(mqtt_url=broker_url).mqtt_target()
-        self.client_id = client_id or f"test-devices-{uuid.uuid4().hex[:6]}"
-        client = make_client(target, self.client_id, persistent=True, manual_ack=True, bulk=True)
-        self.collector = Collector(client, InfluxClient(influx.url, influx.db), load_registry)
-        self.collector.start(target.host, target.port)
-        self.thread = threading.Thread(target=self.collector.run, daemon=True)
-        self.thread.start()
-        wait_until(self.collector.subscribed.is_set, message="collector subscribed")
-
-    def stop(self) -> None:
-        self.collector.stop()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive()
+def collecting(mosquitto, influx_db, registry, client_id: str | None = None) -> RunningCollector:
+    """A collector of `registry` (a Registry, or a function giving the current one)."""
+    load = registry if callable(registry) else lambda: registry
+    return RunningCollector(mosquitto.url, influx_db.url, influx_db.db, client_id, load)
 
 
 @pytest.fixture
@@ -114,7 +100,7 @@ def at_ms(row: dict) -> datetime:
 
 def test_a_pirs_own_false_does_not_erase_its_true(mosquitto, influx_db, field, publisher):
     # Koenkk/zigbee2mqtt#11582: the false after the PIR's timeout repeats the true's last_seen.
-    running = Running(mosquitto.url, influx_db, lambda: field)
+    running = collecting(mosquitto, influx_db, field)
     try:
         seen = last_seen(datetime.now(UTC))
         body = {"battery": 100, "battery_low": False, "last_seen": seen, "linkquality": 61}
@@ -133,7 +119,7 @@ def test_a_pirs_own_false_does_not_erase_its_true(mosquitto, influx_db, field, p
 def test_a_backlog_after_a_collector_outage_keeps_its_times(
     mosquitto, influx_db, field, publisher, tmp_path
 ):
-    first = Running(mosquitto.url, influx_db, lambda: field)
+    first = collecting(mosquitto, influx_db, field)
     try:
         now = datetime.now(UTC)
         # Live: a stock CET Tasmota, a Tasmota five hours off, and a PIR with its timeout.
@@ -164,7 +150,7 @@ def test_a_backlog_after_a_collector_outage_keeps_its_times(
     zigbee(publisher, "TS0202 seat w03", {"occupancy": False, "last_seen": sitting})
     time.sleep(OUTAGE_S)
 
-    back = Running(mosquitto.url, influx_db, lambda: field, first.client_id)
+    back = collecting(mosquitto, influx_db, field, first.client_id)
     returned = datetime.now(UTC)
     try:
         wait_until(lambda: len(points(influx_db)) == 8, message="the backlog")
@@ -184,7 +170,7 @@ def test_a_backlog_after_a_collector_outage_keeps_its_times(
 
 
 def test_the_same_card_through_four_readers_is_one_person(mosquitto, influx_db, field, publisher):
-    running = Running(mosquitto.url, influx_db, lambda: field)
+    running = collecting(mosquitto, influx_db, field)
     try:
         send(
             publisher,
@@ -208,7 +194,7 @@ def test_the_same_card_through_four_readers_is_one_person(mosquitto, influx_db, 
 def test_a_dead_bridge_makes_its_seats_unknown_until_it_returns(
     mosquitto, influx_db, field, publisher
 ):
-    running = Running(mosquitto.url, influx_db, lambda: field)
+    running = collecting(mosquitto, influx_db, field)
     store = EventStore(InfluxClient(influx_db.url, influx_db.db))
     try:
         send(publisher, "zigbee2mqtt/seat_w01/availability", b'{"state":"online"}')
@@ -238,7 +224,7 @@ def test_a_node_added_to_the_registry_is_heard_without_a_restart(
 
     monkeypatch.setattr(collector_module, "REGISTRY_RELOAD_S", 0.2)
     current = {"registry": field}
-    running = Running(mosquitto.url, influx_db, lambda: current["registry"])
+    running = collecting(mosquitto, influx_db, lambda: current["registry"])
     try:
         radar = Device("w01-radar", "presence_sensor", window="W01", esphome="esp-w01/presence")
         east = Device(
@@ -263,7 +249,7 @@ def test_a_node_added_to_the_registry_is_heard_without_a_restart(
 
 
 def test_random_cards_and_keys_cannot_grow_the_series(mosquitto, influx_db, field, publisher):
-    running = Running(mosquitto.url, influx_db, lambda: field)
+    running = collecting(mosquitto, influx_db, field)
     rng = random.Random(15)
     try:
         for k in range(300):
