@@ -58,16 +58,40 @@ AVAILABILITY = "availability"
 COMMANDS = ("set", "get")
 OCCUPANCY_KEYS = ("occupancy", "presence")  # booleans
 # Enums, in the order they are read; `state` only counts with a word below (a switch's
-# state is ON/OFF). Sources: zigbee-herdsman-converters src/devices/tuya.ts and lumi.ts.
+# state is ON/OFF). The words of zigbee-herdsman-converters (src/devices/tuya.ts, lumi.ts),
+# and the same meanings as other firmware spells them (make-all/tuya-local's "Breathe").
 PRESENCE_ENUM_KEYS = ("presence_state", "presence_event", "motion_state", "state")
 GENERIC_ENUM_KEYS = ("state",)
-EMPTY_WORDS = frozenset({"none", "no_presence", "unoccupied", "leave", "left_leave", "right_leave"})
+EMPTY_WORDS = frozenset(
+    {
+        "none",
+        "no_presence",
+        "unoccupied",
+        "leave",
+        "left_leave",
+        "right_leave",
+        # the same said otherwise (tuya-local and other bridges' spellings)
+        "no_one",
+        "nobody",
+        "no_person",
+        "no_motion",
+        "empty",
+        "vacant",
+        "absent",
+        "clear",
+    }
+)
 OCCUPIED_WORDS = frozenset(
     {
         # presence
         "presence",
         "present",
         "occupied",
+        "someone",
+        "person",
+        "people",
+        "human",
+        "detected",
         "enter",
         "left_enter",
         "right_enter",
@@ -76,6 +100,8 @@ OCCUPIED_WORDS = frozenset(
         "static",
         "still",
         "peaceful",
+        "breathe",
+        "breathing",
         # movement
         "motion",
         "move",
@@ -83,6 +109,8 @@ OCCUPIED_WORDS = frozenset(
         "movement",
         "small_movement",
         "large_movement",
+        "small_move",
+        "large_move",
         "small",
         "medium",
         "large",
@@ -198,7 +226,7 @@ def presence_word(key: str, value: object) -> bool | None:
     """
     if not isinstance(value, str):
         return None
-    word = value.strip().lower()
+    word = value.strip().lower().replace(" ", "_").replace("-", "_")
     if word in PRESENCE_WORDS:
         return PRESENCE_WORDS[word]
     if key in GENERIC_ENUM_KEYS:

@@ -203,6 +203,16 @@ def test_every_enum_word_of_the_converters_reads_as_occupied_or_empty(hall, key,
         assert event.occupied is occupied, (key, word)
 
 
+@pytest.mark.parametrize(
+    ("word", "occupied"),
+    [("Breathe", True), ("no presence", False), ("No-Presence", False), ("Small_Move", True)],
+)
+def test_the_same_words_as_other_firmware_spells_them(hall, word, occupied):
+    # make-all/tuya-local PR #5465: the ZG-205Z's DPS 116 as Large/Small/Breathe/None.
+    event = heard(hall, "zigbee2mqtt/Tuya Presense", {"presence_state": word})
+    assert event.occupied is occupied
+
+
 def test_an_enum_word_nobody_taught_us_is_kept_with_its_reason(hall):
     # #25682's title: the TS0225 sent a value outside its converter's list.
     result = heard(hall, "zigbee2mqtt/Tuya Presense", {"motion_state": "5"})
