@@ -20,6 +20,7 @@ from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Device, Registry, bridge_id
+from hallwatch.services import Mosquitto
 from hallwatch.state import hall_at
 from tests.helpers import RunningCollector, wait_until
 from tests.unit.hall import hall
@@ -295,3 +296,33 @@ _DAY = ((datetime(2000, 1, 1, 9).time(), datetime(2000, 1, 1, 17, 30).time()),)
 
 def _window(state, window_id: str):
     return next(w for w in state.windows if w.window == window_id)
+
+
+def test_a_retained_tag_is_not_a_new_tap_but_a_retained_status_still_counts(
+    start_service, influx_db, field
+):
+    # ESPHome retains its states by default (esphome/components/mqtt/mqtt_component.h), and a
+    # broker sends a retained message again to every new subscription. A broker of its own:
+    # retained messages would reach every later subscriber of the shared one.
+    broker = start_service(Mosquitto)
+    target = Settings(mqtt_url=broker.url).mqtt_target()
+    device = make_client(target, "esp-w02")
+    device.connect(target.host, target.port)
+    device.loop_start()
+    try:
+        device.publish("esp-w02/status", "offline", qos=1, retain=True).wait_for_publish(5)
+        device.publish("esp-w02/sensor/card/state", "9357203", qos=1, retain=True).wait_for_publish(
+            5
+        )
+    finally:
+        device.disconnect()
+        device.loop_stop()
+    running = collecting(broker, influx_db, field)
+    try:
+        stored = wait_until(lambda: points(influx_db), message="the retained status")
+        time.sleep(1.0)  # the retained tag, had it been taken, would have landed by now
+        stored = points(influx_db)
+    finally:
+        running.stop()
+    assert [(row["type"], row["online"]) for row in stored] == [("status", False)]
+    assert running.collector.stats.ignored >= 1
