@@ -360,7 +360,8 @@ def _dropout(day: _Day, periods: list[Interval]) -> tuple[Device, Interval] | No
     """One seat sensor at a staffed window falls off the network for a while.
 
     Battery-powered Zigbee sensors are left out: Zigbee2MQTT only declares them
-    offline after a day of silence.
+    offline after a day of silence; so are ESPHome radars, whose node would take its
+    card reader down with it.
     """
     staffed = set(day.seated)
     candidates = [
@@ -369,6 +370,7 @@ def _dropout(day: _Day, periods: list[Interval]) -> tuple[Device, Interval] | No
         if d.kind == "presence_sensor"
         and d.window in staffed
         and not (d.zigbee2mqtt and seat_model(d).battery)
+        and not d.esphome
     ]
     if not candidates or not periods:
         return None
@@ -384,6 +386,18 @@ def _dropout(day: _Day, periods: list[Interval]) -> tuple[Device, Interval] | No
     return device, (at, back)
 
 
+def _announces_itself(device: Device, registry: Registry) -> bool:
+    """Whether the device sends its own status: an ESPHome node's one status is sent once,
+    for its seat sensor if it has one."""
+    if not device.esphome:
+        return True
+    entities = sorted(
+        registry.esphome_nodes[device.esphome_node].values(),
+        key=lambda d: (d.kind != "presence_sensor", d.id),
+    )
+    return entities[0].id == device.id
+
+
 def _device_messages(day: _Day, span: Interval, interval_s: float) -> list[PlannedMessage]:
     """Every device's statuses, heartbeats and seat reports over the planned span."""
     reg = day.registry
@@ -394,7 +408,8 @@ def _device_messages(day: _Day, span: Interval, interval_s: float) -> list[Plann
     for device in reg.devices:
         offline = dropout[1] if dropout and dropout[0].id == device.id else None
         online_at = start + day.seconds(0, 30)
-        out.append(status(device, online_at, True))
+        if _announces_itself(device, reg):
+            out.append(status(device, online_at, True))
         if offline:
             delay = Z2M_AVAILABILITY_DELAY if device.zigbee2mqtt else NATIVE_WILL_DELAY
             out.append(status(device, offline[0] + delay, False))

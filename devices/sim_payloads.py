@@ -240,7 +240,7 @@ def presence(
         return PlannedMessage(at, zigbee2mqtt_topic(device), _json(body), qos, False)
     if device.esphome:
         topic = esphome_topic(device, "binary_sensor")
-        return PlannedMessage(at, topic, b"ON" if occupied else b"OFF", qos, True)
+        return PlannedMessage(at, topic, b"ON" if occupied else b"OFF", qos, False)
     body = {"type": "presence", "occupied": occupied, "ts": _native_ts(device, at, tz)}
     return PlannedMessage(at, f"{NATIVE_PREFIX}/{device.id}/events", _json(body), qos, False)
 

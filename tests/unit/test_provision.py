@@ -158,8 +158,10 @@ def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
     assert simulator.play(plan) == len(plan.messages)
     assert set(clients) == names  # one connection per account, every one used
     tasmota = {d.tasmota: d.id for d in registry.devices if d.tasmota}
+    owners = dict.fromkeys(registry.zigbee2mqtt_names, "zigbee2mqtt")  # every base topic
+    owners |= {node: node for node in registry.esphome_nodes}  # an ESPHome node logs in itself
     for user, fake in clients.items():
         for topic, *_ in fake.sent:
             family, name = topic.split("/")[:2]
-            owner = {"zigbee2mqtt": "zigbee2mqtt", "tele": tasmota.get(name)}.get(family)
+            owner = owners.get(family) or {"tele": tasmota.get(name)}.get(family)
             assert (owner or topic.split("/")[2]) == user, topic
