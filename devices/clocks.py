@@ -43,9 +43,9 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from devices.timestamps import TimestampError, parse_reading
+from devices.timestamps import TimestampError, read_clock
 
 _EPOCH_TEXT = re.compile(r"-?[0-9]+(\.[0-9]*)?")
 
@@ -75,19 +75,12 @@ def reading_of(device_time: str | None) -> Reading | None:
     if not device_time:
         return None
     text = device_time.strip()
-    if _EPOCH_TEXT.fullmatch(text):
-        try:
-            return Reading(parse_reading(float(text) if "." in text else int(text), UTC), True)
-        except (TimestampError, OverflowError, ValueError):
-            return None
-    if "T" not in text and " " not in text:
-        return None  # a bare date names a day, not an instant
+    value: object = text
+    if _EPOCH_TEXT.fullmatch(text):  # kept as text, written by the device as a number
+        value = float(text) if "." in text else int(text)
     try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            return Reading(parsed.replace(tzinfo=UTC), absolute=False)
-        return Reading(parsed.astimezone(UTC), absolute=True)
-    except (ValueError, OverflowError):
+        return Reading(*read_clock(value))
+    except (TimestampError, OverflowError):
         return None
 
 
@@ -141,7 +134,7 @@ class DeviceClocks:
         if offset is None and not (reading.absolute and connected is not None):
             self._learn(clock, reading, received, repeat, offset)
             return Placement(received)
-        expected = reading.at + (offset or timedelta(0))
+        expected = reading.at + (offset or _ZERO)
         if repeat:
             expected += clock.repeat_delay or DEFAULT_REPEAT_DELAY
         if not _ZERO < received - expected <= MAX_BACKLOG:
@@ -180,7 +173,7 @@ class DeviceClocks:
             return
         if offset is not None:
             delay = received - (reading.at + offset)
-            if timedelta(0) <= delay <= MAX_REPEAT_DELAY:
+            if _ZERO <= delay <= MAX_REPEAT_DELAY:
                 clock.repeat_delay = delay
 
     def offset(self, device: str) -> timedelta | None:

@@ -40,7 +40,7 @@ class TimestampError(ValueError):
     """A reading that is not a time at all (wrong type, or not ISO-8601)."""
 
 
-class _Unrepresentable(Exception):
+class _Unrepresentable(TimestampError):
     """A well-formed reading outside the range a datetime can hold."""
 
 
@@ -68,13 +68,21 @@ def stamp(reading: object, received: datetime, tz: tzinfo) -> Stamp:
 
 
 def parse_reading(reading: object, tz: tzinfo) -> datetime:
-    """One clock reading → aware UTC datetime, with no policy applied."""
+    """One clock reading → aware UTC datetime, with no policy applied; without an offset
+    it is a time in `tz`."""
+    at, absolute = read_clock(reading)
+    return at if absolute else _utc(at.replace(tzinfo=tz))
+
+
+def read_clock(reading: object) -> tuple[datetime, bool]:
+    """One clock reading as (instant, absolute): ISO-8601 without an offset comes back as
+    its wall time taken as UTC, with absolute False (its zone is not known here)."""
     if isinstance(reading, bool):
         raise TimestampError(f"{EXPECTED}, not {str(reading).lower()}")
     if isinstance(reading, int | float):
-        return _from_epoch(reading)
+        return _from_epoch(reading), True
     if isinstance(reading, str):
-        return _from_iso(reading, tz)
+        return _from_iso(reading)
     raise TimestampError(f"{EXPECTED}, not {type(reading).__name__}")
 
 
@@ -97,7 +105,7 @@ def _from_epoch(number: int | float) -> datetime:
         raise _Unrepresentable from exc
 
 
-def _from_iso(text: str, tz: tzinfo) -> datetime:
+def _from_iso(text: str) -> tuple[datetime, bool]:
     cleaned = text.strip()
     # fromisoformat also takes a bare date (midnight); a reading must name a time of day.
     if "T" not in cleaned.upper() and " " not in cleaned:
@@ -107,9 +115,13 @@ def _from_iso(text: str, tz: tzinfo) -> datetime:
     except ValueError as exc:
         raise TimestampError(f"{EXPECTED}, not {_quoted(text)}") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
+        return parsed.replace(tzinfo=UTC), False
+    return _utc(parsed), True
+
+
+def _utc(at: datetime) -> datetime:
     try:
-        return parsed.astimezone(UTC)
+        return at.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         raise _Unrepresentable from exc
 
