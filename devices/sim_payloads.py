@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from hallwatch.registry.spec import Device
+from hallwatch.registry.spec import Device, tasmota_telemetry
 
 EVENT_QOS = 1  # badge reads, seat changes, statuses
 TELEMETRY_QOS = 0  # periodic re-reports and heartbeats
@@ -52,9 +52,8 @@ def zigbee2mqtt_topic(device: Device, suffix: str = "") -> str:
 
 def tasmota_topic(device: Device, suffix: str) -> str:
     """The device's telemetry topic in its FullTopic layout (%hostname% and %id%: its id)."""
-    layout = device.tasmota_full_topic.replace("%prefix%", "tele")
-    layout = layout.replace("%topic%", device.tasmota or "")
-    return layout.replace("%hostname%", device.id).replace("%id%", device.id) + suffix
+    head = tasmota_telemetry(device.tasmota_full_topic, device.tasmota or "", host=device.id)
+    return head + suffix
 
 
 def esphome_topic(device: Device, component: str) -> str:

@@ -54,16 +54,22 @@ from devices.payload import (
     status_word,
 )
 from hallwatch.events import BadgeRead, ConversionResult, DeviceStatus, Heartbeat
-from hallwatch.registry.spec import TASMOTA_FULL_TOPIC, Device, Registry
+from hallwatch.registry.spec import (
+    TASMOTA_FULL_TOPIC,
+    TASMOTA_TELEMETRY,
+    Device,
+    Registry,
+    tasmota_telemetry,
+)
 
-PREFIX = "tele"
+PREFIX = TASMOTA_TELEMETRY
 SUFFIXES = ("SENSOR", "RESULT", "STATE", "LWT")
 CARD_READERS = ("RC522", "PN532", "RDM6300", "Wiegand")
 WIEGAND_KEYPAD_SIZES = (4, 8)  # bits per key press on Wiegand keypads
 WIEGAND_HEX_SUFFIX = "h"  # SetOption123 1 writes the UID as hex followed by this
 WIEGAND_PARITY_BITS = 2  # Size counts them; the card number is the bits between
 CLOCK_KEYS = ("Epoch", "Time")  # the device's clock, the first present
-TOKENS = {"%prefix%": PREFIX, "%hostname%": "+", "%id%": "+"}
+HOST_TOKENS = ("%hostname%", "%id%")  # levels a layout's expression takes as any one level
 STATE_EXTRAS = {
     "UptimeSec": "uptime_s",
     "Heap": "heap_kb",
@@ -85,9 +91,7 @@ def subscriptions(registry: Registry) -> tuple[str, ...]:
     """The telemetry topics of every layout in the registry (the default one always)."""
     filters = []
     for layout in sorted(registry.tasmota_topics):
-        head = layout.replace("%topic%", "+")
-        for token, value in TOKENS.items():
-            head = head.replace(token, value)
+        head = tasmota_telemetry(layout, "+")
         filters += [f"{head}{suffix}" for suffix in SUFFIXES]
     return tuple(filters)
 
@@ -113,8 +117,10 @@ def _layout(full_topic: str) -> re.Pattern[str]:
     for level in full_topic.rstrip("/").split("/"):
         if level == "%topic%":
             parts.append("(?P<topic>[^/]+)")
-        elif level in TOKENS:
-            parts.append(re.escape(PREFIX) if level == "%prefix%" else "[^/]+")
+        elif level == "%prefix%":
+            parts.append(re.escape(PREFIX))
+        elif level in HOST_TOKENS:
+            parts.append("[^/]+")
         else:
             parts.append(re.escape(level))
     return re.compile("/".join(parts) + "/")

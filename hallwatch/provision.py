@@ -39,9 +39,8 @@ import yaml
 
 import devices
 from devices.native import SUBSCRIPTIONS as NATIVE_TOPICS
-from devices.tasmota import PREFIX as TASMOTA_TELEMETRY
 from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier, quote_string
-from hallwatch.registry.spec import Registry
+from hallwatch.registry.spec import Registry, tasmota_telemetry
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no + # / : safe inside %u patterns
 PASSWORD_BYTES = 24  # token_urlsafe(24): 32 characters, 192 bits
@@ -111,18 +110,12 @@ def broker_accounts(
         if device.zigbee2mqtt or device.esphome:
             continue
         own = tuple(p.replace("%u", device.id) for p in DEVICE_PATTERNS)
-        tasmota = (_tasmota_topics(device.tasmota_full_topic, device.tasmota),)
+        tasmota = (tasmota_telemetry(device.tasmota_full_topic, device.tasmota or "") + "#",)
         accounts.append(
             Account(device.id, "device", writes=own + (tasmota if device.tasmota else ()))
         )
     _check_names(accounts)
     return accounts
-
-
-def _tasmota_topics(full_topic: str, topic: str | None) -> str:
-    """A Tasmota's telemetry topics in its layout, as one filter."""
-    layout = full_topic.replace("%prefix%", TASMOTA_TELEMETRY).replace("%topic%", topic or "")
-    return layout.replace("%hostname%", "+").replace("%id%", "+") + "#"
 
 
 def _check_names(accounts: Iterable[Account]) -> None:

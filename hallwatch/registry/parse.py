@@ -34,6 +34,7 @@ from hallwatch.registry.spec import (
     RosterEntry,
     StaffMember,
     Window,
+    tasmota_telemetry,
 )
 
 SECTIONS = ("hall", "departments", "windows", "staff", "devices", "roster", "leave")
@@ -394,8 +395,7 @@ def _firmware_topics(device: Device) -> list[tuple[str, str]]:
     if device.zigbee2mqtt:
         topics.append(("zigbee2mqtt", f"{device.zigbee2mqtt_base}/{device.zigbee2mqtt}"))
     if device.tasmota:
-        layout = device.tasmota_full_topic.replace("%prefix%", "tele")
-        topics.append(("tasmota", layout.replace("%topic%", device.tasmota)))
+        topics.append(("tasmota", tasmota_telemetry(device.tasmota_full_topic, device.tasmota)))
     if device.esphome:
         topics.append(("esphome", device.esphome))
     return topics

@@ -23,6 +23,7 @@ DEFAULT_HOURS: tuple[Period, ...] = ((time(9, 0), time(12, 0)), (time(13, 30), t
 DEFAULT_HALL_ID = "main"  # the id of a hall given as a single `hall:` (contract §2)
 ZIGBEE2MQTT_BASE = "zigbee2mqtt"  # Zigbee2MQTT's default `mqtt.base_topic`
 TASMOTA_FULL_TOPIC = "%prefix%/%topic%/"  # Tasmota's default `FullTopic`
+TASMOTA_TELEMETRY = "tele"  # Tasmota's %prefix% for the telemetry HallWatch reads
 BRIDGE_PREFIX = "zigbee2mqtt:"  # + a base topic: the event source of that bridge's own state
 
 
@@ -93,6 +94,13 @@ class Device:
     @property
     def esphome_node(self) -> str | None:
         return self.esphome.rpartition("/")[0] if self.esphome else None
+
+
+def tasmota_telemetry(full_topic: str, topic: str, host: str = "+") -> str:
+    """The head (ending in `/`) of a Tasmota's telemetry topics in its FullTopic: %prefix% is
+    `tele`, %topic% its Topic, %hostname% and %id% `host` (any one level by default)."""
+    head = full_topic.replace("%prefix%", TASMOTA_TELEMETRY).replace("%topic%", topic)
+    return head.replace("%hostname%", host).replace("%id%", host)
 
 
 def bridge_id(base: str) -> str:
