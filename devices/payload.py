@@ -134,7 +134,7 @@ def read_card(value: object, key: str, device: Device, width_bytes: int = 0) -> 
     if isinstance(value, bool) or value is None:
         raise Reject(f"'{key}' must be a card number, not {describe(value)}")
     if isinstance(value, int):
-        if value <= 0:
+        if value <= 0:  # Tasmota's Wiegand driver publishes 0 when the parity check fails
             raise Reject(f"'{key}' {value} is not a card number (a misread)")
         if value.bit_length() > 4 * MAX_HEX_DIGITS:
             raise Reject(f"'{key}' is not a card number (longer than {MAX_HEX_DIGITS} hex digits)")

@@ -200,9 +200,6 @@ def _uid(value: object, key: str, device: Device, width: int) -> str:
         text = value.strip()
         if len(text) > 1 and text[-1].lower() == WIEGAND_HEX_SUFFIX:
             value = "0x" + text[:-1]  # hex, even on a reader registered as decimal
-    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
-        # Tasmota's Wiegand driver publishes 0 when the parity check fails.
-        raise Reject(f"'{key}' {value} is not a card number (a misread)")
     return read_card(value, key, device, width)
 
 

@@ -238,15 +238,19 @@ class HallTracker:
         return self._bridge_down(device) is None
 
     def offline_since(self, device: str) -> datetime | None:
-        """When an offline device went offline as far as known: its own offline status, its
-        bridge's, or else its last contact (None: never heard)."""
+        """When an offline device went offline as far as known: when it (or its bridge) said
+        so, or else its last contact (None: never heard)."""
+        said = self._said_offline_at(device)
+        if said is not None:
+            return said
         facts = self.devices.get(device)
-        bridge = self._bridge_down(device)
-        own = facts.status_at if facts is not None and facts.last_status is False else None
-        times = [t for t in (own, bridge.status_at if bridge else None) if t is not None]
-        if times:
-            return max(times)
         return facts.last_seen if facts is not None else None
+
+    def _said_offline_at(self, device: str) -> datetime | None:
+        """The latest offline status still in force, the device's own or its bridge's."""
+        facts, bridge = self.devices.get(device), self._bridge_down(device)
+        own = facts.status_at if facts is not None and facts.last_status is False else None
+        return max((t for t in (own, bridge.status_at if bridge else None) if t), default=None)
 
     def bridge_offline_since(self, device: str) -> datetime | None:
         """When the device's Zigbee2MQTT bridge said it was offline, while it still is."""
@@ -279,14 +283,8 @@ class HallTracker:
     def _offline_since(self, window: str) -> datetime | None:
         """When the window's seat sensors (or their bridge) last said offline (for the `since`
         of unknown)."""
-        times = []
-        for device in self.registry.seat_sensors.get(window, ()):
-            facts, bridge = self.devices.get(device), self._bridge_down(device)
-            if facts is not None and facts.last_status is False and facts.status_at is not None:
-                times.append(facts.status_at)
-            if bridge is not None and bridge.status_at is not None:
-                times.append(bridge.status_at)
-        return max(times, default=None)
+        sensors = self.registry.seat_sensors.get(window, ())
+        return max((t for d in sensors if (t := self._said_offline_at(d))), default=None)
 
 
 def _signed_at(sign_in: SignIn) -> datetime:

@@ -125,8 +125,7 @@ def event_from_row(row: dict) -> Event | None:
     source = row.get("source") or "native"
     clock = row.get("device_time") or None  # the device's own time, kept when not trusted
     if kind == "badge":
-        card = row.get("card") or row.get("uid") or ""
-        uid, action = canonical_or_none(card) or card, row.get("action") or "in"
+        uid, action = _card_of(row), row.get("action") or "in"
         return BadgeRead(device, at, uid, action, received, source, clock)
     if kind == "presence":
         occupied = bool(row.get("occupied"))
@@ -136,6 +135,12 @@ def event_from_row(row: dict) -> Event | None:
     if kind == "heartbeat":
         return Heartbeat(device, at, received, source, _extras(row), clock)
     return None
+
+
+def _card_of(row: dict) -> str:
+    """A badge point's card, canonical: the `card` field, or the `uid` tag of older points."""
+    card = row.get("card") or row.get("uid") or ""
+    return canonical_or_none(card) or card
 
 
 def _extras(row: dict) -> dict[str, float]:
@@ -248,7 +253,7 @@ class EventStore:
             {"start": to_ns(start), "end": to_ns(end)},
         )
         return [
-            {"uid": r.get("card") or r["uid"], "device": r["device"], "time": from_ns(r["time"])}
+            {"uid": _card_of(r), "device": r["device"], "time": from_ns(r["time"])}
             for s in series
             for r in rows(s)
             if not r.get("staff")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hallwatch.cards import canonical_or_none
 from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.dump import add_badge, dump_deployment, registry_yaml
 from hallwatch.registry.models import (
     BadgeRow,
     Base,
@@ -322,8 +323,6 @@ def register_card(
 ) -> ImportSummary:
     """Add `card` to the badges of `staff_id` as an import of the registry with it would
     (the same validation: RegistryError naming the problem, and nothing changed)."""
-    from hallwatch.registry.dump import add_badge, dump_deployment, registry_yaml
-
     with session_factory() as session, session.begin():
         hold_registry(session)
         written = dump_deployment(load_deployment(session))
