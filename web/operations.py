@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, gettext, lazy_gettext
 
-from hallwatch.cards import canonical_or_none, printed_number
+from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.spec import Registry
 from web import api, ops_cards, ops_registry, ops_users
@@ -189,7 +189,7 @@ def group_unknown(
             continue
         if devices is not None and read["device"] not in devices:
             continue
-        uid = canonical_or_none(read["uid"]) or read["uid"]
+        uid = read["uid"]  # canonical, as the event store reads it back
         card = cards.get((uid, read["device"]))
         if card is None:
             cards[uid, read["device"]] = UnknownCard(

@@ -108,7 +108,7 @@ def test_mosquitto_keeps_an_offline_members_share_for_it_and_never_reroutes(grou
     """Measured on Mosquitto 2.0.11: a share group is served strictly round-robin, an offline
     persistent member included. Its share waits in its session (up to max_queued_messages)
     until it returns; the online members do not get it. If a broker upgrade changes this,
-    README.md ("Several collectors") and docs/RELIABILITY.md must change with it."""
+    docs/MANUAL.md ("Several collectors") and docs/RELIABILITY.md must change with it."""
     count = 1000
     pair = group(2)
     online, offline = pair.members
