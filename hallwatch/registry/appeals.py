@@ -40,7 +40,14 @@ REASON_MAX_CHARS = NOTE_MAX_CHARS = 500
 
 
 class AppealRefused(Exception):
-    """The store will not do this; the message says why (in English, for logs and the API)."""
+    """The store will not do this; the message says why (in English, for logs and the API).
+
+    `other` is the open appeal already covering the same minutes or episode, if that is why.
+    """
+
+    def __init__(self, message: str, other: int | None = None):
+        super().__init__(message)
+        self.other = other
 
 
 class AppealDecided(AppealRefused):
@@ -108,7 +115,7 @@ def file_appeal(session: Session, filing: Filing, filed_by: str, now: datetime) 
     """A new pending appeal (the caller commits); ValueError or AppealRefused when not."""
     filing.check()
     if (other := _overlapping(session, filing)) is not None:
-        raise AppealRefused(f"appeal {other.id} ({other.status}) already covers this")
+        raise AppealRefused(f"appeal {other.id} ({other.status}) already covers this", other.id)
     row = AppealRow(
         hall_code=filing.hall,
         department_id=filing.department,
