@@ -3,6 +3,7 @@ of the report tests, a department head filing, the hall manager deciding, the sc
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from hallwatch.config import Settings
 from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.alerting import AlertRow
+from hallwatch.registry.store import import_file
+from tests.conftest import database_url_for
 from tests.integration.deployments import hall_deployment
 from tests.integration.test_pipeline import basic
 from tests.integration.test_reports_api import MONDAY_EVENTS, REPORT_HALL, USERS, at
@@ -34,12 +37,18 @@ W01_STRETCH = {
 LI_SI_ABSENT = "absent:s002:W02:2026-11-23T13:30:00+08:00"  # as hallwatch.rules keys it
 
 
+@contextmanager
+def monday(influxd, home, database_url=None):
+    lines = [event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS]
+    with hall_deployment(influxd.url, home, REPORT_HALL, USERS, lines, database_url) as found:
+        yield found
+
+
 @pytest.fixture
 def deployment(influxd, tmp_path):
     """A fresh deployment per test: appeals are written."""
-    lines = [event_point(e, staff).to_line() for e, staff in MONDAY_EVENTS]
-    with hall_deployment(influxd.url, tmp_path, REPORT_HALL, USERS, lines) as (env, app):
-        yield env, app
+    with monday(influxd, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture
@@ -212,3 +221,22 @@ def test_the_page_files_and_decides_with_forms(form_app):
         client.get("/appeals", headers=basic(*TAX)).get_data(as_text=True).count("data-appeal-id")
         == 0
     )
+
+
+def test_appeals_outlive_a_registry_import(deployment, tmp_path):
+    env, app = deployment
+    appeal = file(app)
+    decide(app, appeal["id"])
+    import_file(app.extensions["hallwatch"].sessions, tmp_path / "hall.yaml")  # imported again
+    assert [a["status"] for a in call(app, "GET", "/api/appeals", BOSS, 200)] == ["accepted"]
+
+
+@pytest.mark.postgres
+def test_filing_and_deciding_on_postgresql(influxd, tmp_path):
+    for url in database_url_for("postgres", tmp_path):
+        with monday(influxd, tmp_path, url) as (_, app):
+            appeal = file(app)
+            file(app, user=TAX, status=404)
+            assert decide(app, appeal["id"])["excused_minutes"]["empty_minutes"] == 20.0
+            decide(app, appeal["id"], "reject", "改判", status=409)
+            assert call(app, "GET", "/api/appeals", TAX, 200) == []
