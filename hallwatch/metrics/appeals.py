@@ -107,6 +107,15 @@ def mark_rows(rows: list[dict], original: list[dict], key: str, touched: set[str
     ]
 
 
+def published(rows_of, key: str, registry: Registry, totals: Totals, adjustments) -> list[dict]:
+    """`rows_of(registry, totals)` (a §5 row function) with the accepted appeals applied,
+    each row marked `appealed` with its `original` (see `mark_rows`)."""
+    adjustments = list(adjustments)
+    adjusted = rows_of(registry, adjust(totals, adjustments))
+    original = rows_of(registry, totals) if adjustments else []
+    return mark_rows(adjusted, original, key, appealed(adjustments, key))
+
+
 # --- the snapshot taken when an appeal is accepted --------------------------------------
 
 

@@ -31,6 +31,7 @@ from hallwatch.metrics.appeals import (
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.metrics.report import minutes
 from hallwatch.registry.models import AppealRow
+from hallwatch.registry.spec import Registry
 
 PENDING, ACCEPTED, REJECTED, WITHDRAWN = "pending", "accepted", "rejected", "withdrawn"
 FINAL = (ACCEPTED, REJECTED, WITHDRAWN)
@@ -304,3 +305,74 @@ def appeal_json(row: AppealRow, tz: tzinfo) -> dict:
 
 # alert kind → subject
 EPISODE_SUBJECTS = {kind: subject for subject, kind in EPISODE_KINDS.items()}
+
+
+# --- the appeals as the exports list them (Chinese, like the exports' headers) ----------
+
+SUBJECT_WORDS = {"window": "窗口时段", "absence": "未签到", "pulled_back": "被抽回"}
+REASON_WORDS = {"sensor_fault": "设备故障", "errand": "经批准的公务外出", "outage": "系统故障"}
+DECISION_WORDS = {ACCEPTED: "接受", REJECTED: "驳回"}
+
+
+def _hall_time(at: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return at.astimezone(tz).strftime(fmt) if at else ""
+
+
+def _excused_words(row: AppealRow) -> str:
+    if row.status != ACCEPTED:
+        return ""
+    if row.subject == WINDOW:
+        m = from_microseconds(row.minutes_us)
+        return (
+            f"应在岗 {minutes(m.scheduled)} 分钟(在岗 {minutes(m.staffed)}、暂离 "
+            f"{minutes(m.away)}、空岗 {minutes(m.empty)}、未知 {minutes(m.unknown)})"
+        )
+    return f"{row.excused_count or 0} 次"
+
+
+def listing(row: AppealRow, registry: Registry) -> dict:
+    """A decided appeal as a row of the exports' appeals table."""
+    tz = registry.hall.tz
+    if row.subject == WINDOW:
+        window = registry.window_by_id.get(row.window_id or "")
+        who = window.name if window else row.window_id
+        when = f"{_hall_time(row.start, tz, '%H:%M')}–{_hall_time(row.end, tz, '%H:%M')}"
+    else:
+        person = registry.staff_by_id.get(row.staff_id or "")
+        who = person.name if person else row.staff_id
+        when = _hall_time(row.start, tz, "%H:%M")
+    department = registry.department_by_id.get(row.department_id)
+    return {
+        "appeal": row.id,
+        "department": department.name if department else row.department_id,
+        "subject": SUBJECT_WORDS.get(row.subject, row.subject),
+        "what": who or "",
+        "day": row.day,
+        "when": when,
+        "reason": REASON_WORDS.get(row.reason, row.reason),
+        "reason_text": row.reason_text,
+        "filed_by": row.filed_by,
+        "filed_at": _hall_time(row.filed_at, tz),
+        "decision": DECISION_WORDS.get(row.status, row.status),
+        "decided_by": row.decided_by or "",
+        "decided_at": _hall_time(row.decided_at, tz),
+        "note": row.note or "",
+        "excused": _excused_words(row),
+        "department_id": row.department_id,
+    }
+
+
+def month_appeals(
+    sessions, registry: Registry, start: datetime, end: datetime
+) -> tuple[list[Adjustment], list[dict]]:
+    """The hall's accepted appeals of [start, end) as adjustments, and its decided ones listed.
+
+    A runtime without a database (`sessions` None) has no appeals.
+    """
+    if sessions is None:
+        return [], []
+    hall = registry.hall.id
+    with sessions() as db:
+        adjustments = accepted_between(db, hall, start, end)
+        listed = [listing(row, registry) for row in decided_between(db, hall, start, end)]
+    return adjustments, listed

@@ -13,6 +13,7 @@ from hallwatch.metrics.appeals import (
     episode_count,
     from_microseconds,
     mark_rows,
+    published,
     stretch_minutes,
     to_microseconds,
     within,
@@ -94,6 +95,24 @@ def test_rows_keep_the_original_beside_the_adjusted_figure():
     assert (w02["appealed"], w02["original"]) == (False, None)
     assert appealed(adjustments, "department") == {"civil"}
     assert appealed(adjustments, "staff") == set()
+
+
+def test_published_rows_rank_on_the_adjusted_figures():
+    totals = Totals(
+        windows={"W01": m(420, staffed=210, empty=210), "W03": m(420, staffed=300, empty=120)}
+    )
+    plain = published(department_rows, "department", hall(), totals, [])
+    assert [(r["department"], r["appealed"], r["original"]) for r in plain] == [
+        ("tax", False, None),
+        ("civil", False, None),
+    ]
+    adjustments = [stretch(m(210, empty=210))]
+    rows = published(department_rows, "department", hall(), totals, adjustments)
+    assert [(r["department"], r["rank"], r["appealed"]) for r in rows] == [
+        ("civil", 1, True),
+        ("tax", 2, False),
+    ]
+    assert (rows[0]["original"]["rank"], rows[0]["original"]["staffed_ratio"]) == (2, 0.5)
 
 
 def test_the_snapshot_is_the_stretch_as_the_reports_count_it():
