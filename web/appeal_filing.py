@@ -120,7 +120,4 @@ def snapshot(
     if row.subject == WINDOW:
         return stretch_minutes(registry, events, day, row.window_id, row.start, row.end, now), None
     assert row.subject in EPISODE_KINDS
-    count = episode_count(
-        registry, events, day, row.subject, row.staff_id, row.episode_key, row.start, now
-    )
-    return None, count
+    return None, episode_count(registry, events, day, row.subject, row.episode_key, now)

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from hallwatch.alert_kinds import Episode
 from hallwatch.events import Event
-from hallwatch.metrics.day import ZERO, StaffCounts, WindowMinutes, office_reads_on_duty
+from hallwatch.metrics.day import ZERO, StaffCounts, WindowMinutes
 from hallwatch.metrics.day import window_minutes as minutes_in
 from hallwatch.metrics.report import Totals
 from hallwatch.registry.spec import Registry
@@ -78,7 +78,7 @@ def adjust(totals: Totals, adjustments: Iterable[Adjustment]) -> Totals:
             windows[a.window] = _less(windows.get(a.window, WindowMinutes()), a.minutes)
         elif a.subject in EPISODE_KINDS and a.staff is not None:
             staff[a.staff] = _excused(staff.get(a.staff, StaffCounts()), a)
-    return Totals(windows, staff, {w: set(days) for w, days in totals.withdrawn.items()})
+    return replace(totals, windows=windows, staff=staff)
 
 
 def appealed(adjustments: Iterable[Adjustment], key: str) -> set[str]:
@@ -148,28 +148,16 @@ def episode_count(
     events: Iterable[Event],
     day: date,
     subject: str,
-    staff: str,
     key: str,
-    opened_at: datetime,
     now: datetime,
 ) -> int:
-    """How many of the person's incidents the episode `key` is, as the reports count them.
-
-    An absence episode is one absence. A pull-back episode counts every office read
-    on duty from its opening until the person signed in again (the reports count reads).
-    An episode the rules no longer find on the day (revised) is nothing to excuse.
-    """
+    """How many of the person's incidents the episode `key` is, as the reports count them:
+    one, or none when the rules no longer find it on the day (it was revised away)."""
     day_sweep = sweep(registry, events, day, now)
     if not _collected(day_sweep):
         return 0
-    if subject == ABSENCE:
-        return int(_episode(absences(registry, day_sweep, now), key) is not None)
-    episode = _episode(pull_backs(registry, day_sweep, now), key)
-    if episode is None:
-        return 0
-    until = episode.resolved_at or day_sweep.until
-    reads = office_reads_on_duty(day_sweep, staff)
-    return sum(1 for at in reads if opened_at <= at < until) or 1
+    rule = absences if subject == ABSENCE else pull_backs
+    return int(_episode(rule(registry, day_sweep, now), key) is not None)
 
 
 def to_microseconds(m: WindowMinutes) -> dict[str, int]:
