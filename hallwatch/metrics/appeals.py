@@ -28,7 +28,7 @@ from hallwatch.metrics.day import window_minutes as minutes_in
 from hallwatch.metrics.report import Totals
 from hallwatch.registry.spec import Registry
 from hallwatch.rules import absences, pull_backs
-from hallwatch.timeline import Sweep, sweep
+from hallwatch.timeline import sweep
 
 WINDOW, ABSENCE, PULLED_BACK = "window", "absence", "pulled_back"
 SUBJECTS = (WINDOW, ABSENCE, PULLED_BACK)
@@ -119,11 +119,6 @@ def published(rows_of, key: str, registry: Registry, totals: Totals, adjustments
 # --- the snapshot taken when an appeal is accepted --------------------------------------
 
 
-def _collected(day_sweep: Sweep) -> bool:
-    """As `day_summary`: a working day with at least one device event."""
-    return bool(day_sweep.tracker.schedule.working and day_sweep.events_seen > 0)
-
-
 def stretch_minutes(
     registry: Registry,
     events: Iterable[Event],
@@ -136,7 +131,7 @@ def stretch_minutes(
     """A window's minutes by state within [start, end) of hall day `day`, as the reports count."""
     day_sweep = sweep(registry, events, day, now)
     hi = min(end, day_sweep.until)
-    return minutes_in(day_sweep.windows.get(window, []), start, hi, _collected(day_sweep))
+    return minutes_in(day_sweep.windows.get(window, []), start, hi, day_sweep.collected)
 
 
 def _episode(found: list[Episode], key: str) -> Episode | None:
@@ -154,7 +149,7 @@ def episode_count(
     """How many of the person's incidents the episode `key` is, as the reports count them:
     one, or none when the rules no longer find it on the day (it was revised away)."""
     day_sweep = sweep(registry, events, day, now)
-    if not _collected(day_sweep):
+    if not day_sweep.collected:
         return 0
     rule = absences if subject == ABSENCE else pull_backs
     return int(_episode(rule(registry, day_sweep, now), key) is not None)
