@@ -359,6 +359,9 @@ def listing(row: AppealRow, registry: Registry) -> dict:
         "note": row.note or "",
         "excused": _excused_words(row),
         "department_id": row.department_id,
+        "subject_id": row.subject,
+        "reason_id": row.reason,
+        "status": row.status,
     }
 
 

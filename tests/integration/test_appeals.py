@@ -3,10 +3,13 @@ of the report tests, a department head filing, the hall manager deciding, the sc
 
 from __future__ import annotations
 
+import io
+import zipfile
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
+from openpyxl import load_workbook
 
 from hallwatch.config import Settings
 from hallwatch.influx.eventstore import event_point
@@ -34,6 +37,7 @@ W01_STRETCH = {
     "reason": "sensor_fault",
     "reason_text": "座位传感器电池没电,人其实在岗",
 }
+DAY = "from=2026-11-23T00:00:00%2B08:00&to=2026-11-24T00:00:00%2B08:00"
 LI_SI_ABSENT = "absent:s002:W02:2026-11-23T13:30:00+08:00"  # as hallwatch.rules keys it
 
 
@@ -240,3 +244,62 @@ def test_filing_and_deciding_on_postgresql(influxd, tmp_path):
             assert decide(app, appeal["id"])["excused_minutes"]["empty_minutes"] == 20.0
             decide(app, appeal["id"], "reject", "改判", status=409)
             assert call(app, "GET", "/api/appeals", TAX, 200) == []
+
+
+def download(app, path, user=BOSS) -> bytes:
+    response = app.test_client().get(path, headers=basic(*user))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data()
+
+
+def test_an_accepted_appeal_changes_every_report_and_export(app):
+    decide(app, file(app)["id"])  # W01 10:00–10:30: away 10, empty 20
+    errand = {
+        "subject": "absence",
+        "alert": add_alert(app),
+        "reason": "errand",
+        "reason_text": "送件",
+    }
+    decide(app, file(app, errand)["id"], note="有外出审批单")
+    w02 = {**W01_STRETCH, "window": "W02"}
+    decide(app, file(app, w02)["id"], "reject", "无维修记录")  # a rejected appeal changes nothing
+
+    windows = {r["window"]: r for r in call(app, "GET", "/api/reports/windows?" + DAY, BOSS, 200)}
+    w01 = windows["W01"]
+    assert (w01["appealed"], w01["scheduled_minutes"], w01["away_minutes"]) == (True, 390.0, 0.0)
+    assert (w01["empty_minutes"], w01["staffed_ratio"]) == (0.0, 1.0)
+    assert (w01["original"]["scheduled_minutes"], w01["original"]["empty_minutes"]) == (420.0, 20.0)
+    assert (windows["W02"]["appealed"], windows["W02"]["empty_minutes"]) == (False, 320.0)
+    staff = {r["staff"]: r for r in call(app, "GET", "/api/reports/staff?" + DAY, BOSS, 200)}
+    assert (staff["s002"]["absences"], staff["s002"]["original"]["absences"]) == (0, 1)
+    ranking = call(app, "GET", "/api/reports/departments?month=2026-11", BOSS, 200)
+    civil = next(r for r in ranking if r["department"] == "civil")
+    assert (civil["staffed_ratio"], civil["absences"], civil["appealed"]) == (0.574, 1, True)
+    assert (civil["original"]["staffed_ratio"], civil["original"]["absences"]) == (0.554, 2)
+
+    book = load_workbook(io.BytesIO(download(app, "/reports/2026-11.xlsx")))
+    summary = [
+        row for row in book["汇总"].iter_rows(min_row=4, values_only=True) if row[1] == "civil"
+    ]
+    assert summary[0][-1] == "已申诉调整（原：在岗率 55.4%，空岗分钟 340，缺勤次数 2）"
+    listed = list(book["申诉"].iter_rows(min_row=4, values_only=True))
+    assert [(r[10], r[11], r[13]) for r in listed] == [
+        ("接受", "boss", "已核实设备维修记录"),
+        ("驳回", "boss", "无维修记录"),
+        ("接受", "boss", "有外出审批单"),
+    ]
+    with zipfile.ZipFile(io.BytesIO(download(app, "/reports/2026-11.zip"))) as archive:
+        by_day = archive.read("2026-11-windows-by-day.csv").decode("utf-8-sig")
+        appeals = archive.read("2026-11-appeals.csv").decode("utf-8-sig")
+    monday_w01 = next(
+        line for line in by_day.splitlines() if ",W01," in line and "2026-11-23" in line
+    )
+    assert "已申诉调整（原：排班分钟 420" in monday_w01
+    assert appeals.count("civil-head") == 3
+    tax_book = load_workbook(io.BytesIO(download(app, "/reports/2026-11.xlsx", TAX)))
+    assert list(tax_book["申诉"].iter_rows(min_row=4, values_only=True)) == []
+
+    page = app.test_client().get("/reports?month=2026-11", headers=basic(*BOSS))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "已申诉调整" in html and "有外出审批单" in html
+    assert "原:应在岗分钟 420" in html
