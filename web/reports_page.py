@@ -11,7 +11,7 @@ script and no inline style; every bar also carries its number as text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -252,7 +252,7 @@ def month_report():
         windows=_windows(registry, original, adjustments, summaries, department, last_day),
         coverage=_coverage(registry, totals, department, last_day),
         attention=_attention(registry, totals, allowed, department, month),
-        calendar=_calendar(registry, month, summaries, allowed, department, today, totals),
+        calendar=_calendar(registry, month, summaries, allowed, department, today, adjustments),
         appeals=decided_list(decided, allowed, department),
         appealed_word=APPEALED,
         departments=[d for d in registry.departments if d.id in allowed],
@@ -438,12 +438,12 @@ def _calendar(
     allowed: set[str],
     department: str | None,
     today: date,
-    totals: Totals,
+    adjustments: list[Adjustment],
 ) -> dict | None:
     """Each person's days, grouped by department; None when too many people for one page.
 
-    A person's month counts are `totals`' (the accepted appeals applied); where those
-    differ from the days' own, the row is marked and keeps the original counts."""
+    A person's month counts have their accepted appeals applied; such a row is marked and
+    keeps the original counts."""
     people = [
         s for s in registry.staff if s.department in allowed and department in (None, s.department)
     ]
@@ -465,11 +465,8 @@ def _calendar(
             },
         )
         month_counts = sum((c.counts for c in cells[person.id]), StaffCounts())
-        adjusted = replace(
-            month_counts,
-            absences=totals.person(person.id).absences,
-            pulled_back=totals.person(person.id).pulled_back,
-        )
+        theirs = [a for a in adjustments if a.staff == person.id]
+        adjusted = adjust(Totals(staff={person.id: month_counts}), theirs).person(person.id)
         group["people"].append(
             {
                 "id": person.id,
@@ -479,7 +476,7 @@ def _calendar(
                     for c, head in zip(cells[person.id], days, strict=True)
                 ],
                 "counts": adjusted,
-                "original": month_counts if adjusted != month_counts else None,
+                "original": month_counts if theirs else None,
                 "leave_days": sum(1 for c in cells[person.id] if c.mark == "leave"),
             }
         )

@@ -303,3 +303,5 @@ def test_an_accepted_appeal_changes_every_report_and_export(app):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "已申诉调整" in html and "有外出审批单" in html
     assert "原:应在岗分钟 420" in html
+    calendar_row = {p: html.split(f'id="staff-{p}"')[1].split("</tr>")[0] for p in ("s001", "s002")}
+    assert "已申诉调整" in calendar_row["s002"] and "已申诉调整" not in calendar_row["s001"]
