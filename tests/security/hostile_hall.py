@@ -25,8 +25,9 @@ from flask import Flask, url_for
 from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
+from hallwatch.metrics.day import WindowMinutes
 from hallwatch.mqtt import make_client
-from hallwatch.registry.appeals import Filing, file_appeal
+from hallwatch.registry.appeals import Filing, decide, file_appeal
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
 from hallwatch.registry.users import add_user
@@ -135,7 +136,7 @@ class HostileHall:
     alerts: dict[str, int]  # department → an alert of it
     spare_user: int
     sessions: dict[str, tuple[str, str]]  # who → (session cookie, CSRF token)
-    appeals: dict[str, int]  # department → a pending appeal of it
+    appeals: dict[str, int]  # department → an appeal of it (civil's accepted, tax's pending)
 
     def client(self, who: str):
         client = self.app.test_client()
@@ -208,7 +209,7 @@ def _acknowledge(app: Flask, who: str, alert_id: int, note: str) -> None:
 
 
 def _add_appeal(db, department: str, window: str) -> int:
-    """A pending appeal of the first minute of today, its reason an attack."""
+    """An appeal of the first minute of today, its reason (and civil's note) an attack."""
     start = datetime.now(HALL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     filing = Filing(
         hall="main",
@@ -221,7 +222,11 @@ def _add_appeal(db, department: str, window: str) -> int:
         reason_text=evil("CIVILX" if department == "civil" else "TAXX", 5),
         window=window,
     )
-    return file_appeal(db, filing, HOSTILE_USER, start).id
+    appeal = file_appeal(db, filing, HOSTILE_USER, start).id
+    if department == "civil":  # decided, so the reports list it with its note
+        note = evil("CIVILX", 1)
+        decide(db, appeal, True, HOSTILE_USER, note, start, [], WindowMinutes(), None)
+    return appeal
 
 
 @contextmanager
