@@ -65,10 +65,9 @@ def people_of_day(
     """The day of each person in `staff_ids`, as of min(now, the sweep's end)."""
     at = min(now, day_sweep.until)
     schedule = day_sweep.tracker.schedule
-    collecting = schedule.working and day_sweep.events_seen > 0  # as rules.episodes_of_day
-    episodes = [*absences(registry, day_sweep, now), *pull_backs(registry, day_sweep, now)]
-    if not collecting:
-        episodes = []
+    episodes = []
+    if day_sweep.collected:
+        episodes = [*absences(registry, day_sweep, now), *pull_backs(registry, day_sweep, now)]
     found = []
     for staff_id in staff_ids:
         duties = schedule.duties_of(staff_id)
@@ -81,17 +80,8 @@ def people_of_day(
         mine = [e for e in episodes if e.staff == staff_id]
         absent = tuple(e for e in mine if e.kind == "absent")
         pulled = tuple(e for e in mine if e.kind == "pulled_back")
-        first = next(
-            (
-                r
-                for r in day_sweep.tracker.reads
-                if r.staff == staff_id and r.window in windows and r.action == "in" and r.at <= at
-            ),
-            None,
-        )
-        late_by = None
-        if first is not None and intervals and first.at > intervals[0][0]:
-            late_by = first.at - intervals[0][0]
+        first = day_sweep.first_sign_in(staff_id)
+        late_by = day_sweep.late_by(staff_id)
         if not intervals or containing(list(leave), at):
             status: PersonStatus = "on_leave"
         elif any(_holds_at(e, at) for e in pulled):
@@ -107,7 +97,7 @@ def people_of_day(
                 staff_id,
                 status,
                 windows,
-                first.at if first else None,
+                first.start if first else None,
                 first.window if first else None,
                 late_by,
                 leave,

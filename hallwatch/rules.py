@@ -21,9 +21,7 @@ from hallwatch.schedule import (
     day_of,
     local_midnight,
     next_working_day,
-    union,
 )
-from hallwatch.state import CountedRead
 from hallwatch.timeline import Span, Sweep, sweep
 
 FLAP_MERGE = timedelta(minutes=10)  # offline spans closer than this are one device_offline
@@ -48,9 +46,7 @@ def episodes_of_day(
 ) -> list[Episode]:
     """The episodes of one hall day as seen at `now` (which may be after the day)."""
     day_sweep = sweep(registry, events, day, now)
-    if not day_sweep.tracker.schedule.working or day_sweep.events_seen == 0:
-        # No event at all from any device: the system was not collecting that day
-        # (not installed yet, or down); that is for /healthz, not for the departments.
+    if not day_sweep.collected:  # that is for /healthz, not for the departments
         return []
     return [
         *empty_windows(registry, day_sweep, now),
@@ -100,42 +96,6 @@ def _resolve(
     return Episode(**{**episode.__dict__, "resolved_at": when, "resolution": why})
 
 
-def _reads_by_staff(day_sweep: Sweep) -> dict[str, list[CountedRead]]:
-    """The day's counted reads grouped by person, each in time order."""
-    grouped: dict[str, list[CountedRead]] = {}
-    for read in day_sweep.tracker.reads:
-        grouped.setdefault(read.staff, []).append(read)
-    return grouped
-
-
-def _signed_in_spans(reads: list[CountedRead], window: str, end: datetime) -> list[Interval]:
-    """When the person of `reads` (theirs, in order) was signed in at `window` today."""
-    spans: list[Interval] = []
-    started: datetime | None = None
-    for read in reads:
-        here = read.window == window and read.action == "in"
-        if here and started is None:
-            started = read.at
-        elif started is not None and _ends_sign_in(read, window):
-            spans.append((started, read.at))
-            started = None
-    if started is not None:
-        spans.append((started, end))
-    return spans
-
-
-def _ends_sign_in(read: CountedRead, window: str) -> bool:
-    """As HallTracker does: an `out` here, any office read, or an `in` at another window.
-
-    An `out` tapped at some other window leaves the person signed in here.
-    """
-    if read.window is None:
-        return True
-    if read.window == window:
-        return read.action == "out"
-    return read.action == "in"
-
-
 def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
     """No sign-in at their window within the grace of a period's start; resolves on sign-in.
 
@@ -145,10 +105,9 @@ def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episod
     """
     grace = timedelta(minutes=registry.hall.absent_grace_minutes)
     found: list[Episode] = []
-    reads = _reads_by_staff(day_sweep)
     for duty in day_sweep.tracker.schedule.duties:
         staff = registry.staff_by_id[duty.staff]
-        present = _signed_in_spans(reads.get(duty.staff, []), duty.window, day_sweep.until)
+        present = day_sweep.signed_in_spans(duty.staff, duty.window)
         open_episode: Episode | None = None
         for start, stop in duty.intervals:
             deadline = start + grace
@@ -178,40 +137,39 @@ def absences(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episod
 
 
 def pull_backs(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:
-    """A rostered person read at an office reader during their rostered hours."""
+    """A rostered person read at an office reader during their rostered hours.
+
+    One trip to the office is one episode, however many times the card was read there:
+    it lasts until they sign in at one of their windows again.
+    """
     schedule = day_sweep.tracker.schedule
     found: list[Episode] = []
-    reads_of = _reads_by_staff(day_sweep)
-    for staff_id in {d.staff for d in schedule.duties}:
+    for staff_id in dict.fromkeys(d.staff for d in schedule.duties):
         duties = schedule.duties_of(staff_id)
-        rostered = union([i for d in duties for i in d.intervals])
-        staff = registry.staff_by_id[staff_id]
-        reads = reads_of.get(staff_id, [])
-        current: Episode | None = None
-        for read in reads:
-            if current is not None and current.resolved_at is None:
-                if read.window and read.action == "in" and read.window in _windows_of(duties):
-                    found[-1] = current = _resolve(current, read.at, "signed_in")
-                continue
-            if read.window is None and containing(rostered, read.at):
-                duty = next(d for d in duties if containing(list(d.intervals), read.at))
-                current = Episode(
-                    "pulled_back",
-                    f"pulled_back:{staff_id}:{_iso(read.at)}",
-                    opened_at=read.at,
-                    since=read.at,
-                    window=duty.window,
-                    department=staff.department,
-                    staff=staff_id,
-                )
-                found.append(current)
-        if current is not None and current.resolved_at is None:
-            found[-1] = _resolve(current, rostered[-1][1], "day_closed", now)
+        windows = {d.window for d in duties}
+        returns = [s.start for s in day_sweep.sign_ins_of(staff_id, windows)]
+        back_at: datetime | None = None
+        for read in day_sweep.office_reads_on_duty(staff_id):
+            if found and found[-1].staff == staff_id and (back_at is None or read.at < back_at):
+                continue  # still the same trip
+            duty = next(d for d in duties if containing(list(d.intervals), read.at))
+            episode = Episode(
+                "pulled_back",
+                f"pulled_back:{staff_id}:{_iso(read.at)}",
+                opened_at=read.at,
+                since=read.at,
+                window=duty.window,
+                department=registry.staff_by_id[staff_id].department,
+                staff=staff_id,
+            )
+            back_at = next((at for at in returns if at > read.at), None)
+            if back_at is not None:
+                episode = _resolve(episode, back_at, "signed_in")
+            else:
+                rostered_end = max(i[1] for d in duties for i in d.intervals)
+                episode = _resolve(episode, rostered_end, "day_closed", now)
+            found.append(episode)
     return found
-
-
-def _windows_of(duties) -> set[str]:
-    return {d.window for d in duties}
 
 
 def offline_devices(registry: Registry, day_sweep: Sweep, now: datetime) -> list[Episode]:

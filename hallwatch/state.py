@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from copy import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -70,6 +70,16 @@ class SignIn:
 
 
 @dataclass(frozen=True)
+class SignInSpan:
+    """One sign-in of the day and when it ended (None: still signed in)."""
+
+    staff: str
+    window: str
+    start: datetime
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
 class WindowState:
     window: str
     state: WindowStateName
@@ -109,6 +119,8 @@ class HallTracker:
         self.badge_occupancy: dict[str, tuple[bool, datetime]] = {}  # window → (anyone?, since)
         self._last_counted: dict[tuple[str, str, str], datetime] = {}
         self.reads: list[CountedRead] = []  # today's counted reads of known people, in order
+        self.sign_ins: list[SignInSpan] = []  # today's sign-ins, in order, with their ends
+        self._open_sign_in: dict[str, int] = {}  # staff id → index of their open one in sign_ins
         self.latest: datetime | None = None
         self._grace = timedelta(minutes=registry.hall.empty_grace_minutes)
 
@@ -183,12 +195,17 @@ class HallTracker:
             sign_in = SignIn(person.id, device.window, read.at)
             self.signed_in[person.id] = sign_in
             self.signed_in_at.setdefault(device.window, {})[person.id] = sign_in
+            self._open_sign_in[person.id] = len(self.sign_ins)
+            self.sign_ins.append(SignInSpan(person.id, device.window, read.at))
             self._mark_badge_occupancy(device.window, read.at)
 
     def _sign_out(self, staff: str, at: datetime) -> None:
         current = self.signed_in.pop(staff, None)
         if current is not None:
             del self.signed_in_at[current.window][staff]
+            index = self._open_sign_in.pop(staff, None)
+            if index is not None:  # None: signed in before the day (carried over)
+                self.sign_ins[index] = replace(self.sign_ins[index], end=at)
             self._mark_badge_occupancy(current.window, at)
 
     def _mark_badge_occupancy(self, window: str, at: datetime) -> None:

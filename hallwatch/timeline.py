@@ -14,13 +14,14 @@ device's online state only by `HallTracker.device_online`.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from hallwatch.events import BadgeRead, Event
 from hallwatch.registry.spec import Registry
-from hallwatch.state import HallTracker, WindowStateName
+from hallwatch.schedule import Interval, containing, union
+from hallwatch.state import CountedRead, HallTracker, SignInSpan, WindowStateName
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,56 @@ class Sweep:
     windows: dict[str, list[Segment]] = field(default_factory=dict)
     devices: dict[str, list[Span]] = field(default_factory=dict)
     events_seen: int = 0  # events during the day itself (carried-over facts not counted)
+
+    # The facts every rule reads (alerts, reports, day summaries, pages): one definition each.
+
+    @property
+    def collected(self) -> bool:
+        """A working day on which at least one device of the hall reported.
+
+        On any other working day HallWatch was not collecting (not installed yet, or down):
+        nobody is scheduled, no alert is raised, and the reports list the day apart.
+        """
+        return self.tracker.schedule.working and self.events_seen > 0
+
+    def sign_ins_of(self, staff: str, windows: Collection[str] | None = None) -> list[SignInSpan]:
+        """The person's sign-ins of the day (at `windows`, when given), in order."""
+        return [
+            s
+            for s in self.tracker.sign_ins
+            if s.staff == staff and (windows is None or s.window in windows)
+        ]
+
+    def signed_in_spans(self, staff: str, window: str) -> list[Interval]:
+        """When the person was signed in at `window` today; an open sign-in runs to `until`."""
+        return [(s.start, s.end or self.until) for s in self.sign_ins_of(staff, (window,))]
+
+    def first_sign_in(self, staff: str) -> SignInSpan | None:
+        """The day's first sign-in at one of the windows the person is rostered at."""
+        windows = {d.window for d in self.tracker.schedule.duties_of(staff)}
+        return next(iter(self.sign_ins_of(staff, windows)), None)
+
+    def late_by(self, staff: str) -> timedelta | None:
+        """How long after their first duty started the first sign-in came (None: not late).
+
+        A late sign-in is at most one per person and day: a morning sign-in lasts through
+        lunch, so counting the afternoon again would only punish those who tap out to eat.
+        """
+        first = self.first_sign_in(staff)
+        starts = [i[0] for d in self.tracker.schedule.duties_of(staff) for i in d.intervals]
+        if first is None or not starts or first.start <= min(starts):
+            return None
+        return first.start - min(starts)
+
+    def office_reads_on_duty(self, staff: str) -> list[CountedRead]:
+        """The person's counted office reads during their rostered hours (leave excluded)."""
+        duties = self.tracker.schedule.duties_of(staff)
+        on_duty = union([i for d in duties for i in d.intervals])
+        return [
+            r
+            for r in self.tracker.reads
+            if r.staff == staff and r.window is None and containing(on_duty, r.at)
+        ]
 
 
 class _Recorder:

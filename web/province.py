@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up
 from hallwatch.metrics.month import Month
-from hallwatch.metrics.province import HallStanding, hall_ratio, rank_halls
+from hallwatch.metrics.province import HallStanding, hall_coverage, hall_ratio, rank_halls
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.deployment import Deployment
@@ -62,6 +62,7 @@ def _standing(registry: Registry, now: datetime, open_alerts: int) -> HallStandi
         today_ratio=hall_ratio(registry, day_totals),
         month_ratio=hall_ratio(registry, month_totals),
         open_alerts=open_alerts,
+        month_coverage=hall_coverage(registry, month_totals),
     )
 
 

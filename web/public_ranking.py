@@ -25,6 +25,7 @@ from hallwatch.metrics.month import Month
 from hallwatch.schedule import day_of
 from web.reports_page import (
     BadMonth,
+    day_label,
     export_url,
     minutes_text,
     month_label,
@@ -70,21 +71,25 @@ def ranking():
     except QueryError:
         error = gettext("数据暂时无法读取,请稍后再试。")
         return _uncached(render_template("public_ranking.html", **page, error=error), 503)
+    totals = add_up(summaries)
     rows = [
         {
             "rank": row["rank"],
             "name": row["name"],
             "percent": percent(row["staffed_ratio"]),
+            "coverage": percent(row["coverage"]),
+            "low_coverage": row["staffed_ratio"] is not None and row["rank"] is None,
             "withdrawn_days": row["withdrawn_days"],
             "empty_text": minutes_text(row["empty_minutes"]),
         }
-        for row in department_rows(registry, add_up(summaries))
+        for row in department_rows(registry, totals)
     ]
     html = render_template(
         "public_ranking.html",
         **page,
         error=None,
         rows=rows,
+        not_collected=[day_label(d) for d in sorted(totals.not_collected)],
         collected=any(s.collected for s in summaries),
         period=(month.first.isoformat(), month.last.isoformat()),
         as_of=format_date(day_of(hall, now)),  # a day, not a minute: the ETag holds all day

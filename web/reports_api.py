@@ -16,7 +16,7 @@ from flask_login import current_user
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
 from hallwatch.metrics.month import Month
-from hallwatch.metrics.report import Totals
+from hallwatch.metrics.report import Totals, coverage_gaps
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
 from web.roles import permission_required
@@ -114,6 +114,26 @@ def windows_report():
 def staff_report():
     """Per person: rostered and leave minutes, late sign-ins, absences, pull-backs."""
     return _report(staff_rows, "department", visible_departments, _range)
+
+
+@bp.get("/api/reports/coverage")
+@permission_required("read_hall")
+def coverage_report():
+    """Why coverage is short in [from, to): the working days HallWatch was not collecting
+    and the devices' offline stretches in opening hours (a dept_head: their own)."""
+    registry = _runtime().registry()
+    now = datetime.now(UTC)
+    try:
+        start, end = _range(registry, now)
+        totals = _totals(registry, start, end, now)
+    except BadParameter as exc:
+        return jsonify(error=str(exc)), 400
+    except QueryError as exc:
+        return jsonify(error=f"event store unavailable: {exc}"), 503
+    gaps = coverage_gaps(registry, totals)
+    allowed = visible_departments(current_user, registry)
+    gaps["offline"] = [r for r in gaps["offline"] if r["department"] in allowed]
+    return jsonify(gaps)
 
 
 @bp.get("/api/reports/departments")

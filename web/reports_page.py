@@ -22,7 +22,7 @@ from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, window_rows
 from hallwatch.metrics.day import ZERO, DaySummary, StaffCounts
 from hallwatch.metrics.month import CalendarCell, Month, month_calendar, worst_days
-from hallwatch.metrics.report import Totals, minutes
+from hallwatch.metrics.report import RANKED_COVERAGE, Totals, coverage_gaps, minutes
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, is_working_day
@@ -36,6 +36,7 @@ EARLIEST = Month(2000, 1)  # nothing older is stored (as the report API)
 CALENDAR_MAX_PEOPLE = 60  # more people than this in one calendar: pick a department first
 WINDOW_BARS = 30  # the worst windows charted; the table lists them all
 ATTENTION_SHOWN = 10  # people with the most incidents, linked to their calendar row
+OFFLINE_SHOWN = 20  # the longest device outages listed as the reason for low coverage
 BAR_ROW_PX = 34  # one chart row: its label line and its bar
 BAR_TEXT_Y, BAR_Y, BAR_HEIGHT = 13, 18, 10  # within a row
 
@@ -219,6 +220,7 @@ def month_report():
         downloads=downloads(month),
         ranking=_ranking(registry, totals, allowed, month, last_day),
         windows=_windows(registry, totals, summaries, department, last_day),
+        coverage=_coverage(registry, totals, department, last_day),
         attention=_attention(registry, totals, allowed, department, month),
         calendar=_calendar(registry, month, summaries, allowed, department, today),
         departments=[d for d in registry.departments if d.id in allowed],
@@ -254,6 +256,8 @@ def _ranking(
             {
                 **row,
                 "percent": percent(row["staffed_ratio"]),
+                "coverage_text": percent(row["coverage"]),
+                "low_coverage": row["staffed_ratio"] is not None and row["rank"] is None,
                 "empty_text": minutes_text(row["empty_minutes"]),
                 "detail": _month_url(month, row["department"]) + "#windows",
                 "page": url_for(
@@ -303,6 +307,8 @@ def _windows(
                 "name": names[row["window"]].name,
                 "department_name": dept.name if dept else row["department"],
                 "percent": percent(row["staffed_ratio"]),
+                "coverage_text": percent(row["coverage"]),
+                "low_coverage": (row["coverage"] or 1.0) < RANKED_COVERAGE,
                 "empty_text": minutes_text(row["empty_minutes"]),
                 "unknown_text": minutes_text(row["unknown_minutes"]),
                 "worst_day": day_label(day) if row["window"] in worst else None,
@@ -325,6 +331,36 @@ def _windows(
         ]
     )
     return {"rows": rows, "chart": chart, "more": sum(1 for r in rows if r["empty_minutes"] > 0)}
+
+
+def _coverage(registry: Registry, totals: Totals, department: str | None, last_day: date) -> dict:
+    """Why coverage is short: the days HallWatch was not collecting, and the devices of the
+    windows in view that were offline in opening hours, longest first (each linked to
+    that window's day)."""
+    gaps = coverage_gaps(registry, totals)
+    visible = visible_windows(current_user, registry)
+    names = registry.window_by_id
+    offline = []
+    for row in gaps["offline"]:
+        window = row["window"]
+        if window not in visible or department not in (None, row["department"]):
+            continue
+        start = datetime.fromisoformat(row["from"]).astimezone(registry.hall.tz)
+        end = datetime.fromisoformat(row["to"]).astimezone(registry.hall.tz)
+        offline.append(
+            {
+                **row,
+                "window_name": names[window].name,
+                "when": f"{day_label(start.date())} {start:%H:%M}–{end:%H:%M}",
+                "minutes_text": minutes_text(row["minutes"]),
+                "link": url_for("window.show", window_id=window, day=start.date().isoformat()),
+            }
+        )
+    return {
+        "not_collected": [day_label(date.fromisoformat(d)) for d in gaps["not_collected"]],
+        "offline": offline[:OFFLINE_SHOWN],
+        "more": max(0, len(offline) - OFFLINE_SHOWN),
+    }
 
 
 def _attention(

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from hallwatch.alert_kinds import Episode
 from hallwatch.events import Event
 from hallwatch.registry.spec import Registry
-from hallwatch.rules import absences, withdrawals
-from hallwatch.schedule import Interval, containing, local_midnight, union
+from hallwatch.rules import absences, pull_backs, withdrawals
+from hallwatch.schedule import Interval, local_midnight, union
 from hallwatch.timeline import Segment, Sweep, sweep
 
 ZERO = timedelta(0)
@@ -61,9 +61,11 @@ class StaffCounts:
 class DaySummary:
     """One hall day within [start, end): what the reports add up.
 
-    `collected` is False for a day without a single device event (all its
-    scheduled time is then unknown). `withdrawn` holds the windows with a
-    `withdrawn` episode raised within the range.
+    `collected` is False for a day without a single device event: on a `working` day
+    that means HallWatch was not collecting, and nobody is scheduled (the reports list
+    such days apart). `withdrawn` holds the windows with a `withdrawn` episode raised
+    within the range; `offline` the stretches of opening hours in the range during
+    which each device was offline (the reason a window's minutes were unknown).
     """
 
     day: date
@@ -73,6 +75,13 @@ class DaySummary:
     windows: dict[str, WindowMinutes] = field(default_factory=dict)
     staff: dict[str, StaffCounts] = field(default_factory=dict)
     withdrawn: frozenset[str] = frozenset()
+    working: bool = False
+    offline: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+
+    @property
+    def not_collected(self) -> bool:
+        """A working day on which HallWatch was not collecting (listed apart in reports)."""
+        return self.working and not self.collected
 
 
 def day_summary(
@@ -90,16 +99,16 @@ def day_summary(
     day_sweep = sweep(registry, events, day, now)
     lo = max(start or day_start, day_start)
     hi = max(lo, min(end or day_sweep.until, day_sweep.until))
-    collected = day_sweep.tracker.schedule.working and day_sweep.events_seen > 0
+    collected = day_sweep.collected
     windows = {
         w.id: window_minutes(day_sweep.windows.get(w.id, []), lo, hi, collected)
         for w in registry.windows
     }
-    # Episodes only for a day the system was collecting, as `rules.episodes_of_day`.
     absent = absences(registry, day_sweep, now) if collected else []
+    pulled = pull_backs(registry, day_sweep, now) if collected else []
     withdrawn = withdrawals(registry, day_sweep, now) if collected else []
     staff = {
-        staff_id: _staff_counts(day_sweep, staff_id, absent, lo, hi)
+        staff_id: _staff_counts(day_sweep, staff_id, [*absent, *pulled], lo, hi)
         for staff_id in dict.fromkeys(d.staff for d in day_sweep.tracker.schedule.duties)
     }
     return DaySummary(
@@ -110,63 +119,55 @@ def day_summary(
         windows,
         staff,
         frozenset(e.window for e in withdrawn if e.window and lo <= e.opened_at < hi),
+        working=day_sweep.tracker.schedule.working,
+        offline=_offline_in_hours(day_sweep, lo, hi) if collected else {},
     )
 
 
 def window_minutes(
     segments: list[Segment], lo: datetime, hi: datetime, collected: bool = True
 ) -> WindowMinutes:
-    """A window's scheduled time in [lo, hi) by state; `closed` segments are not scheduled."""
+    """A window's scheduled time in [lo, hi) by state; `closed` segments are not scheduled,
+    and on a day HallWatch was not collecting nothing is."""
     by_state = dict.fromkeys(("staffed", "away", "empty", "unknown"), ZERO)
+    if not collected:
+        return WindowMinutes()
     for segment in segments:
         if segment.state == "closed":
             continue
         overlap = min(segment.end, hi) - max(segment.start, lo)
         if overlap > ZERO:
-            by_state[segment.state if collected else "unknown"] += overlap
+            by_state[segment.state] += overlap
     return WindowMinutes(scheduled=sum(by_state.values(), ZERO), **by_state)
 
 
-def late_sign_in(day_sweep: Sweep, staff_id: str) -> datetime | None:
-    """The day's first sign-in at a rostered window, when it came after duty had started."""
-    duties = day_sweep.tracker.schedule.duties_of(staff_id)
-    intervals = sorted(i for d in duties for i in d.intervals)
-    if not intervals:
-        return None
-    windows = {d.window for d in duties}
-    first = next(
-        (
-            r
-            for r in day_sweep.tracker.reads
-            if r.staff == staff_id and r.window in windows and r.action == "in"
-        ),
-        None,
-    )
-    return first.at if first is not None and first.at > intervals[0][0] else None
-
-
-def office_reads_on_duty(day_sweep: Sweep, staff_id: str) -> list[datetime]:
-    """Counted office reads of a person during their rostered hours (leave excluded)."""
-    duties = day_sweep.tracker.schedule.duties_of(staff_id)
-    on_duty = union([i for d in duties for i in d.intervals])
-    return [
-        r.at
-        for r in day_sweep.tracker.reads
-        if r.staff == staff_id and r.window is None and containing(on_duty, r.at)
-    ]
+def _offline_in_hours(day_sweep: Sweep, lo: datetime, hi: datetime) -> dict[str, tuple]:
+    """Device → its offline stretches within the hall's opening periods and [lo, hi)."""
+    hours = [(max(a, lo), min(b, hi)) for a, b in day_sweep.tracker.schedule.hall_periods]
+    hours = [(a, b) for a, b in hours if a < b]
+    found: dict[str, tuple] = {}
+    for device, spans in day_sweep.devices.items():
+        offline = [(s.start, s.end) for s in spans if not s.online]
+        stretches = tuple(
+            (max(a, c), min(b, d)) for a, b in offline for c, d in hours if a < d and c < b
+        )
+        if stretches:
+            found[device] = stretches
+    return found
 
 
 def _staff_counts(
-    day_sweep: Sweep, staff_id: str, absent: list[Episode], lo: datetime, hi: datetime
+    day_sweep: Sweep, staff_id: str, episodes: list[Episode], lo: datetime, hi: datetime
 ) -> StaffCounts:
     duties = day_sweep.tracker.schedule.duties_of(staff_id)
-    late = late_sign_in(day_sweep, staff_id)
+    late = day_sweep.first_sign_in(staff_id) if day_sweep.late_by(staff_id) else None
+    mine = [e for e in episodes if e.staff == staff_id and lo <= e.opened_at < hi]
     return StaffCounts(
         rostered=clipped_length(union([p for d in duties for p in d.periods]), lo, hi),
         leave=clipped_length(union([p for d in duties for p in d.leave]), lo, hi),
-        late_sign_ins=int(late is not None and lo <= late < hi),
-        absences=sum(1 for e in absent if e.staff == staff_id and lo <= e.opened_at < hi),
-        pulled_back=sum(1 for at in office_reads_on_duty(day_sweep, staff_id) if lo <= at < hi),
+        late_sign_ins=int(late is not None and lo <= late.start < hi),
+        absences=sum(1 for e in mine if e.kind == "absent"),
+        pulled_back=sum(1 for e in mine if e.kind == "pulled_back"),
     )
 
 

@@ -29,7 +29,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hallwatch.metrics.day import DaySummary
 from hallwatch.metrics.month import Month
-from hallwatch.metrics.report import add_up, department_rows, staff_rows, window_rows
+from hallwatch.metrics.report import (
+    RANKED_COVERAGE,
+    add_up,
+    department_rows,
+    staff_rows,
+    window_rows,
+)
 from hallwatch.registry.spec import HallSettings, Registry, Window
 from hallwatch.schedule import is_working_day
 
@@ -82,10 +88,12 @@ RANKING = Table(
         Column("部门编号", "department"),
         Column("部门", "name"),
         Column("在岗率", "staffed_ratio", "ratio"),
+        Column("数据覆盖率", "coverage", "ratio"),
         Column("空岗分钟", "empty_minutes", "minutes"),
         Column("缺勤次数", "absences", "count"),
         Column("被抽回次数", "pulled_back", "count"),
         Column("撤岗天数", "withdrawn_days", "count"),
+        Column("备注", "note"),
     ),
 )
 WINDOWS_BY_DAY = Table(
@@ -104,6 +112,8 @@ WINDOWS_BY_DAY = Table(
         Column("空岗分钟", "empty_minutes", "minutes"),
         Column("状态未知分钟", "unknown_minutes", "minutes"),
         Column("在岗率", "staffed_ratio", "ratio"),
+        Column("数据覆盖率", "coverage", "ratio"),
+        Column("备注", "note"),
     ),
 )
 STAFF = Table(
@@ -145,6 +155,7 @@ class MonthReport:
     windows_by_day: list[dict]
     staff: list[dict]
     scope: str | None = None  # the departments shown, when not the whole hall
+    not_collected: tuple[date, ...] = ()  # working days HallWatch was not collecting
 
     @property
     def month_label(self) -> str:
@@ -188,7 +199,11 @@ def month_report(
 
     names = {d.id: d.name for d in registry.departments}
     totals = add_up(days)
-    ranking = [r for r in department_rows(registry, totals) if dept_shown(r["department"])]
+    ranking = [
+        {**r, "note": ranking_note(r)}
+        for r in department_rows(registry, totals)
+        if dept_shown(r["department"])
+    ]
     people = registry.staff_by_id
     staff = [
         {**r, "name": people[r["staff"]].name, "department_name": names.get(r["department"], "")}
@@ -206,7 +221,25 @@ def month_report(
         windows_by_day=list(_windows_by_day(registry, days, names, window_shown)),
         staff=staff,
         scope=scope,
+        not_collected=tuple(sorted(totals.not_collected)),
     )
+
+
+def ranking_note(row: dict) -> str:
+    """Why a department has no rank (contract §5: coverage below 95 %, or nothing measured)."""
+    if row["rank"] is not None:
+        return ""
+    if row["staffed_ratio"] is None:
+        return "无可计量的排班时间，不参与排名"
+    return f"数据覆盖率低于 {RANKED_COVERAGE:.0%}，不参与排名"
+
+
+def not_collected_text(days: Sequence[date]) -> str:
+    """The line that lists the working days HallWatch was not collecting, or ""."""
+    if not days:
+        return ""
+    listed = "、".join(f"{d.month}月{d.day}日" for d in days)
+    return f"系统未采集数据的工作日（不计入任何部门和人员）：{listed}"
 
 
 def _windows_by_day(registry, days, names, window_shown) -> Iterable[dict]:
@@ -215,6 +248,7 @@ def _windows_by_day(registry, days, names, window_shown) -> Iterable[dict]:
     for summary in sorted(days, key=lambda s: s.day):
         if not is_working_day(registry.hall, summary.day):
             continue
+        note = "系统未采集数据，不计入" if summary.not_collected else ""
         for row in window_rows(registry, add_up([summary])):
             if window_shown(windows[row["window"]]):
                 yield {
@@ -223,6 +257,7 @@ def _windows_by_day(registry, days, names, window_shown) -> Iterable[dict]:
                     "department_name": names.get(row["department"], ""),
                     "window_name": windows[row["window"]].name,
                     **row,
+                    "note": note,
                 }
 
 
@@ -270,7 +305,8 @@ def ranking_csv(rows: list[dict], *, public: bool) -> bytes:
     Only the ranking's own columns are written, by name, whatever else a row
     holds. A `public` file leaves out absences and pull-backs too (INSIDE_ONLY).
     """
-    return table_csv(PUBLIC_RANKING if public else RANKING, rows)
+    noted = [{**r, "note": ranking_note(r)} for r in rows]
+    return table_csv(PUBLIC_RANKING if public else RANKING, noted)
 
 
 def csv_files(report: MonthReport) -> dict[str, bytes]:
@@ -331,6 +367,10 @@ def _table_sheet(ws: Worksheet, report: MonthReport, table: Table) -> None:
     ws.append(table.headers)
     for row in report.rows(table):
         ws.append([row[c.key] for c in columns])
+    data_end = ws.max_row
+    if table is RANKING and report.not_collected:
+        ws.append([])
+        ws.append([not_collected_text(report.not_collected)])
     for line in (TITLE_ROW, PERIOD_ROW):
         ws.merge_cells(f"A{line}:{last}{line}")
     ws[f"A{TITLE_ROW}"].font = TITLE_FONT
@@ -343,14 +383,15 @@ def _table_sheet(ws: Worksheet, report: MonthReport, table: Table) -> None:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for index, column in enumerate(columns, start=1):
         number_format = NUMBER_FORMATS.get(column.kind)
-        for (cell,) in ws.iter_rows(min_row=FIRST_DATA_ROW, min_col=index, max_col=index):
+        cells = ws.iter_rows(min_row=FIRST_DATA_ROW, max_row=data_end, min_col=index, max_col=index)
+        for (cell,) in cells:
             cell.border = GRID
             if number_format:
                 cell.number_format = number_format
         ws.column_dimensions[get_column_letter(index)].width = _width(table, report, column)
     _as_text(ws)
     ws.freeze_panes = f"A{FIRST_DATA_ROW}"
-    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{max(ws.max_row, HEADER_ROW)}"
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{max(data_end, HEADER_ROW)}"
     _print_setup(ws, repeat=f"{HEADER_ROW}:{HEADER_ROW}")
 
 
@@ -397,14 +438,18 @@ def counting_rules(hall: HallSettings) -> list[str]:
         "在岗：座位有人（无座位传感器的窗口以有人签到为准）。"
         f"暂离：座位空出不满 {empty} 分钟；空岗：座位空出满 {empty} 分钟及以后，"
         "从座位空出与办公时段开始两者中较晚的时刻起算。",
-        "状态未知：座位传感器离线或尚未报告。某个工作日系统未收到任何设备数据时，"
-        "当日全部排班时间计为状态未知，不计缺勤和撤岗。",
+        "状态未知：座位传感器离线或尚未报告。",
+        "某个工作日全厅没有任何设备上报数据（系统尚未安装或未在采集）时，当日不计入任何部门和"
+        "人员的排班时间，不计缺勤和撤岗，并在汇总表下单独列出。",
         "在岗率 = 在岗分钟 ÷（排班分钟 − 状态未知分钟）；分母为 0 时为空，该部门不参与排名。",
+        "数据覆盖率 =（排班分钟 − 状态未知分钟）÷ 排班分钟。状态未知的时间不计入在岗率，"
+        f"为防止拔掉传感器反而提高排名，数据覆盖率低于 {RANKED_COVERAGE:.0%} 的部门不参与排名，"
+        "列在排名之后并注明其覆盖率。",
         "迟到签到：每人每天至多一次，即当天在本人排班窗口的首次签到晚于其第一个值班时段的开始。",
         f"缺勤：排班人员在办公时段开始后 {absent} 分钟内未在窗口签到，计一次；"
         "上午缺勤持续到下午仍只计一次。",
-        "被抽回：排班时间内（请假时间除外）在本部门办公室读卡的次数；"
-        "同一张卡在同一读卡器 60 秒内重复读卡只计一次。",
+        "被抽回：排班时间内（请假时间除外）在本部门办公室读卡，计一次，直到本人回到排班窗口"
+        "签到为止；期间在办公室多次读卡仍只计一次，与告警一致。",
         "撤岗天数：部门至少有一个排班窗口在当天办公时间内一分钟也未在岗的天数。",
         "排班分钟含请假时间；请假分钟为其中已批准请假所占的部分。",
         "排名：在岗率高者在前；在岗率相同时，依次比较撤岗天数、空岗分钟、缺勤次数、被抽回次数，"

@@ -3,8 +3,9 @@
 A hall's staffed ratio is its windows' staffed time ÷ their measured time
 (scheduled − unknown), summed exactly before dividing, as a department's is.
 Ranking, best first: the month's staffed ratio, then today's, then fewer open
-alerts; halls equal on all three share a rank ("1, 2, 2, 4"); a hall with
-nothing measured this month is unranked and listed last, by id.
+alerts; halls equal on all three share a rank ("1, 2, 2, 4"). As for departments,
+a hall measured less than 95 % of its scheduled time this month (its coverage),
+or not at all, is unranked and listed after the ranked ones, best covered first.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hallwatch.metrics.day import WindowMinutes
-from hallwatch.metrics.report import Totals, ratio
+from hallwatch.metrics.report import RANKED_COVERAGE, Totals, coverage, ratio
 from hallwatch.registry.spec import Registry
+
+
+def hall_minutes(registry: Registry, totals: Totals) -> WindowMinutes:
+    """All the hall's windows' minutes, summed exactly."""
+    return sum((totals.window(w.id) for w in registry.windows), WindowMinutes())
 
 
 def hall_ratio(registry: Registry, totals: Totals) -> float | None:
     """Staffed ÷ measured time over all the hall's windows, to 0.001; None when nothing counts."""
-    summed = WindowMinutes()
-    for window in registry.windows:
-        summed = summed + totals.window(window.id)
+    summed = hall_minutes(registry, totals)
     return ratio(summed.staffed, summed.measured)
+
+
+def hall_coverage(registry: Registry, totals: Totals) -> float | None:
+    """Measured ÷ scheduled time over all the hall's windows, to 0.001."""
+    return coverage(hall_minutes(registry, totals))
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class HallStanding:
     today_ratio: float | None
     month_ratio: float | None
     open_alerts: int
+    month_coverage: float | None = None
 
     def row(self) -> dict:
         return {
@@ -44,8 +54,13 @@ class HallStanding:
             "staffed_now": self.staffed_now,
             "today_staffed_ratio": self.today_ratio,
             "month_staffed_ratio": self.month_ratio,
+            "month_coverage": self.month_coverage,
             "open_alerts": self.open_alerts,
         }
+
+    @property
+    def ranked(self) -> bool:
+        return self.month_ratio is not None and (self.month_coverage or 0.0) >= RANKED_COVERAGE
 
 
 def _rank_key(hall: HallStanding) -> tuple:
@@ -53,11 +68,11 @@ def _rank_key(hall: HallStanding) -> tuple:
 
 
 def rank_halls(halls: list[HallStanding]) -> list[dict]:
-    """The halls' rows, best first, each with its `rank` (None: nothing measured this month)."""
-    ranked = sorted(
-        (h for h in halls if h.month_ratio is not None), key=lambda h: (_rank_key(h), h.hall)
+    """The halls' rows, best first, each with its `rank` (None: not covered enough this month)."""
+    ranked = sorted((h for h in halls if h.ranked), key=lambda h: (_rank_key(h), h.hall))
+    unranked = sorted(
+        (h for h in halls if not h.ranked), key=lambda h: (-(h.month_coverage or 0.0), h.hall)
     )
-    unranked = sorted((h for h in halls if h.month_ratio is None), key=lambda h: h.hall)
     rows: list[dict] = []
     previous: HallStanding | None = None
     for position, hall in enumerate(ranked, start=1):

@@ -15,20 +15,26 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from hallwatch.metrics.day import ZERO, DaySummary, StaffCounts, WindowMinutes
 from hallwatch.registry.spec import Registry
+from hallwatch.schedule import Interval, union
 
 MICROSECONDS_PER_MINUTE = Decimal(60_000_000)
 MINUTES_STEP = Decimal("0.1")  # contract §5: minutes to 0.1
-RATIO_STEP = Decimal("0.001")  # staffed_ratio to 0.1 %
+RATIO_STEP = Decimal("0.001")  # staffed_ratio and coverage to 0.1 %
+RANKED_COVERAGE = 0.95  # contract §5: only departments measured at least this much are ranked
 _MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
 class Totals:
-    """Summed day summaries: per window, per person, and the days each window was withdrawn."""
+    """Summed day summaries: per window, per person, the days each window was withdrawn,
+    the working days HallWatch was not collecting, and each device's offline stretches
+    in opening hours (why minutes were unknown)."""
 
     windows: dict[str, WindowMinutes] = field(default_factory=dict)
     staff: dict[str, StaffCounts] = field(default_factory=dict)
     withdrawn: dict[str, set[date]] = field(default_factory=dict)
+    not_collected: set[date] = field(default_factory=set)
+    offline: dict[str, list[Interval]] = field(default_factory=dict)
 
     def window(self, window: str) -> WindowMinutes:
         return self.windows.get(window, WindowMinutes())
@@ -47,6 +53,10 @@ def add_up(summaries: Iterable[DaySummary]) -> Totals:
             totals.staff[staff] = totals.person(staff) + counts
         for window in summary.withdrawn:
             totals.withdrawn.setdefault(window, set()).add(summary.day)
+        if summary.not_collected:
+            totals.not_collected.add(summary.day)
+        for device, stretches in summary.offline.items():
+            totals.offline[device] = union([*totals.offline.get(device, []), *stretches])
     return totals
 
 
@@ -64,6 +74,11 @@ def ratio(part: timedelta, whole: timedelta) -> float | None:
     return float(exact.quantize(RATIO_STEP, ROUND_HALF_UP))
 
 
+def coverage(m: WindowMinutes) -> float | None:
+    """(scheduled − unknown) ÷ scheduled to 0.001: how much of the time was measured."""
+    return ratio(m.measured, m.scheduled)
+
+
 def window_rows(registry: Registry, totals: Totals) -> list[dict]:
     """One §5 object per window, in registry order."""
     rows = []
@@ -79,6 +94,7 @@ def window_rows(registry: Registry, totals: Totals) -> list[dict]:
                 "empty_minutes": minutes(m.empty),
                 "unknown_minutes": minutes(m.unknown),
                 "staffed_ratio": ratio(m.staffed, m.measured),
+                "coverage": coverage(m),
             }
         )
     return rows
@@ -103,6 +119,35 @@ def staff_rows(registry: Registry, totals: Totals) -> list[dict]:
     return rows
 
 
+def coverage_gaps(registry: Registry, totals: Totals) -> dict:
+    """Why coverage is short: the working days HallWatch was not collecting, and each seat
+    sensor's offline stretches within opening hours (with the window and department it
+    serves), longest first. Only seat sensors make a window's minutes unknown."""
+    seat_sensors = {d for ids in registry.seat_sensors.values() for d in ids}
+    offline = []
+    for device_id, stretches in totals.offline.items():
+        device = registry.device_by_id.get(device_id)
+        if device is None or device_id not in seat_sensors:
+            continue
+        window = registry.window_by_id.get(device.window) if device.window else None
+        for start, end in stretches:
+            offline.append(
+                {
+                    "device": device_id,
+                    "window": device.window,
+                    "department": window.department if window else device.department,
+                    "from": start.astimezone(registry.hall.tz).isoformat(),
+                    "to": end.astimezone(registry.hall.tz).isoformat(),
+                    "minutes": minutes(end - start),
+                }
+            )
+    offline.sort(key=lambda r: (-r["minutes"], r["from"], r["device"]))
+    return {
+        "not_collected": [day.isoformat() for day in sorted(totals.not_collected)],
+        "offline": offline,
+    }
+
+
 def department_rows(registry: Registry, totals: Totals) -> list[dict]:
     """One §5 object per department, best first, ranked (see `hallwatch.metrics`)."""
     rows = [_department_row(registry, totals, d.id, d.name) for d in registry.departments]
@@ -120,6 +165,7 @@ def _department_row(registry: Registry, totals: Totals, department: str, name: s
         "name": name,
         "rank": None,
         "staffed_ratio": ratio(m.staffed, m.measured),
+        "coverage": coverage(m),
         "empty_minutes": minutes(m.empty),
         "absences": c.absences,
         "pulled_back": c.pulled_back,
@@ -138,17 +184,22 @@ def rank_key(row: dict) -> tuple:
     )
 
 
+def ranked(row: dict) -> bool:
+    """Whether a department takes part in the ranking: measured, and covered enough that
+    an unplugged sensor cannot lift it (unknown minutes are not in its ratio)."""
+    return row["staffed_ratio"] is not None and (row["coverage"] or 0.0) >= RANKED_COVERAGE
+
+
 def rank(rows: list[dict]) -> list[dict]:
-    """Rows sorted best first with competition ranks ("1, 2, 2, 4"); no ratio: unranked, last."""
-    ranked = sorted(
-        (r for r in rows if r["staffed_ratio"] is not None),
-        key=lambda r: (rank_key(r), r["department"]),
-    )
+    """Rows sorted best first with competition ranks ("1, 2, 2, 4"); the departments not
+    ranked follow with rank None, best covered first."""
+    ranked_rows = sorted(filter(ranked, rows), key=lambda r: (rank_key(r), r["department"]))
     unranked = sorted(
-        (r for r in rows if r["staffed_ratio"] is None), key=lambda r: r["department"]
+        (r for r in rows if not ranked(r)),
+        key=lambda r: (-(r["coverage"] or 0.0), r["department"]),
     )
     result = []
-    for position, row in enumerate(ranked, start=1):
+    for position, row in enumerate(ranked_rows, start=1):
         tied = result and rank_key(result[-1]) == rank_key(row)
         result.append({**row, "rank": result[-1]["rank"] if tied else position})
     return result + [{**row, "rank": None} for row in unranked]

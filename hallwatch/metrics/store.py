@@ -33,7 +33,7 @@ from hallwatch.registry.models import ID_LEN, Base, UTCDateTime
 from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 from hallwatch.schedule import is_working_day, local_midnight, works_on
 
-FORMAT = 1  # of the JSON and of the fingerprint: bump to recompute every stored day
+FORMAT = 2  # of the JSON and of the fingerprint: bump to recompute every stored day
 FINGERPRINT_LEN = 64  # sha256, hex
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -109,6 +109,11 @@ def summary_to_json(summary: DaySummary) -> str:
                 for s, c in summary.staff.items()
             },
             "withdrawn": sorted(summary.withdrawn),
+            "working": summary.working,
+            "offline": {
+                d: [[_instant(a), _instant(b)] for a, b in stretches]
+                for d, stretches in summary.offline.items()
+            },
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -135,7 +140,16 @@ def summary_from_json(text: str, tz: tzinfo = UTC) -> DaySummary:
             for s, values in data["staff"].items()
         },
         withdrawn=frozenset(data["withdrawn"]),
+        working=data["working"],
+        offline={
+            d: tuple((_at(a, tz), _at(b, tz)) for a, b in stretches)
+            for d, stretches in data["offline"].items()
+        },
     )
+
+
+def _at(microseconds: int, tz: tzinfo) -> datetime:
+    return (_EPOCH + microseconds * _MICROSECOND).astimezone(tz)
 
 
 def _value(value: timedelta | int) -> int:

@@ -73,8 +73,14 @@ def download(hall: Deployment, path: str, user=BOSS, status=200, **query):
 
 
 def rows(ws) -> list[tuple]:
-    """The data rows of a sheet: below the title, the period line and the header row."""
-    return list(ws.iter_rows(min_row=4, values_only=True))
+    """The data rows of a sheet: below the title, the period line and the header row, down to
+    the first empty row (the summary lists the days not collected below its table)."""
+    found = []
+    for row in ws.iter_rows(min_row=4, values_only=True):
+        if all(value is None for value in row):
+            break
+        found.append(row)
+    return found
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -82,7 +88,8 @@ def read_csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
-RANKING_KEYS = ("rank", "department", "name", "staffed_ratio", "empty_minutes", "absences")
+RANKING_KEYS = ("rank", "department", "name", "staffed_ratio", "coverage", "empty_minutes")
+RANKING_KEYS += ("absences",)
 RANKING_KEYS += ("pulled_back", "withdrawn_days")
 STAFF_KEYS = ("rostered_minutes", "leave_minutes", "late_sign_ins", "absences", "pulled_back")
 
@@ -100,7 +107,9 @@ def test_the_command_writes_the_month_as_a_workbook(hall):
     assert book.sheetnames == ["汇总", "窗口逐日", "人员", "说明"]
     assert book["汇总"]["A1"].value == "测试大厅 2026年11月部门在岗情况排名"
     ranking = api(hall, "/api/reports/departments", month=MONTH)
-    assert rows(book["汇总"]) == [tuple(r[k] for k in RANKING_KEYS) for r in ranking]
+    assert [r[:-1] for r in rows(book["汇总"])] == [
+        tuple(r[k] for k in RANKING_KEYS) for r in ranking
+    ]
     monday = [r for r in rows(book["窗口逐日"]) if r[0].date().isoformat() == "2026-11-23"]
     windows = api(hall, "/api/reports/windows", **THE_MONDAY)
     assert [r[3:] for r in monday] == [
@@ -113,6 +122,8 @@ def test_the_command_writes_the_month_as_a_workbook(hall):
             w["empty_minutes"],
             w["unknown_minutes"],
             w["staffed_ratio"],
+            w["coverage"],
+            None,
         )
         for w in windows
     ]
@@ -135,7 +146,18 @@ def test_the_command_writes_three_csv_files_to_a_directory_or_a_zip(hall):
     ranking = api(hall, "/api/reports/departments", month=MONTH)
     written = (folder / names[0]).read_bytes()
     assert written == ranking_csv(ranking, public=False)
-    assert read_csv(written)[1] == ["1", "tax", "税务局", "100.0%", "0.0", "0", "0", "0"]
+    assert read_csv(written)[1] == [
+        "1",
+        "tax",
+        "税务局",
+        "100.0%",
+        "100.0%",
+        "0.0",
+        "0",
+        "0",
+        "0",
+        "",
+    ]
     assert read_csv((folder / names[2]).read_bytes())[0][:2] == ["人员编号", "姓名"]
     hallwatch("report", "--month", MONTH, "--format", "csv", "--out", str(archive), env=hall.env)
     with zipfile.ZipFile(archive) as zipped:
@@ -183,7 +205,7 @@ def test_a_department_head_downloads_only_their_department_with_its_rank_in_the_
     assert unquote(quoted) == "测试大厅-民政局-2026-11-在岗情况报表.xlsx"
     book = load_workbook(io.BytesIO(response.data))
     [civil] = rows(book["汇总"])
-    assert civil[:4] == (2, "civil", "民政局", 0.554)  # second in the whole hall
+    assert civil[:5] == (2, "civil", "民政局", 0.554, 1.0)  # second in the whole hall
     assert {r[3] for r in rows(book["窗口逐日"])} == {"W01", "W02"}
     assert [r[1] for r in rows(book["人员"])] == ["张三", "李四"]
     tax = download(hall, f"/reports/{MONTH}.zip", user=TAX_HEAD)
@@ -203,11 +225,20 @@ def test_the_public_ranking_is_the_last_ended_month_without_what_could_name_a_pe
         unquote(disposition.split("filename*=UTF-8''")[1]) == f"测试大厅-{PUBLISHED}-部门排名.csv"
     )
     lines = read_csv(response.data)
-    assert lines[0] == ["排名", "部门编号", "部门", "在岗率", "空岗分钟", "撤岗天数"]
+    assert lines[0] == [
+        "排名",
+        "部门编号",
+        "部门",
+        "在岗率",
+        "数据覆盖率",
+        "空岗分钟",
+        "撤岗天数",
+        "备注",
+    ]
     ranking = api(hall, "/api/reports/departments", month=PUBLISHED)
     assert lines[1:] == [
         [str(r["rank"]), r["department"], r["name"], f"{r['staffed_ratio'] * 100:.1f}%"]
-        + [f"{r['empty_minutes']:.1f}", str(r["withdrawn_days"])]
+        + [f"{r['coverage'] * 100:.1f}%", f"{r['empty_minutes']:.1f}", str(r["withdrawn_days"]), ""]
         for r in ranking
     ]
     assert [line[2] for line in lines[1:]] == ["税务局", "民政局"]

@@ -107,6 +107,7 @@ def test_window_minutes_of_a_hand_built_day(app):
             "empty_minutes": 20.0,
             "unknown_minutes": 0.0,
             "staffed_ratio": 0.929,
+            "coverage": 1.0,
         },
         {
             # away 09:00–09:05; staffed until the office read at 10:20; then away for the
@@ -119,6 +120,7 @@ def test_window_minutes_of_a_hand_built_day(app):
             "empty_minutes": 320.0,
             "unknown_minutes": 0.0,
             "staffed_ratio": 0.179,
+            "coverage": 1.0,
         },
         {
             "window": "W03",
@@ -129,6 +131,7 @@ def test_window_minutes_of_a_hand_built_day(app):
             "empty_minutes": 0.0,
             "unknown_minutes": 0.0,
             "staffed_ratio": 1.0,
+            "coverage": 1.0,
         },
     ]
 
@@ -170,6 +173,7 @@ def test_the_month_ranks_departments_best_first(app):
             "name": "税务局",
             "rank": 1,
             "staffed_ratio": 1.0,
+            "coverage": 1.0,
             "empty_minutes": 0.0,
             "absences": 0,
             "pulled_back": 0,
@@ -179,7 +183,9 @@ def test_the_month_ranks_departments_best_first(app):
             "department": "civil",
             "name": "民政局",
             "rank": 2,
-            "staffed_ratio": 0.554,  # (390 + 75) / 840; days without any event are unknown
+            # (390 + 75) / 840; the days without any event are not scheduled for anyone
+            "staffed_ratio": 0.554,
+            "coverage": 1.0,
             "empty_minutes": 340.0,
             "absences": 2,
             "pulled_back": 1,
@@ -187,6 +193,56 @@ def test_the_month_ranks_departments_best_first(app):
         },
     ]
     assert get(app, "/api/reports/departments", month="2026-11") == rows  # from the cache
+
+
+def test_the_days_hallwatch_was_not_collecting_are_listed_apart(app):
+    gaps = get(app, "/api/reports/coverage", **{"from": "2026-11-23", "to": "2026-11-28"})
+    # Only Monday had events: Tuesday to Friday are listed, not counted as unknown minutes.
+    assert gaps == {
+        "not_collected": ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"],
+        "offline": [],
+    }
+
+
+# 张三's seat sensor says it is going offline at 10:00 and is back only at 15:00.
+UNPLUGGED = [
+    (DeviceStatus("desk-w01-seat", at("08:00"), True), None),
+    (PresenceReport("desk-w01-seat", at("09:00"), True), None),
+    (BadgeRead("desk-w01-card", at("09:00"), "04A1B2C3"), "s001"),
+    (BadgeRead("desk-w02-card", at("09:00"), "04A1B2C4"), "s002"),
+    (BadgeRead("desk-w03-card", at("09:00"), "04A1B2C5"), "s003"),
+    (DeviceStatus("desk-w01-seat", at("10:00"), False), None),
+    (DeviceStatus("desk-w01-seat", at("15:00"), True), None),
+    (PresenceReport("desk-w01-seat", at("15:00"), True), None),
+]
+
+
+def test_an_unplugged_sensor_does_not_lift_a_department_into_the_ranking(influxd, tmp_path):
+    lines = [event_point(e, staff).to_line() for e, staff in UNPLUGGED]
+    with hall_deployment(influxd.url, tmp_path, REPORT_HALL, USERS, lines) as (_, app):
+        [tax, civil] = get(app, "/api/reports/departments", month="2026-11")
+        w01 = by(get(app, "/api/reports/windows", **THE_DAY), "window")["W01"]
+        gaps = get(app, "/api/reports/coverage", **THE_DAY)
+    # W01 was unknown 10:00–12:00 and 13:30–15:00 (210 of its 420 minutes): its ratio is over
+    # what was seen, so civil "scores" 100 % — and is not ranked: coverage (210 + 420) / 840.
+    assert (w01["unknown_minutes"], w01["staffed_ratio"], w01["coverage"]) == (210.0, 1.0, 0.5)
+    assert (civil["department"], civil["staffed_ratio"], civil["coverage"]) == ("civil", 1.0, 0.75)
+    assert civil["rank"] is None and tax["rank"] == 1  # listed after the ranked ones
+    seat = {"device": "desk-w01-seat", "window": "W01", "department": "civil"}
+    assert gaps["offline"] == [  # the reason, longest first, within opening hours
+        {
+            **seat,
+            "from": "2026-11-23T10:00:00+08:00",
+            "to": "2026-11-23T12:00:00+08:00",
+            "minutes": 120.0,
+        },
+        {
+            **seat,
+            "from": "2026-11-23T13:30:00+08:00",
+            "to": "2026-11-23T15:00:00+08:00",
+            "minutes": 90.0,
+        },
+    ]
 
 
 def test_a_department_head_sees_only_their_department(app):

@@ -161,6 +161,17 @@ def test_the_report_ranks_the_departments_as_the_api_does_and_explains_the_rule(
     assert month_text in html
 
 
+def test_the_report_shows_coverage_and_lists_the_days_nothing_was_collected(app):
+    html = page(app, month=str(MONTH))
+    table = re.search(r'<table class="report ranking-table">.*?</table>', html, re.S)[0]
+    assert "<th>数据覆盖率</th>" in table
+    assert "覆盖率低于 95% 的部门不参与排名" in html
+    # Only one Monday of the month has events: the month's other working days are listed.
+    section = re.search(r'<section class="coverage" id="coverage">.*?</section>', html, re.S)[0]
+    assert "系统未采集数据的工作日" in section
+    assert f"{DAY.month}月{DAY.day + 1}日" in section and f"{DAY.month}月{DAY.day}日" not in section
+
+
 def test_the_report_draws_both_charts_worst_window_first(app):
     html = page(app, month=str(MONTH))
     ratio_chart, empty_chart = re.findall(r'<svg class="bars".*?</svg>', html, re.S)
@@ -295,6 +306,7 @@ def test_the_public_ranking_shows_last_month_without_any_person(app):
     for user, _role, _password, _department in USERS:
         assert user not in html, user
     assert "未签到次数</th>" not in html and "被抽回次数</th>" not in html
+    assert "数据覆盖率</th>" in html and "系统未采集数据的工作日" in html
     assert f"/public/ranking.csv?month={MONTH}" in html
     assert response.headers["Cache-Control"] in ("public, max-age=300", "max-age=300, public")
     again = app.test_client().get(

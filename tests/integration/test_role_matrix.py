@@ -53,6 +53,7 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "reports_api.windows_report": {"GET": READERS},
     "reports_api.staff_report": {"GET": READERS},
     "reports_api.departments_report": {"GET": READERS},
+    "reports_api.coverage_report": {"GET": READERS},
     "report_downloads.workbook": {"GET": READERS},
     "report_downloads.ranking": {"GET": READERS},
     "report_downloads.csv_archive": {"GET": READERS},

@@ -6,7 +6,12 @@ from datetime import UTC, date, timedelta
 import pytest
 
 from hallwatch.metrics import DaySummary, StaffCounts, WindowMinutes, day_summary
-from hallwatch.metrics.store import day_fingerprint, summary_from_json, summary_to_json
+from hallwatch.metrics.store import (
+    FORMAT,
+    day_fingerprint,
+    summary_from_json,
+    summary_to_json,
+)
 from hallwatch.registry.spec import RosterEntry
 from tests.unit.hall import MONDAY, TZ, WEEKDAYS, at, hall, seat, status, tap, with_leave
 
@@ -58,7 +63,7 @@ def test_a_day_without_events_round_trips():
 def test_another_format_is_refused():
     text = summary_to_json(DaySummary(MONDAY, at("00:00"), at("00:00"), False))
     with pytest.raises(ValueError, match="format"):
-        summary_from_json(text.replace('"format":1', '"format":99'))
+        summary_from_json(text.replace(f'"format":{FORMAT}', '"format":99'))
 
 
 def test_the_fingerprint_is_that_of_the_registry_as_it_applies_to_the_day():

@@ -19,9 +19,11 @@ from hallwatch.metrics.export import (
     month_report,
     percent,
     ranking_csv,
+    ranking_note,
     workbook_bytes,
 )
 from hallwatch.metrics.month import Month
+from hallwatch.metrics.report import rank
 from hallwatch.registry.spec import Department, HallSettings
 from tests.unit.hall import MONDAY, at, hall, seat, status, tap
 
@@ -52,6 +54,8 @@ WINDOW_HEADERS = [
     "空岗分钟",
     "状态未知分钟",
     "在岗率",
+    "数据覆盖率",
+    "备注",
 ]
 STAFF_HEADERS = [
     "人员编号",
@@ -80,7 +84,13 @@ def read_back(report):
 
 
 def data(ws, first_row: int = 4) -> list[tuple]:
-    return list(ws.iter_rows(min_row=first_row, values_only=True))
+    """The table's rows: from `first_row` to the first empty row."""
+    rows = []
+    for row in ws.iter_rows(min_row=first_row, values_only=True):
+        if all(value is None for value in row):
+            break
+        rows.append(row)
+    return rows
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -128,17 +138,43 @@ def test_the_summary_is_the_department_ranking_with_real_numbers(report):
             r["department"],
             r["name"],
             r["staffed_ratio"],
+            r["coverage"],
             r["empty_minutes"],
             r["absences"],
             r["pulled_back"],
             r["withdrawn_days"],
+            ranking_note(r) or None,
         )
         for r in ranking
     ]
-    assert data(ws)[0][:4] == (1, "civil", "民政局", 0.554)  # (390 + 75) / 840
+    assert data(ws)[0][:5] == (1, "civil", "民政局", 0.554, 1.0)  # (390 + 75) / 840
     assert data(ws)[1][:4] == (None, "tax", "税务局", None)  # nobody rostered: not ranked
-    assert ws["D4"].number_format == "0.0%"
-    assert ws["E4"].number_format == "0.0"
+    assert data(ws)[1][-1] == "无可计量的排班时间，不参与排名"
+    assert (ws["D4"].number_format, ws["E4"].number_format) == ("0.0%", "0.0%")
+    assert ws["F4"].number_format == "0.0"
+    # Tuesday: no device reported all day, so it is listed apart, not counted as unknown.
+    assert ws.cell(len(ranking) + 5, 1).value == (
+        "系统未采集数据的工作日（不计入任何部门和人员）：11月24日"
+    )
+
+
+def test_a_department_below_95_percent_coverage_is_listed_unranked_with_its_coverage():
+    rows = [
+        {**r, "coverage": 0.9} if r["department"] == "civil" else r
+        for r in department_rows(hall(), add_up(days()))
+    ]
+    [civil] = [r for r in rank(rows) if r["department"] == "civil"]
+    assert civil["rank"] is None
+    assert read_csv(ranking_csv(rank(rows), public=True))[1] == [
+        "",
+        "civil",
+        "民政局",
+        "55.4%",
+        "90.0%",
+        "340.0",
+        "0",
+        "数据覆盖率低于 95%，不参与排名",
+    ]
 
 
 def test_windows_by_day_has_one_row_per_window_and_working_day(report):
@@ -156,14 +192,17 @@ def test_windows_by_day_has_one_row_per_window_and_working_day(report):
             w["empty_minutes"],
             w["unknown_minutes"],
             w["staffed_ratio"],
+            w["coverage"],
+            None,
         )
         for w in monday
     ]
     assert rows[0][:5] == (rows[0][0], "周一", "民政局", "W01", "1号窗口")
-    assert rows[0][5:] == (420, 390, 10, 20, 0, 0.929)
-    assert rows[3][5:] == (420, 0, 0, 0, 420, None)  # no device event all Tuesday: unknown
+    assert rows[0][5:] == (420, 390, 10, 20, 0, 0.929, 1.0, None)
+    # No device event all Tuesday: HallWatch was not collecting, nobody is scheduled.
+    assert rows[3][5:] == (0, 0, 0, 0, 0, None, None, "系统未采集数据，不计入")
     assert ws["A4"].number_format == "yyyy-mm-dd"
-    assert ws["K4"].number_format == "0.0%"
+    assert ws["K4"].number_format == ws["L4"].number_format == "0.0%"
 
 
 def test_the_staff_sheet_names_each_person_with_their_counts(report):
@@ -193,7 +232,7 @@ def test_a_department_report_keeps_its_rank_in_the_whole_hall():
         registry, NOVEMBER, days(), UNTIL, departments={"civil"}, windows={"W01", "W02"}
     )
     book = read_back(civil)
-    assert data(book["汇总"]) == [(1, "civil", "民政局", 0.554, 340, 1, 1, 0)]
+    assert data(book["汇总"]) == [(1, "civil", "民政局", 0.554, 1.0, 340, 1, 1, 0, None)]
     assert {r[3] for r in data(book["窗口逐日"])} == {"W01", "W02"}
     assert [r[0] for r in data(book["人员"])] == ["s001", "s002"]
     assert "范围：民政局（排名为全厅名次）" in book["汇总"]["A2"].value
@@ -212,19 +251,19 @@ def test_the_ranking_csv_is_utf8_with_bom_and_chinese_headers(report):
     data = ranking_csv(report.departments, public=False)
     assert read_csv(data) == [
         SUMMARY_HEADERS,
-        ["1", "civil", "民政局", "55.4%", "340.0", "1", "1", "0"],
-        ["", "tax", "税务局", "", "0.0", "0", "0", "0"],
+        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "1", "1", "0", ""],
+        ["", "tax", "税务局", "", "", "0.0", "0", "0", "0", "无可计量的排班时间，不参与排名"],
     ]
     assert data.count(b"\r\n") == 3  # Excel's line ends
 
 
 def test_a_public_ranking_leaves_out_what_could_name_a_person(report):
-    leaky = [{**r, "staff": ["张三"], "note": "李四"} for r in report.departments]
+    leaky = [{**r, "staff": ["张三"], "names": "李四"} for r in report.departments]
     data = ranking_csv(leaky, public=True)
     assert read_csv(data) == [
-        ["排名", "部门编号", "部门", "在岗率", "空岗分钟", "撤岗天数"],
-        ["1", "civil", "民政局", "55.4%", "340.0", "0"],
-        ["", "tax", "税务局", "", "0.0", "0"],
+        ["排名", "部门编号", "部门", "在岗率", "数据覆盖率", "空岗分钟", "撤岗天数", "备注"],
+        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "0", ""],
+        ["", "tax", "税务局", "", "", "0.0", "0", "无可计量的排班时间，不参与排名"],
     ]  # a department of one worker: its absences and pull-backs would be that person's
     assert "张三" not in data.decode("utf-8-sig") and "李四" not in data.decode("utf-8-sig")
 
@@ -250,6 +289,8 @@ def test_the_csv_files_hold_the_same_tables_as_the_workbook(report):
         "20.0",
         "0.0",
         "92.9%",
+        "100.0%",
+        "",
     ]
     staff = read_csv(files["2026-11-staff.csv"])
     assert staff[0] == STAFF_HEADERS

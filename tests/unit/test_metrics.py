@@ -70,6 +70,7 @@ def test_a_working_day_splits_the_opening_hours_by_state():
         "empty_minutes": 20.0,
         "unknown_minutes": 0.0,
         "staffed_ratio": 0.929,  # 390 / 420
+        "coverage": 1.0,
     }
 
 
@@ -145,12 +146,14 @@ def test_a_statutory_holiday_has_no_minutes_and_a_make_up_saturday_has_them():
     assert on_saturday == mins(420, staffed=420)
 
 
-def test_a_day_without_any_device_event_is_unknown_not_empty():
+def test_a_day_without_any_device_event_is_not_scheduled_and_listed_apart():
     day = summary([])
-    assert not day.collected
-    assert {w: minutes(m.unknown) for w, m in day.windows.items()} == {
-        "W01": 420.0,
-        "W02": 420.0,  # a badge-only window would otherwise read as empty all day
+    assert not day.collected and day.working and day.not_collected
+    # Not unknown either: that would lower everyone's coverage for a day HallWatch was down,
+    # and a badge-only window would otherwise read as empty all day.
+    assert {w: minutes(m.scheduled) for w, m in day.windows.items()} == {
+        "W01": 0.0,
+        "W02": 0.0,
         "W03": 0.0,
     }
     assert all(c.absences == 0 for c in day.staff.values()) and day.withdrawn == frozenset()
@@ -202,17 +205,19 @@ def test_an_absence_through_lunch_is_one_absence():
     assert person(OTHER_TRAFFIC)["absences"] == 1
 
 
-def test_pulled_back_counts_office_reads_during_rostered_hours():
+def test_pulled_back_counts_trips_to_the_office_during_rostered_hours():
     events = [
         tap(at("09:00"), W02_CARD, LI_SI),
         tap(at("10:20"), OFFICE, LI_SI),
-        tap(at("10:20", seconds=30), OFFICE, LI_SI),  # the same tap again: counts once
-        tap(at("10:50"), OFFICE, LI_SI),
+        tap(at("10:20", seconds=30), OFFICE, LI_SI),  # the same tap again
+        tap(at("10:50"), OFFICE, LI_SI),  # still the same trip: one episode, as the alert
         tap(at("11:10"), W02_CARD, LI_SI),
         tap(at("12:30"), OFFICE, LI_SI),  # lunch
         tap(at("18:00"), OFFICE, LI_SI),  # after hours
     ]
-    assert person(events)["pulled_back"] == 2
+    assert person(events)["pulled_back"] == 1
+    second_trip = [*events, tap(at("15:00"), OFFICE, LI_SI)]
+    assert person(second_trip)["pulled_back"] == 2
 
 
 def test_an_office_read_while_on_leave_is_not_pulled_back():
@@ -270,6 +275,7 @@ def test_the_department_ratio_is_over_the_sum_of_its_windows():
         "name": "民政局",
         "rank": 1,
         "staffed_ratio": 0.554,  # (390 + 75) / 840
+        "coverage": 1.0,
         "empty_minutes": 20.0 + 90.0 + 230.0,
         "absences": 2,  # 张三 never signed in; 李四 was not back for the afternoon
         "pulled_back": 1,
@@ -309,12 +315,21 @@ def test_a_range_is_cut_into_hall_days():
 # --- ranking and rounding -------------------------------------------------------------
 
 
-def dept(department, staffed_ratio, withdrawn_days=0, empty=0.0, absences=0, pulled_back=0):
+def dept(
+    department,
+    staffed_ratio,
+    withdrawn_days=0,
+    empty=0.0,
+    absences=0,
+    pulled_back=0,
+    coverage=1.0,
+):
     return {
         "department": department,
         "name": department,
         "rank": None,
         "staffed_ratio": staffed_ratio,
+        "coverage": coverage,
         "empty_minutes": empty,
         "absences": absences,
         "pulled_back": pulled_back,
@@ -333,6 +348,18 @@ def test_equal_departments_share_a_rank_and_the_next_rank_skips():
     ]
     ranked = [(r["department"], r["rank"]) for r in rank(rows)]
     assert ranked == [("a", 1), ("b", 2), ("c", 2), ("f", 4), ("d", 5), ("e", None)]
+
+
+def test_a_department_measured_less_than_95_percent_of_its_time_is_not_ranked():
+    rows = [
+        dept("full", 0.80),
+        dept("unplugged", 1.0, coverage=0.949),  # an unplugged sensor must not lift it
+        dept("edge", 0.85, coverage=0.95),
+        dept("half", 0.99, coverage=0.5),
+    ]
+    ranked = [(r["department"], r["rank"]) for r in rank(rows)]
+    # The unranked follow the ranked, best covered first, each with its coverage.
+    assert ranked == [("edge", 1), ("full", 2), ("unplugged", None), ("half", None)]
 
 
 def test_ties_on_the_ratio_are_broken_by_withdrawals_then_empty_time_absences_pull_backs():

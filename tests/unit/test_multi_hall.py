@@ -202,8 +202,14 @@ def test_unscoped_users_see_every_hall_and_a_department_head_their_departments()
     assert allowed_halls(SimpleNamespace(is_authenticated=False), deployment) == ["east", "west"]
 
 
-def standing(hall: str, month: float | None, today: float | None = 0.5, alerts: int = 0):
-    return HallStanding(hall, hall, 10, 5, today, month, alerts)
+def standing(
+    hall: str,
+    month: float | None,
+    today: float | None = 0.5,
+    alerts: int = 0,
+    coverage: float | None = 1.0,
+):
+    return HallStanding(hall, hall, 10, 5, today, month, alerts, coverage)
 
 
 def test_halls_rank_by_the_months_ratio_then_today_then_fewer_alerts():
@@ -224,6 +230,21 @@ def test_halls_rank_by_the_months_ratio_then_today_then_fewer_alerts():
         ("e", None),
     ]
     assert rows[0]["month_staffed_ratio"] == 0.9
+
+
+def test_a_hall_measured_less_than_95_percent_of_its_time_is_not_ranked():
+    rows = rank_halls(
+        [
+            standing("dark", 1.0, coverage=0.6),
+            standing("lit", 0.7),
+            standing("dim", 0.99, coverage=0.94),
+        ]
+    )
+    assert [(r["hall"], r["rank"], r["month_coverage"]) for r in rows] == [
+        ("lit", 1, 1.0),
+        ("dim", None, 0.94),
+        ("dark", None, 0.6),
+    ]
 
 
 def test_a_reread_keeps_the_halls_that_did_not_change_as_they_were():
