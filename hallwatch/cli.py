@@ -84,17 +84,35 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", required=True, help="admin, hall_manager, dept_head or inspector")
 @click.option("--department", default=None, help="Department id (needed for dept_head)")
-@click.option("--password", required=True, help="The password (stored hashed)")
+@click.option(
+    "--password",
+    default=None,
+    help="The password (stored hashed). Visible to `ps` and kept in shell history: "
+    "prefer the prompt (leave it out) or --password-stdin",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts)",
+)
 @click.option(
     "--hall",
     "halls",
     multiple=True,
     help="Limit the user to this hall id (repeatable; without it a user's halls stay as they were)",
 )
-def user_add(name: str, role: str, department: str | None, password: str, halls) -> None:
-    """Create or update user NAME."""
+def user_add(
+    name: str,
+    role: str,
+    department: str | None,
+    password: str | None,
+    password_stdin: bool,
+    halls,
+) -> None:
+    """Create or update user NAME (asks for the password unless given)."""
     from hallwatch.registry.users import add_user
 
+    password = _new_password(password, password_stdin)
     runtime = _runtime(_settings())
     with runtime.sessions() as session:
         try:
@@ -104,6 +122,25 @@ def user_add(name: str, role: str, department: str | None, password: str, halls)
             raise click.ClickException(str(exc)) from exc
     scope = f" in halls {', '.join(halls)}" if halls else ""
     click.echo(f"user {name!r} saved with role {role}{scope}")
+
+
+def _new_password(given: str | None, from_stdin: bool) -> str:
+    """The password from --password, standard input, or a hidden prompt, in that order."""
+    if given is not None and from_stdin:
+        raise click.UsageError("give --password or --password-stdin, not both")
+    if given is not None:
+        return given
+    if from_stdin:
+        line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError("--password-stdin: standard input held no password")
+        return line
+    if not click.get_text_stream("stdin").isatty():
+        raise click.UsageError(
+            "no password: leave --password out at a terminal to be asked, "
+            "or pipe it in with --password-stdin"
+        )
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @user.group("channel")

@@ -173,6 +173,11 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if _placeholder(self.secret_key):
+            raise ConfigError(
+                "HALLWATCH_SECRET_KEY is still the example's placeholder: set it to a secret of "
+                'your own, e.g. python3 -c "import secrets; print(secrets.token_hex(32))"'
+            )
         self.mqtt_target()
         if self.mqtt_ca and not Path(self.mqtt_ca).is_file():
             raise ConfigError(f"HALLWATCH_MQTT_CA is not a readable file: {self.mqtt_ca!r}")
@@ -330,6 +335,11 @@ class Settings:
         with os.fdopen(fd, "w") as out:
             out.write(key)
         return key
+
+
+def _placeholder(value: str) -> bool:
+    """Whether a secret is a documentation example's stand-in (CHANGE-ME, changeme, …)."""
+    return "changeme" in value.casefold().replace("-", "").replace("_", "")
 
 
 def _key_written_by_another(path: Path) -> str:

@@ -36,7 +36,13 @@ from wtforms.validators import DataRequired
 
 from hallwatch.registry.models import UserRow
 from hallwatch.registry.sessions import close_session, open_session, session_user
-from hallwatch.registry.throttle import clear_failures, record_failure, retry_after
+from hallwatch.registry.throttle import (
+    clear_failures,
+    remember_good_address,
+    reserve_attempt,
+    retry_after,
+    take_back,
+)
 from hallwatch.registry.users import authenticate
 
 log = logging.getLogger(__name__)
@@ -150,17 +156,22 @@ def _check_password(
     """
     now, address = _now(), request.remote_addr
     with _runtime().sessions() as db:
-        wait = retry_after(db, username, address, now)
+        # Counted before the (slow) password check, so parallel guesses see each other.
+        attempt = reserve_attempt(db, username, address, now)
+        db.commit()
+        wait = retry_after(db, username, address, now, before=min(attempt))
         if wait is not None:
+            take_back(db, attempt)
+            db.commit()
             log.info("login as %r from %s (%s) refused: throttled", username, address, via)
             return None, wait
         row = authenticate(db, username, password)
         if row is not None:
+            take_back(db, attempt)
             clear_failures(db, username)
+            remember_good_address(db, username, address, now)
             db.commit()
             return WebUser.of(row), None
-        record_failure(db, username, address, now)
-        db.commit()
         wait = retry_after(db, username, address, now)
     if wait is None:
         log.info("login as %r from %s (%s) failed", username, address, via)

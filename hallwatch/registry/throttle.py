@@ -10,6 +10,16 @@ up to `max_delay`. Attempts made while it waits are refused unchecked and not co
 A quiet spell of `window` past the end of the wait, or (for a name) a successful login,
 starts afresh. Unknown names are throttled exactly like real ones, so the lockout
 tells nobody which names exist.
+
+Two things keep the count honest and the lock from being turned against its owner:
+
+- An attempt is counted *before* its password is checked (`reserve_attempt`), and it
+  waits for the failures counted before it only: parallel guesses cannot all slip
+  through while the first is still being checked. An attempt found locked, or one that
+  succeeds, is taken back.
+- A name's lock does not apply from an address that name logged in from successfully
+  before (`remember_good_address`), so anyone can lock "admin" out of the rest of the
+  internet, but not out of the admin's own office; that address stays under its own cap.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ USER = "user"
 ADDRESS = "address"
 KEY_LEN = 64  # user names are at most ID_LEN; an IPv6 address is at most 45 characters
 MEMORY = timedelta(hours=24)  # failures older than this are deleted
+GOOD_ADDRESS_MEMORY = timedelta(days=90)  # how long a successful login's address is trusted
 FAILURES_READ = 100  # the newest failures read per key; more than any streak needs to be at max
 
 
@@ -96,6 +107,16 @@ class LoginFailureRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class LoginGoodAddressRow(Base):
+    """An address a name last logged in from successfully, and when."""
+
+    __tablename__ = "login_good_addresses"
+
+    key: Mapped[str] = mapped_column(String(KEY_LEN), primary_key=True)
+    address: Mapped[str] = mapped_column(String(KEY_LEN), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 def user_key(username: str) -> str:
     """One key for every spelling of a name (case, surrounding spaces); bounded length."""
     return username.strip().casefold()[:ID_LEN]
@@ -109,11 +130,18 @@ def _keys(username: str, address: str | None) -> list[tuple[str, str, Policy]]:
 
 
 def retry_after(
-    session: Session, username: str, address: str | None, now: datetime
+    session: Session,
+    username: str,
+    address: str | None,
+    now: datetime,
+    before: int | None = None,
 ) -> timedelta | None:
-    """How long a login as `username` from `address` must wait (the longer of the two), or None."""
+    """How long a login as `username` from `address` must wait (the longer of the two), or
+    None. With `before`, only failures counted before that one (an attempt's own) count."""
     waits = []
     for scope, key, policy in _keys(username, address):
+        if scope == USER and address and _good_address(session, key, address, now):
+            continue
         query = (
             select(LoginFailureRow.at)
             .where(LoginFailureRow.scope == scope, LoginFailureRow.key == key)
@@ -121,18 +149,55 @@ def retry_after(
             .order_by(LoginFailureRow.at.desc())
             .limit(FAILURES_READ)
         )
+        if before is not None:
+            query = query.where(LoginFailureRow.id < before)
         wait = wait_after(session.scalars(query), policy, now)
         if wait is not None:
             waits.append(wait)
     return max(waits, default=None)
 
 
+def _good_address(session: Session, key: str, address: str, now: datetime) -> bool:
+    row = session.get(LoginGoodAddressRow, (key, address[:KEY_LEN]))
+    return row is not None and row.at > now - GOOD_ADDRESS_MEMORY
+
+
+def reserve_attempt(
+    session: Session, username: str, address: str | None, now: datetime
+) -> list[int]:
+    """Count an attempt as failed before checking it (caller commits at once); its row ids."""
+    session.execute(delete(LoginFailureRow).where(LoginFailureRow.at <= now - MEMORY))
+    rows = [LoginFailureRow(scope=s, key=k, at=now) for s, k, _ in _keys(username, address)]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
+def take_back(session: Session, ids: list[int]) -> None:
+    """Uncount a reserved attempt (it was refused unchecked, or it succeeded)."""
+    session.execute(delete(LoginFailureRow).where(LoginFailureRow.id.in_(ids)))
+
+
+def remember_good_address(
+    session: Session, username: str, address: str | None, now: datetime
+) -> None:
+    """A successful login from `address`: the name's lock will not apply from it."""
+    if not address:
+        return
+    key = (user_key(username), address[:KEY_LEN])
+    row = session.get(LoginGoodAddressRow, key)
+    if row is None:
+        session.add(LoginGoodAddressRow(key=key[0], address=key[1], at=now))
+    else:
+        row.at = now
+    session.execute(
+        delete(LoginGoodAddressRow).where(LoginGoodAddressRow.at <= now - GOOD_ADDRESS_MEMORY)
+    )
+
+
 def record_failure(session: Session, username: str, address: str | None, now: datetime) -> None:
     """Count a failed login against the name and the address; forget old ones (caller commits)."""
-    session.execute(delete(LoginFailureRow).where(LoginFailureRow.at <= now - MEMORY))
-    for scope, key, _policy in _keys(username, address):
-        session.add(LoginFailureRow(scope=scope, key=key, at=now))
-    session.flush()
+    reserve_attempt(session, username, address, now)
 
 
 def clear_failures(session: Session, username: str) -> None:

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from hallwatch.config import ConfigError, Settings
 from hallwatch.registry.models import UserRow
-from hallwatch.registry.throttle import ADDRESS_POLICY, USER_POLICY, LoginFailureRow
+from hallwatch.registry.throttle import (
+    ADDRESS_POLICY,
+    USER,
+    USER_POLICY,
+    LoginFailureRow,
+    LoginGoodAddressRow,
+)
 from hallwatch.registry.users import add_user
 from tests.integration.test_pipeline import basic
 from tests.integration.test_role_matrix import CSRF_TOKEN, built_hall, password_of
@@ -63,6 +71,7 @@ def app(hall_env, clock):
     app = make_app(hall_env, clock)
     with app.extensions["hallwatch"].sessions() as db:  # each test starts with no failures
         db.execute(delete(LoginFailureRow))
+        db.execute(delete(LoginGoodAddressRow))  # nor addresses known from earlier logins
         db.commit()
     return app
 
@@ -141,6 +150,50 @@ def test_the_name_is_locked_from_every_address(app):
     assert moved.status_code == 429
     others = log_in(app.test_client(), "inspector", password_of("inspector"), address="10.0.0.1")
     assert others.status_code == 302  # the address itself is under its own cap
+
+
+def test_parallel_guesses_are_counted_before_any_is_checked(app):
+    """Twelve wrong passwords at once: only the first five may be checked, the rest wait."""
+    start = threading.Barrier(12)
+
+    def guess(_: int) -> int:
+        client = app.test_client()
+        form = {"username": "inspector", "password": "wrong", "csrf_token": token_of(client)}
+        start.wait()
+        return client.post(
+            "/login", data=form, environ_base={"REMOTE_ADDR": "10.5.5.5"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(guess, range(12)))
+    assert set(answers) <= {401, 429} and 429 in answers
+    with app.extensions["hallwatch"].sessions() as db:
+        checked = db.scalar(
+            select(func.count())
+            .select_from(LoginFailureRow)
+            .where(LoginFailureRow.scope == USER, LoginFailureRow.key == "inspector")
+        )
+    # Each counted failure is a password that was checked; the others were refused unchecked.
+    assert checked == USER_POLICY.max_failures
+
+
+def test_a_locked_name_still_lets_its_owner_in_from_an_address_it_used_before(app):
+    office, attacker, elsewhere = "10.1.1.1", "10.6.6.6", "10.7.7.7"
+    assert (
+        log_in(app.test_client(), "admin", password_of("admin"), address=office).status_code == 302
+    )
+    for _ in range(USER_POLICY.max_failures):
+        log_in(app.test_client(), "admin", "wrong", address=attacker)
+    assert (
+        log_in(app.test_client(), "admin", password_of("admin"), address=elsewhere).status_code
+        == 429
+    )
+    # The admin's own office is not locked out by someone else's guesses.
+    assert (
+        log_in(app.test_client(), "admin", password_of("admin"), address=office).status_code == 302
+    )
+    # A guesser there is still under the address's own cap, and every failure still counts.
+    assert log_in(app.test_client(), "admin", "wrong", address=office).status_code == 401
 
 
 def test_many_names_from_one_address_lock_the_address(app, clock):
