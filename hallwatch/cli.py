@@ -372,6 +372,7 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     from hallwatch.metrics import export
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
+    from hallwatch.registry.appeals import month_appeals
     from hallwatch.registry.deployment import UnknownHall
 
     try:
@@ -397,7 +398,10 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
         days = DaySummaries().between(runtime, registry, start, end, now)
     except QueryError as exc:
         raise click.ClickException(f"event store unavailable: {exc}") from exc
-    report = export.month_report(registry, month.first, days, min(end, now))
+    adjustments, decided = month_appeals(runtime.sessions, registry, start, end)
+    report = export.month_report(
+        registry, month.first, days, min(end, now), appeals=adjustments, decided=decided
+    )
     if file_format == "xlsx":
         files = {out: export.workbook_bytes(report)}
     elif out.suffix.lower() == ".zip":

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up
+from hallwatch.metrics.appeals import adjust, within
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.province import HallStanding, hall_coverage, hall_ratio, rank_halls
 from hallwatch.metrics.source import DaySummaries
@@ -25,7 +26,7 @@ from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, local_midnight
 from web.halls import allowed_halls
-from web.reports_api import SUMMARIES
+from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 
 bp = Blueprint("province", __name__)
@@ -51,9 +52,13 @@ def _standing(registry: Registry, now: datetime, open_alerts: int) -> HallStandi
     hall = registry.hall
     today = day_of(hall, now)
     _, state = runtime.hall_state(now, hall=hall.id)
-    day_totals = add_up(summaries.between(runtime, registry, local_midnight(hall, today), now, now))
+    day_start = local_midnight(hall, today)
+    day_totals = add_up(summaries.between(runtime, registry, day_start, now, now))
     month_start, month_end = Month.of(today).bounds(hall)
     month_totals = add_up(summaries.between(runtime, registry, month_start, month_end, now))
+    appeals, _ = appeals_of(registry, month_start, month_end)
+    day_totals = adjust(day_totals, within(appeals, day_start, now))
+    month_totals = adjust(month_totals, appeals)
     return HallStanding(
         hall=hall.id,
         name=hall.name,
@@ -63,6 +68,7 @@ def _standing(registry: Registry, now: datetime, open_alerts: int) -> HallStandi
         month_ratio=hall_ratio(registry, month_totals),
         open_alerts=open_alerts,
         month_coverage=hall_coverage(registry, month_totals),
+        appealed=bool(appeals),
     )
 
 

@@ -21,8 +21,10 @@ from flask_babel import format_date, gettext
 
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows
+from hallwatch.metrics.appeals import published
 from hallwatch.metrics.month import Month
 from hallwatch.schedule import day_of
+from web.reports_api import appeals_of
 from web.reports_page import (
     BadMonth,
     day_label,
@@ -72,6 +74,7 @@ def ranking():
         error = gettext("数据暂时无法读取,请稍后再试。")
         return _uncached(render_template("public_ranking.html", **page, error=error), 503)
     totals = add_up(summaries)
+    adjustments, _ = appeals_of(registry, *month.bounds(hall))
     rows = [
         {
             "rank": row["rank"],
@@ -81,8 +84,12 @@ def ranking():
             "low_coverage": row["staffed_ratio"] is not None and row["rank"] is None,
             "withdrawn_days": row["withdrawn_days"],
             "empty_text": minutes_text(row["empty_minutes"]),
+            "appealed": row["appealed"],
+            "original_percent": percent(row["original"]["staffed_ratio"])
+            if row["appealed"]
+            else None,
         }
-        for row in department_rows(registry, totals)
+        for row in published(department_rows, "department", registry, totals, adjustments)
     ]
     html = render_template(
         "public_ranking.html",

@@ -27,7 +27,7 @@ from hallwatch.metrics.month import Month
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
 from web.public_ranking import public_months
-from web.reports_api import SUMMARIES
+from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
 
@@ -88,7 +88,10 @@ def _report(month: Month, scoped: bool) -> MonthReport:
     except QueryError as exc:
         raise Refused(503, f"event store unavailable: {exc}") from exc
     scope = _scope(registry) if scoped else (None, None)
-    return month_report(registry, month.first, days, min(end, now), *scope)
+    adjustments, decided = appeals_of(registry, start, end)
+    return month_report(
+        registry, month.first, days, min(end, now), *scope, appeals=adjustments, decided=decided
+    )
 
 
 def _scope(registry: Registry) -> tuple[set[str], set[str]]:

@@ -15,9 +15,11 @@ from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
+from hallwatch.metrics.appeals import published
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import Totals, coverage_gaps
 from hallwatch.metrics.source import DaySummaries
+from hallwatch.registry.appeals import month_appeals
 from hallwatch.registry.spec import Registry
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
@@ -86,8 +88,14 @@ def _totals(registry: Registry, start: datetime, end: datetime, now: datetime) -
     return add_up(summaries.between(_runtime(), registry, start, end, now))
 
 
-def _report(rows_of, key: str, scope, period):
-    """The three views: parse the period, add up the days, keep the rows whose `key` is in scope."""
+def appeals_of(registry: Registry, start: datetime, end: datetime) -> tuple[list, list[dict]]:
+    """The accepted appeals of [start, end) as adjustments, and the decided ones listed."""
+    return month_appeals(getattr(_runtime(), "sessions", None), registry, start, end)
+
+
+def _report(rows_of, key: str, scope, period, row_key: str):
+    """The three views: parse the period, add up the days, apply the accepted appeals (each
+    row marked `appealed` with its `original`), keep the rows whose `key` is in scope."""
     registry = _runtime().registry()
     now = datetime.now(UTC)
     try:
@@ -98,22 +106,24 @@ def _report(rows_of, key: str, scope, period):
         totals = _totals(registry, start, end, now)
     except QueryError as exc:
         return jsonify(error=f"event store unavailable: {exc}"), 503
+    adjustments, _ = appeals_of(registry, start, end)
+    rows = published(rows_of, row_key, registry, totals, adjustments)
     allowed = scope(current_user, registry)
-    return jsonify([row for row in rows_of(registry, totals) if row[key] in allowed])
+    return jsonify([row for row in rows if row[key] in allowed])
 
 
 @bp.get("/api/reports/windows")
 @permission_required("read_hall")
 def windows_report():
     """Per window: scheduled minutes split by state and the staffed ratio, for [from, to)."""
-    return _report(window_rows, "window", visible_windows, _range)
+    return _report(window_rows, "window", visible_windows, _range, "window")
 
 
 @bp.get("/api/reports/staff")
 @permission_required("read_hall")
 def staff_report():
     """Per person: rostered and leave minutes, late sign-ins, absences, pull-backs."""
-    return _report(staff_rows, "department", visible_departments, _range)
+    return _report(staff_rows, "department", visible_departments, _range, "staff")
 
 
 @bp.get("/api/reports/coverage")
@@ -140,4 +150,4 @@ def coverage_report():
 @permission_required("read_hall")
 def departments_report():
     """Per department for `month=YYYY-MM`, best first, with its rank in the whole hall."""
-    return _report(department_rows, "department", visible_departments, _month)
+    return _report(department_rows, "department", visible_departments, _month, "department")

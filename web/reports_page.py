@@ -20,13 +20,15 @@ from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, window_rows
+from hallwatch.metrics.appeals import Adjustment, adjust, published
 from hallwatch.metrics.day import ZERO, DaySummary, StaffCounts
 from hallwatch.metrics.month import CalendarCell, Month, month_calendar, worst_days
 from hallwatch.metrics.report import RANKED_COVERAGE, Totals, coverage_gaps, minutes
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, is_working_day
-from web.reports_api import SUMMARIES
+from web.report_appeals import APPEALED, decided_list, original_text
+from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
 
@@ -62,6 +64,32 @@ MARK_ICONS = {
     "no_duty": "·",
     "future": "",
 }
+
+
+def _rank_text(rank: int | None) -> str:
+    return str(rank) if rank else gettext("未排名")
+
+
+def _count_text(count: int) -> str:
+    return str(count)
+
+
+# What a ranking row and a window row show of their original when an appeal changed them.
+RANKING_FIGURES = (
+    ("rank", lazy_gettext("名次"), _rank_text),
+    ("staffed_ratio", lazy_gettext("在岗率"), lambda r: percent(r)),
+    ("coverage", lazy_gettext("数据覆盖率"), lambda r: percent(r)),
+    ("empty_minutes", lazy_gettext("空岗分钟"), lambda m: minutes_text(m)),
+    ("absences", lazy_gettext("未签到次数"), _count_text),
+    ("pulled_back", lazy_gettext("被抽回次数"), _count_text),
+)
+WINDOW_FIGURES = (
+    ("scheduled_minutes", lazy_gettext("应在岗分钟"), lambda m: minutes_text(m)),
+    ("empty_minutes", lazy_gettext("空岗分钟"), lambda m: minutes_text(m)),
+    ("staffed_ratio", lazy_gettext("在岗率"), lambda r: percent(r)),
+    ("unknown_minutes", lazy_gettext("状态未知分钟"), lambda m: minutes_text(m)),
+    ("coverage", lazy_gettext("数据覆盖率"), lambda r: percent(r)),
+)
 LEGEND = ("normal", "late", "absent", "pulled_back", "leave", "unknown", "no_duty")
 
 
@@ -206,7 +234,9 @@ def month_report():
     except QueryError as exc:
         error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=str(exc))
         return render_template("reports.html", **page, error=error), 503
-    totals = add_up(summaries)
+    original = add_up(summaries)
+    adjustments, decided = appeals_of(registry, *month.bounds(hall))
+    totals = adjust(original, adjustments)
     last_day = min(today, month.last)
     return render_template(
         "reports.html",
@@ -218,11 +248,13 @@ def month_report():
         previous_month=_month_url(month.previous(), department) if month > EARLIEST else None,
         next_month=_month_url(month.next(), department) if month < this_month else None,
         downloads=downloads(month),
-        ranking=_ranking(registry, totals, allowed, month, last_day),
-        windows=_windows(registry, totals, summaries, department, last_day),
+        ranking=_ranking(registry, original, adjustments, allowed, month, last_day),
+        windows=_windows(registry, original, adjustments, summaries, department, last_day),
         coverage=_coverage(registry, totals, department, last_day),
         attention=_attention(registry, totals, allowed, department, month),
-        calendar=_calendar(registry, month, summaries, allowed, department, today),
+        calendar=_calendar(registry, month, summaries, allowed, department, today, adjustments),
+        appeals=decided_list(decided, allowed, department),
+        appealed_word=APPEALED,
         departments=[d for d in registry.departments if d.id in allowed],
         legend=[(key, MARK_ICONS[key], MARK_WORDS[key]) for key in LEGEND],
         dept_head=current_user.role == "dept_head",
@@ -245,11 +277,17 @@ def _month_url(month: Month, department: str | None) -> str:
 
 
 def _ranking(
-    registry: Registry, totals: Totals, allowed: set[str], month: Month, last_day: date
+    registry: Registry,
+    totals: Totals,
+    adjustments: list[Adjustment],
+    allowed: set[str],
+    month: Month,
+    last_day: date,
 ) -> dict:
-    """The ranking rows the user may see (ranks of the whole hall) and the staffed-ratio chart."""
+    """The ranking rows the user may see (ranks of the whole hall, the accepted appeals
+    applied, each with its original) and the staffed-ratio chart."""
     rows = []
-    for row in department_rows(registry, totals):
+    for row in published(department_rows, "department", registry, totals, adjustments):
         if row["department"] not in allowed:
             continue
         rows.append(
@@ -259,6 +297,7 @@ def _ranking(
                 "coverage_text": percent(row["coverage"]),
                 "low_coverage": row["staffed_ratio"] is not None and row["rank"] is None,
                 "empty_text": minutes_text(row["empty_minutes"]),
+                "original_text": original_text(row, RANKING_FIGURES),
                 "detail": _month_url(month, row["department"]) + "#windows",
                 "page": url_for(
                     "department.show", dept_id=row["department"], day=last_day.isoformat()
@@ -282,6 +321,7 @@ def _ranking(
 def _windows(
     registry: Registry,
     totals: Totals,
+    adjustments: list[Adjustment],
     summaries: list[DaySummary],
     department: str | None,
     last_day: date,
@@ -296,7 +336,7 @@ def _windows(
     departments = registry.department_by_id
     order = {w.id: n for n, w in enumerate(registry.windows)}
     rows = []
-    for row in window_rows(registry, totals):
+    for row in published(window_rows, "window", registry, totals, adjustments):
         if row["window"] not in shown:
             continue
         day = worst.get(row["window"], last_day)
@@ -311,6 +351,7 @@ def _windows(
                 "low_coverage": (row["coverage"] or 1.0) < RANKED_COVERAGE,
                 "empty_text": minutes_text(row["empty_minutes"]),
                 "unknown_text": minutes_text(row["unknown_minutes"]),
+                "original_text": original_text(row, WINDOW_FIGURES),
                 "worst_day": day_label(day) if row["window"] in worst else None,
                 "worst_link": url_for("window.show", window_id=row["window"], day=day.isoformat()),
                 "link": url_for("window.show", window_id=row["window"], day=last_day.isoformat()),
@@ -397,8 +438,12 @@ def _calendar(
     allowed: set[str],
     department: str | None,
     today: date,
+    adjustments: list[Adjustment],
 ) -> dict | None:
-    """Each person's days, grouped by department; None when too many people for one page."""
+    """Each person's days, grouped by department; None when too many people for one page.
+
+    A person's month counts have their accepted appeals applied; such a row is marked and
+    keeps the original counts."""
     people = [
         s for s in registry.staff if s.department in allowed and department in (None, s.department)
     ]
@@ -420,6 +465,8 @@ def _calendar(
             },
         )
         month_counts = sum((c.counts for c in cells[person.id]), StaffCounts())
+        theirs = [a for a in adjustments if a.staff == person.id]
+        adjusted = adjust(Totals(staff={person.id: month_counts}), theirs).person(person.id)
         group["people"].append(
             {
                 "id": person.id,
@@ -428,7 +475,8 @@ def _calendar(
                     _cell(c, head, window_names, visible)
                     for c, head in zip(cells[person.id], days, strict=True)
                 ],
-                "counts": month_counts,
+                "counts": adjusted,
+                "original": month_counts if theirs else None,
                 "leave_days": sum(1 for c in cells[person.id] if c.mark == "leave"),
             }
         )

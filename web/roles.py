@@ -14,6 +14,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "operate": frozenset({"admin", "hall_manager"}),
     "acknowledge": frozenset({"admin", "hall_manager", "dept_head"}),
     "administer": frozenset({"admin"}),
+    "appeal": frozenset({"dept_head"}),  # file and withdraw appeals, their department's only
+    "decide_appeals": frozenset({"admin", "hall_manager"}),
 }
 
 

@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hallwatch.metrics.appeals import Adjustment, published
 from hallwatch.metrics.day import DaySummary
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import (
@@ -53,6 +54,8 @@ THIN = Side(style="thin", color="999999")
 GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 MIN_WIDTH, MAX_WIDTH = 6.0, 40.0  # column widths, in Excel's character units
 NOTES_WIDTH = 100.0
+APPEAL = "appeal_mark"  # the column computed from a row's `appealed` and `original`
+APPEALED = "已申诉调整"
 NUMBER_FORMATS = {"count": "0", "minutes": "0.0", "ratio": "0.0%", "date": "yyyy-mm-dd"}
 
 
@@ -94,6 +97,7 @@ RANKING = Table(
         Column("被抽回次数", "pulled_back", "count"),
         Column("撤岗天数", "withdrawn_days", "count"),
         Column("备注", "note"),
+        Column("申诉调整", APPEAL),
     ),
 )
 WINDOWS_BY_DAY = Table(
@@ -114,6 +118,7 @@ WINDOWS_BY_DAY = Table(
         Column("在岗率", "staffed_ratio", "ratio"),
         Column("数据覆盖率", "coverage", "ratio"),
         Column("备注", "note"),
+        Column("申诉调整", APPEAL),
     ),
 )
 STAFF = Table(
@@ -129,9 +134,32 @@ STAFF = Table(
         Column("迟到签到次数", "late_sign_ins", "count"),
         Column("缺勤次数", "absences", "count"),
         Column("被抽回次数", "pulled_back", "count"),
+        Column("申诉调整", APPEAL),
     ),
 )
-TABLES = (RANKING, WINDOWS_BY_DAY, STAFF)
+APPEALS = Table(
+    "appeals",
+    "申诉",
+    "已处理的考核申诉",
+    (
+        Column("申诉编号", "appeal", "count"),
+        Column("部门", "department"),
+        Column("对象", "subject"),
+        Column("窗口或人员", "what"),
+        Column("日期", "day", "date"),
+        Column("时段或时刻", "when"),
+        Column("申诉原因", "reason"),
+        Column("申诉说明", "reason_text"),
+        Column("申诉人", "filed_by"),
+        Column("申诉时间", "filed_at"),
+        Column("处理结果", "decision"),
+        Column("处理人", "decided_by"),
+        Column("处理时间", "decided_at"),
+        Column("处理意见", "note"),
+        Column("扣除的原始记录", "excused"),
+    ),
+)
+TABLES = (RANKING, WINDOWS_BY_DAY, STAFF, APPEALS)
 RANKING_HEADERS = tuple(RANKING.headers)
 # What the hall publishes (as the /public/ranking page): in a department of one window
 # worker, its absences and pull-backs would name that person, so they stay inside.
@@ -156,6 +184,7 @@ class MonthReport:
     staff: list[dict]
     scope: str | None = None  # the departments shown, when not the whole hall
     not_collected: tuple[date, ...] = ()  # working days HallWatch was not collecting
+    appeals: tuple[dict, ...] = ()  # the month's decided appeals (registry.appeals.listing)
 
     @property
     def month_label(self) -> str:
@@ -170,6 +199,7 @@ class MonthReport:
             RANKING.name: self.departments,
             WINDOWS_BY_DAY.name: self.windows_by_day,
             STAFF.name: self.staff,
+            APPEALS.name: list(self.appeals),
         }[table.name]
 
 
@@ -180,11 +210,15 @@ def month_report(
     until: datetime,
     departments: Collection[str] | None = None,
     windows: Collection[str] | None = None,
+    appeals: Sequence[Adjustment] = (),
+    decided: Sequence[dict] = (),
 ) -> MonthReport:
     """The month's tables from its day summaries, limited to `departments` / `windows` if given.
 
     The ranking is computed on the whole hall first, so a limited report keeps
-    each department's rank in the hall.
+    each department's rank in the hall. The accepted `appeals` are applied to every
+    table, each row keeping its original (docs/APPEALS.md); `decided` lists the
+    month's decided appeals (`hallwatch.registry.appeals.listing`).
     """
     shown_departments = set(departments) if departments is not None else None
     shown_windows = set(windows) if windows is not None else None
@@ -201,13 +235,13 @@ def month_report(
     totals = add_up(days)
     ranking = [
         {**r, "note": ranking_note(r)}
-        for r in department_rows(registry, totals)
+        for r in published(department_rows, "department", registry, totals, appeals)
         if dept_shown(r["department"])
     ]
     people = registry.staff_by_id
     staff = [
         {**r, "name": people[r["staff"]].name, "department_name": names.get(r["department"], "")}
-        for r in staff_rows(registry, totals)
+        for r in published(staff_rows, "staff", registry, totals, appeals)
         if dept_shown(r["department"])
     ]
     scope = None
@@ -218,10 +252,11 @@ def month_report(
         month=month,
         until=until.astimezone(registry.hall.tz),
         departments=ranking,
-        windows_by_day=list(_windows_by_day(registry, days, names, window_shown)),
+        windows_by_day=list(_windows_by_day(registry, days, names, window_shown, appeals)),
         staff=staff,
         scope=scope,
         not_collected=tuple(sorted(totals.not_collected)),
+        appeals=tuple(a for a in decided if dept_shown(a["department_id"])),
     )
 
 
@@ -242,14 +277,16 @@ def not_collected_text(days: Sequence[date]) -> str:
     return f"系统未采集数据的工作日（不计入任何部门和人员）：{listed}"
 
 
-def _windows_by_day(registry, days, names, window_shown) -> Iterable[dict]:
-    """One row per shown window per working day, in day then registry order."""
+def _windows_by_day(registry, days, names, window_shown, appeals) -> Iterable[dict]:
+    """One row per shown window per working day, in day then registry order, each with
+    the accepted appeals of its day applied."""
     windows = registry.window_by_id
     for summary in sorted(days, key=lambda s: s.day):
         if not is_working_day(registry.hall, summary.day):
             continue
         note = "系统未采集数据，不计入" if summary.not_collected else ""
-        for row in window_rows(registry, add_up([summary])):
+        of_day = [a for a in appeals if a.day == summary.day]
+        for row in published(window_rows, "window", registry, add_up([summary]), of_day):
             if window_shown(windows[row["window"]]):
                 yield {
                     "date": summary.day,
@@ -289,13 +326,37 @@ def _csv_value(column: Column, value) -> str | int | float:
     return value
 
 
+def _shown(value, column: Column) -> str:
+    if column.kind == "ratio":
+        return percent(value) or "—"
+    return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def appeal_text(table: Table, row: dict) -> str:
+    """已申诉调整 and the original of each figure of `table` an accepted appeal changed."""
+    if not row.get("appealed"):
+        return ""
+    original = row.get("original") or {}
+    changed = [
+        f"{c.header} {_shown(original[c.key], c)}"
+        for c in table.columns
+        if c.kind != "text" and c.key in original and original[c.key] != row.get(c.key)
+    ]
+    return f"{APPEALED}（原：{'，'.join(changed)}）" if changed else APPEALED
+
+
+def cell_value(table: Table, column: Column, row: dict):
+    """The value of one cell: the row's, or the appeal mark computed for this table."""
+    return appeal_text(table, row) if column.key == APPEAL else row[column.key]
+
+
 def table_csv(table: Table, rows: Iterable[dict]) -> bytes:
     """One table as a CSV file: UTF-8 with BOM, CRLF, a header row of Chinese names."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.headers)
     for row in rows:
-        writer.writerow([_csv_value(c, row[c.key]) for c in table.columns])
+        writer.writerow([_csv_value(c, cell_value(table, c, row)) for c in table.columns])
     return out.getvalue().encode(CSV_ENCODING)
 
 
@@ -341,7 +402,7 @@ def period_text(report: MonthReport) -> str:
 
 
 def workbook(report: MonthReport) -> Workbook:
-    """The month as a workbook: 汇总, 窗口逐日, 人员 and 说明, each ready to print."""
+    """The month as a workbook: 汇总, 窗口逐日, 人员, 申诉 and 说明, each ready to print."""
     book = Workbook()
     book.remove(book.active)
     for table in TABLES:
@@ -366,7 +427,7 @@ def _table_sheet(ws: Worksheet, report: MonthReport, table: Table) -> None:
     ws.append([period_text(report)])
     ws.append(table.headers)
     for row in report.rows(table):
-        ws.append([row[c.key] for c in columns])
+        ws.append([cell_value(table, c, row) for c in columns])
     data_end = ws.max_row
     if table is RANKING and report.not_collected:
         ws.append([])
@@ -410,7 +471,7 @@ def _text_width(text: str) -> float:
 
 def _width(table: Table, report: MonthReport, column: Column) -> float:
     samples = [column.header] + [
-        _csv_value(column, row[column.key]) for row in report.rows(table)[:500]
+        _csv_value(column, cell_value(table, column, row)) for row in report.rows(table)[:500]
     ]
     widest = max(_text_width(str(value)) for value in samples)
     return min(MAX_WIDTH, max(MIN_WIDTH, widest + 2))
@@ -455,6 +516,8 @@ def counting_rules(hall: HallSettings) -> list[str]:
         "排名：在岗率高者在前；在岗率相同时，依次比较撤岗天数、空岗分钟、缺勤次数、被抽回次数，"
         "少者在前，均按公布的（四舍五入后的）数值比较；"
         "全部相同者名次并列，下一名次顺延（如 1、2、2、4）。",
+        f"申诉：被大厅负责人接受的考核申诉所涉时段或次数不计入本报表，相关行标注“{APPEALED}”"
+        "并列出调整前的原始数字；当月已处理的申诉见“申诉”表。",
         "数值：分钟保留一位小数，在岗率精确到 0.1%，均四舍五入。"
         "当月尚未结束时，统计至报表生成时刻。",
     ]

@@ -45,6 +45,7 @@ class HallStanding:
     month_ratio: float | None
     open_alerts: int
     month_coverage: float | None = None
+    appealed: bool = False  # accepted appeals changed its figures (docs/APPEALS.md)
 
     def row(self) -> dict:
         return {
@@ -56,6 +57,7 @@ class HallStanding:
             "month_staffed_ratio": self.month_ratio,
             "month_coverage": self.month_coverage,
             "open_alerts": self.open_alerts,
+            "appealed": self.appealed,
         }
 
     @property

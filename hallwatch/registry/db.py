@@ -11,7 +11,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.metrics.store import adopt_legacy_rows  # its table hangs on Base too
-from hallwatch.registry import alerting, sessions, throttle  # noqa: F401  (tables on Base)
+
+# Tables on Base; appeals also refuses changes to decided appeals.
+from hallwatch.registry import alerting, appeals, sessions, throttle  # noqa: F401
 from hallwatch.registry.models import Base
 
 log = logging.getLogger(__name__)

@@ -212,3 +212,36 @@ REGISTRY_MODELS = (
     RosterRow,
     LeaveRow,
 )
+
+
+class AppealRow(Base):
+    """An appeal (申诉) against a stretch of a window's day or one absence or pull-back.
+
+    Like users and alert records it persists across registry imports. Once decided
+    (accepted or rejected) it never changes again (hallwatch.registry.appeals).
+    `minutes_*` and `excused_count` are the original figures taken when it was accepted.
+    """
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hall_code: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    department_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    subject: Mapped[str] = mapped_column(String(16))  # window | absence | pulled_back
+    window_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    staff_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    episode_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)  # the stretch, or the episode's opening
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the stretch's end
+    reason: Mapped[str] = mapped_column(String(16))  # sensor_fault | errand | outage
+    reason_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    filed_by: Mapped[str] = mapped_column(String(ID_LEN))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(ID_LEN))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Microseconds of the stretch by state, as the reports counted them at acceptance.
+    minutes_us: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    excused_count: Mapped[int | None] = mapped_column(Integer)  # incidents of the episode

@@ -17,13 +17,20 @@ from tests.integration.test_pipeline import app_for
 
 @contextmanager
 def hall_deployment(
-    influx_url: str, home: Path, hall_yaml: str, users: Iterable[tuple], lines: list[str]
+    influx_url: str,
+    home: Path,
+    hall_yaml: str,
+    users: Iterable[tuple],
+    lines: list[str],
+    database_url: str | None = None,
 ) -> Iterator[tuple[dict, Flask]]:
     """(env, app) of a hall imported from `hall_yaml`, with `users` (name, role, password,
-    department) and the line-protocol `lines` stored in a new InfluxDB database, dropped after."""
+    department) and the line-protocol `lines` stored in a new InfluxDB database, dropped after.
+    The registry database is a SQLite file in `home` unless `database_url` is given."""
     influx = InfluxDB(influx_url, f"hw_test_{uuid.uuid4().hex[:8]}")
     influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
-    env = deployment_env(f"sqlite:///{home / 'hallwatch.sqlite3'}", "mqtt://127.0.0.1:1883", influx)
+    database_url = database_url or f"sqlite:///{home / 'hallwatch.sqlite3'}"
+    env = deployment_env(database_url, "mqtt://127.0.0.1:1883", influx)
     app = app_for(env)
     runtime = app.extensions["hallwatch"]
     hall_file = home / "hall.yaml"

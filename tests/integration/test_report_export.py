@@ -104,10 +104,10 @@ def test_the_command_writes_the_month_as_a_workbook(hall):
     )
     assert done.stdout.strip() == str(out)
     book = load_workbook(out)
-    assert book.sheetnames == ["汇总", "窗口逐日", "人员", "说明"]
+    assert book.sheetnames == ["汇总", "窗口逐日", "人员", "申诉", "说明"]
     assert book["汇总"]["A1"].value == "测试大厅 2026年11月部门在岗情况排名"
     ranking = api(hall, "/api/reports/departments", month=MONTH)
-    assert [r[:-1] for r in rows(book["汇总"])] == [
+    assert [r[:-2] for r in rows(book["汇总"])] == [  # without 备注 and 申诉调整
         tuple(r[k] for k in RANKING_KEYS) for r in ranking
     ]
     monday = [r for r in rows(book["窗口逐日"]) if r[0].date().isoformat() == "2026-11-23"]
@@ -124,6 +124,7 @@ def test_the_command_writes_the_month_as_a_workbook(hall):
             w["staffed_ratio"],
             w["coverage"],
             None,
+            None,
         )
         for w in windows
     ]
@@ -133,7 +134,7 @@ def test_the_command_writes_the_month_as_a_workbook(hall):
         ("s002", "李四"),
         ("s003", "王五"),
     ]
-    assert [r[3:] for r in rows(book["人员"])] == [tuple(s[k] for k in STAFF_KEYS) for s in staff]
+    assert [r[3:-1] for r in rows(book["人员"])] == [tuple(s[k] for k in STAFF_KEYS) for s in staff]
 
 
 def test_the_command_writes_three_csv_files_to_a_directory_or_a_zip(hall):
@@ -141,7 +142,12 @@ def test_the_command_writes_three_csv_files_to_a_directory_or_a_zip(hall):
     done = hallwatch(
         "report", "--month", MONTH, "--format", "csv", "--out", str(folder), env=hall.env
     )
-    names = [f"{MONTH}-departments.csv", f"{MONTH}-windows-by-day.csv", f"{MONTH}-staff.csv"]
+    names = [
+        f"{MONTH}-departments.csv",
+        f"{MONTH}-windows-by-day.csv",
+        f"{MONTH}-staff.csv",
+        f"{MONTH}-appeals.csv",
+    ]
     assert done.stdout.split() == [str(folder / name) for name in names]
     ranking = api(hall, "/api/reports/departments", month=MONTH)
     written = (folder / names[0]).read_bytes()
@@ -156,6 +162,7 @@ def test_the_command_writes_three_csv_files_to_a_directory_or_a_zip(hall):
         "0",
         "0",
         "0",
+        "",
         "",
     ]
     assert read_csv((folder / names[2]).read_bytes())[0][:2] == ["人员编号", "姓名"]
@@ -234,11 +241,13 @@ def test_the_public_ranking_is_the_last_ended_month_without_what_could_name_a_pe
         "空岗分钟",
         "撤岗天数",
         "备注",
+        "申诉调整",
     ]
     ranking = api(hall, "/api/reports/departments", month=PUBLISHED)
     assert lines[1:] == [
         [str(r["rank"]), r["department"], r["name"], f"{r['staffed_ratio'] * 100:.1f}%"]
-        + [f"{r['coverage'] * 100:.1f}%", f"{r['empty_minutes']:.1f}", str(r["withdrawn_days"]), ""]
+        + [f"{r['coverage'] * 100:.1f}%", f"{r['empty_minutes']:.1f}", str(r["withdrawn_days"])]
+        + ["", ""]
         for r in ranking
     ]
     assert [line[2] for line in lines[1:]] == ["税务局", "民政局"]

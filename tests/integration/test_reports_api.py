@@ -108,6 +108,8 @@ def test_window_minutes_of_a_hand_built_day(app):
             "unknown_minutes": 0.0,
             "staffed_ratio": 0.929,
             "coverage": 1.0,
+            "appealed": False,  # no accepted appeal (docs/APPEALS.md)
+            "original": None,
         },
         {
             # away 09:00–09:05; staffed until the office read at 10:20; then away for the
@@ -121,6 +123,8 @@ def test_window_minutes_of_a_hand_built_day(app):
             "unknown_minutes": 0.0,
             "staffed_ratio": 0.179,
             "coverage": 1.0,
+            "appealed": False,  # no accepted appeal (docs/APPEALS.md)
+            "original": None,
         },
         {
             "window": "W03",
@@ -132,6 +136,8 @@ def test_window_minutes_of_a_hand_built_day(app):
             "unknown_minutes": 0.0,
             "staffed_ratio": 1.0,
             "coverage": 1.0,
+            "appealed": False,  # no accepted appeal (docs/APPEALS.md)
+            "original": None,
         },
     ]
 
@@ -155,6 +161,8 @@ def test_staff_counts_of_a_hand_built_day(app):
         "late_sign_ins": 1,
         "absences": 1,
         "pulled_back": 0,
+        "appealed": False,
+        "original": None,
     }
     assert {k: rows["s002"][k] for k in ("late_sign_ins", "absences", "pulled_back")} == {
         "late_sign_ins": 1,  # 09:05
@@ -178,6 +186,8 @@ def test_the_month_ranks_departments_best_first(app):
             "absences": 0,
             "pulled_back": 0,
             "withdrawn_days": 0,
+            "appealed": False,  # no accepted appeal (docs/APPEALS.md)
+            "original": None,
         },
         {
             "department": "civil",
@@ -190,6 +200,8 @@ def test_the_month_ranks_departments_best_first(app):
             "absences": 2,
             "pulled_back": 1,
             "withdrawn_days": 0,
+            "appealed": False,  # no accepted appeal (docs/APPEALS.md)
+            "original": None,
         },
     ]
     assert get(app, "/api/reports/departments", month="2026-11") == rows  # from the cache

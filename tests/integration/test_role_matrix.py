@@ -31,6 +31,7 @@ OPS_READERS = frozenset({"admin", "hall_manager", "inspector"})
 OPERATORS = frozenset({"admin", "hall_manager"})
 ACKNOWLEDGERS = frozenset({"admin", "hall_manager", "dept_head"})
 ADMINS = frozenset({"admin"})
+APPELLANTS = frozenset({"dept_head"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "window.show": {"GET": READERS},
     "alert_pages.index": {"GET": READERS},
     "alert_pages.ack": {"POST": ACKNOWLEDGERS},
+    "appeals_api.list_appeals": {"GET": READERS},
+    "appeals_api.file": {"POST": APPELLANTS},  # without a subject: 400
+    "appeals_api.decide_appeal": {"POST": OPERATORS},  # no such appeal: 404
+    "appeals_api.withdraw_appeal": {"POST": APPELLANTS},
+    "appeal_pages.index": {"GET": READERS},
+    "appeal_pages.file_window": {"POST": APPELLANTS},  # an empty form: 400
+    "appeal_pages.file_episode": {"POST": APPELLANTS},
+    "appeal_pages.decide": {"POST": OPERATORS},
+    "appeal_pages.withdraw_appeal": {"POST": APPELLANTS},
     "ops.devices": {"GET": OPS_READERS},
     "ops.rejected": {"GET": OPS_READERS},
     "ops.unknown_cards": {"GET": OPS_READERS},
@@ -91,7 +101,9 @@ CASES = [
     for who in WHO
 ]
 POST_ENDPOINTS = [e for e, methods in EXPECTED.items() if "POST" in methods]
-API_ENDPOINTS = [e for e in EXPECTED if e.startswith(("api.", "alerts_api.", "reports_api."))]
+API_ENDPOINTS = [
+    e for e in EXPECTED if e.startswith(("api.", "alerts_api.", "reports_api.", "appeals_api."))
+]
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -115,6 +127,7 @@ class Hall:
             "window_id": {"civil": "W01", "tax": "W03"}[department],
             "dept_id": department,
             "alert_id": self.alerts[department],
+            "appeal_id": 1,  # none: the routes answer 404 to whoever may ask
             "user_id": self.spare_user,
             "filename": "floor.js",
             "month": f"{datetime.now(HALL_TZ):%Y-%m}",

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -25,7 +25,9 @@ from flask import Flask, url_for
 from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
+from hallwatch.metrics.day import WindowMinutes
 from hallwatch.mqtt import make_client
+from hallwatch.registry.appeals import Filing, decide, file_appeal
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
 from hallwatch.registry.users import add_user
@@ -134,6 +136,7 @@ class HostileHall:
     alerts: dict[str, int]  # department → an alert of it
     spare_user: int
     sessions: dict[str, tuple[str, str]]  # who → (session cookie, CSRF token)
+    appeals: dict[str, int]  # department → an appeal of it (civil's accepted, tax's pending)
 
     def client(self, who: str):
         client = self.app.test_client()
@@ -205,6 +208,27 @@ def _acknowledge(app: Flask, who: str, alert_id: int, note: str) -> None:
     assert answer.status_code in (302, 303), answer.get_data(as_text=True)[:300]
 
 
+def _add_appeal(db, department: str, window: str) -> int:
+    """An appeal of the first minute of today, its reason (and civil's note) an attack."""
+    start = datetime.now(HALL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    filing = Filing(
+        hall="main",
+        department=department,
+        subject="window",
+        day=start.date(),
+        start=start,
+        end=start + timedelta(minutes=1),
+        reason="outage",
+        reason_text=evil("CIVILX" if department == "civil" else "TAXX", 5),
+        window=window,
+    )
+    appeal = file_appeal(db, filing, HOSTILE_USER, start).id
+    if department == "civil":  # decided, so the reports list it with its note
+        note = evil("CIVILX", 1)
+        decide(db, appeal, True, HOSTILE_USER, note, start, [], WindowMinutes(), None)
+    return appeal
+
+
 @contextmanager
 def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
     influx = InfluxDB(influxd.url, f"hw_sec_{uuid.uuid4().hex[:8]}")
@@ -222,6 +246,7 @@ def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
         add_user(db, HOSTILE_USER, "hall_manager", password_of(HOSTILE_USER))
         spare = add_user(db, "spare", "inspector", password_of("spare")).id
         alerts = {"civil": add_alert(db, "civil", "W01"), "tax": add_alert(db, "tax", "W03")}
+        appeals = {"civil": _add_appeal(db, "civil", "W01"), "tax": _add_appeal(db, "tax", "W03")}
         db.commit()
     _acknowledge(app, HOSTILE_USER, alerts["civil"], PAYLOADS[4])
     collector = _Collector(mosquitto.url, influx, registry)
@@ -241,7 +266,7 @@ def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
         collector.stop()
     sessions = {who: sign_in(app, who) for who in ("anonymous", *ROLES)}
     try:
-        yield HostileHall(env, app, influx, registry, alerts, spare, sessions)
+        yield HostileHall(env, app, influx, registry, alerts, spare, sessions, appeals)
     finally:
         influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
 
@@ -252,6 +277,7 @@ def path_args(hall: HostileHall, department: str = "civil") -> dict:
         "window_id": {"civil": "W01", "tax": "W03"}[department],
         "dept_id": department,
         "alert_id": hall.alerts[department],
+        "appeal_id": hall.appeals[department],
         "user_id": hall.spare_user,
         "filename": "floor.js",
         "month": f"{datetime.now(HALL_TZ):%Y-%m}",

@@ -21,6 +21,10 @@ ID_ROUTES: dict[str, tuple[str, str]] = {
     "department.show": ("GET", "404"),
     "alert_pages.ack": ("POST", "404"),
     "alerts_api.acknowledge_alert": ("POST", "404"),
+    "appeals_api.decide_appeal": ("POST", "403"),  # a department head decides nothing
+    "appeals_api.withdraw_appeal": ("POST", "404"),
+    "appeal_pages.decide": ("POST", "403"),
+    "appeal_pages.withdraw_appeal": ("POST", "404"),
     "ops.edit_user": ("POST", "403"),
     "ops.delete_user": ("POST", "403"),
     "report_downloads.workbook": ("GET", "contents"),

@@ -56,6 +56,7 @@ WINDOW_HEADERS = [
     "在岗率",
     "数据覆盖率",
     "备注",
+    "申诉调整",
 ]
 STAFF_HEADERS = [
     "人员编号",
@@ -66,6 +67,7 @@ STAFF_HEADERS = [
     "迟到签到次数",
     "缺勤次数",
     "被抽回次数",
+    "申诉调整",
 ]
 
 
@@ -106,7 +108,7 @@ def report():
 
 def test_the_workbook_has_a_summary_windows_by_day_staff_and_the_rules(report):
     book = read_back(report)
-    assert book.sheetnames == ["汇总", "窗口逐日", "人员", "说明"]
+    assert book.sheetnames == ["汇总", "窗口逐日", "人员", "申诉", "说明"]
     assert [c.value for c in book["汇总"][3]] == SUMMARY_HEADERS
     assert [c.value for c in book["窗口逐日"][3]] == WINDOW_HEADERS
     assert [c.value for c in book["人员"][3]] == STAFF_HEADERS
@@ -144,12 +146,13 @@ def test_the_summary_is_the_department_ranking_with_real_numbers(report):
             r["pulled_back"],
             r["withdrawn_days"],
             ranking_note(r) or None,
+            None,  # no appeal
         )
         for r in ranking
     ]
     assert data(ws)[0][:5] == (1, "civil", "民政局", 0.554, 1.0)  # (390 + 75) / 840
     assert data(ws)[1][:4] == (None, "tax", "税务局", None)  # nobody rostered: not ranked
-    assert data(ws)[1][-1] == "无可计量的排班时间，不参与排名"
+    assert data(ws)[1][-2] == "无可计量的排班时间，不参与排名"
     assert (ws["D4"].number_format, ws["E4"].number_format) == ("0.0%", "0.0%")
     assert ws["F4"].number_format == "0.0"
     # Tuesday: no device reported all day, so it is listed apart, not counted as unknown.
@@ -174,6 +177,7 @@ def test_a_department_below_95_percent_coverage_is_listed_unranked_with_its_cove
         "340.0",
         "0",
         "数据覆盖率低于 95%，不参与排名",
+        "",
     ]
 
 
@@ -194,13 +198,14 @@ def test_windows_by_day_has_one_row_per_window_and_working_day(report):
             w["staffed_ratio"],
             w["coverage"],
             None,
+            None,
         )
         for w in monday
     ]
     assert rows[0][:5] == (rows[0][0], "周一", "民政局", "W01", "1号窗口")
-    assert rows[0][5:] == (420, 390, 10, 20, 0, 0.929, 1.0, None)
+    assert rows[0][5:] == (420, 390, 10, 20, 0, 0.929, 1.0, None, None)
     # No device event all Tuesday: HallWatch was not collecting, nobody is scheduled.
-    assert rows[3][5:] == (0, 0, 0, 0, 0, None, None, "系统未采集数据，不计入")
+    assert rows[3][5:] == (0, 0, 0, 0, 0, None, None, "系统未采集数据，不计入", None)
     assert ws["A4"].number_format == "yyyy-mm-dd"
     assert ws["K4"].number_format == ws["L4"].number_format == "0.0%"
 
@@ -220,10 +225,18 @@ def test_the_staff_sheet_names_each_person_with_their_counts(report):
             s["late_sign_ins"],
             s["absences"],
             s["pulled_back"],
+            None,
         )
         for s in expected
     ]
-    assert rows[1][3:] == (840, 0, 1, 1, 1)  # 李四: late, absent in the afternoon, pulled back
+    assert rows[1][3:] == (
+        840,
+        0,
+        1,
+        1,
+        1,
+        None,
+    )  # 李四: late, absent in the afternoon, pulled back
 
 
 def test_a_department_report_keeps_its_rank_in_the_whole_hall():
@@ -232,7 +245,7 @@ def test_a_department_report_keeps_its_rank_in_the_whole_hall():
         registry, NOVEMBER, days(), UNTIL, departments={"civil"}, windows={"W01", "W02"}
     )
     book = read_back(civil)
-    assert data(book["汇总"]) == [(1, "civil", "民政局", 0.554, 1.0, 340, 1, 1, 0, None)]
+    assert data(book["汇总"]) == [(1, "civil", "民政局", 0.554, 1.0, 340, 1, 1, 0, None, None)]
     assert {r[3] for r in data(book["窗口逐日"])} == {"W01", "W02"}
     assert [r[0] for r in data(book["人员"])] == ["s001", "s002"]
     assert "范围：民政局（排名为全厅名次）" in book["汇总"]["A2"].value
@@ -251,8 +264,8 @@ def test_the_ranking_csv_is_utf8_with_bom_and_chinese_headers(report):
     data = ranking_csv(report.departments, public=False)
     assert read_csv(data) == [
         SUMMARY_HEADERS,
-        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "1", "1", "0", ""],
-        ["", "tax", "税务局", "", "", "0.0", "0", "0", "0", "无可计量的排班时间，不参与排名"],
+        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "1", "1", "0", "", ""],
+        ["", "tax", "税务局", "", "", "0.0", "0", "0", "0", "无可计量的排班时间，不参与排名", ""],
     ]
     assert data.count(b"\r\n") == 3  # Excel's line ends
 
@@ -261,9 +274,19 @@ def test_a_public_ranking_leaves_out_what_could_name_a_person(report):
     leaky = [{**r, "staff": ["张三"], "names": "李四"} for r in report.departments]
     data = ranking_csv(leaky, public=True)
     assert read_csv(data) == [
-        ["排名", "部门编号", "部门", "在岗率", "数据覆盖率", "空岗分钟", "撤岗天数", "备注"],
-        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "0", ""],
-        ["", "tax", "税务局", "", "", "0.0", "0", "无可计量的排班时间，不参与排名"],
+        [
+            "排名",
+            "部门编号",
+            "部门",
+            "在岗率",
+            "数据覆盖率",
+            "空岗分钟",
+            "撤岗天数",
+            "备注",
+            "申诉调整",
+        ],
+        ["1", "civil", "民政局", "55.4%", "100.0%", "340.0", "0", "", ""],
+        ["", "tax", "税务局", "", "", "0.0", "0", "无可计量的排班时间，不参与排名", ""],
     ]  # a department of one worker: its absences and pull-backs would be that person's
     assert "张三" not in data.decode("utf-8-sig") and "李四" not in data.decode("utf-8-sig")
 
@@ -274,6 +297,7 @@ def test_the_csv_files_hold_the_same_tables_as_the_workbook(report):
         "2026-11-departments.csv",
         "2026-11-windows-by-day.csv",
         "2026-11-staff.csv",
+        "2026-11-appeals.csv",
     ]
     windows = read_csv(files["2026-11-windows-by-day.csv"])
     assert windows[0] == WINDOW_HEADERS
@@ -291,10 +315,11 @@ def test_the_csv_files_hold_the_same_tables_as_the_workbook(report):
         "92.9%",
         "100.0%",
         "",
+        "",
     ]
     staff = read_csv(files["2026-11-staff.csv"])
     assert staff[0] == STAFF_HEADERS
-    assert staff[2] == ["s002", "李四", "民政局", "840.0", "0.0", "1", "1", "1"]
+    assert staff[2] == ["s002", "李四", "民政局", "840.0", "0.0", "1", "1", "1", ""]
     with zipfile.ZipFile(io.BytesIO(csv_zip(report))) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == files
     assert csv_zip(report) == csv_zip(report)  # the same month gives the same bytes

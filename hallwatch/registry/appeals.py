@@ -1,0 +1,381 @@
+"""Appeals (申诉) in the database: filed, then accepted or rejected once, never edited after.
+
+A department head files; a hall manager or admin decides with a note. The decision
+is a conditional UPDATE (`status = 'pending'`), so of two people deciding at once
+only the first counts and a decided appeal is never decided again; an ORM change
+to a decided row is refused at flush (`_refuse_changes`). A pending appeal may be
+withdrawn by its filer, which is final too.
+
+Two open appeals (pending or accepted) may not cover the same episode or
+overlapping stretches of a window: an accepted pair would excuse the same
+minutes twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import event, false, inspect, select, update
+from sqlalchemy.orm import Session
+
+from hallwatch.metrics.appeals import (
+    EPISODE_KINDS,
+    REASONS,
+    SUBJECTS,
+    WINDOW,
+    Adjustment,
+    from_microseconds,
+    to_microseconds,
+)
+from hallwatch.metrics.day import WindowMinutes
+from hallwatch.metrics.report import minutes
+from hallwatch.registry.models import AppealRow
+from hallwatch.registry.spec import Registry
+
+PENDING, ACCEPTED, REJECTED, WITHDRAWN = "pending", "accepted", "rejected", "withdrawn"
+FINAL = (ACCEPTED, REJECTED, WITHDRAWN)
+OPEN = (PENDING, ACCEPTED)  # those that do or may excuse something
+DEPT_HEAD = "dept_head"
+REASON_MAX_CHARS = NOTE_MAX_CHARS = 500
+
+
+class AppealRefused(Exception):
+    """The store will not do this; the message says why (in English, for logs and the API).
+
+    `other` is the open appeal already covering the same minutes or episode, if that is why.
+    """
+
+    def __init__(self, message: str, other: int | None = None):
+        super().__init__(message)
+        self.other = other
+
+
+class AppealDecided(AppealRefused):
+    """The appeal is already decided or withdrawn: it can never change again."""
+
+
+@event.listens_for(AppealRow, "before_update")
+def _refuse_changes(_mapper, _connection, row: AppealRow) -> None:
+    """No ORM change to a decided appeal reaches the database."""
+    history = inspect(row).attrs.status.history
+    was = history.deleted[0] if history.deleted else row.status
+    if was in FINAL:
+        raise AppealDecided(f"appeal {row.id} is {was}; a decided appeal cannot be changed")
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What a department head files: the subject, and why."""
+
+    hall: str
+    department: str
+    subject: str  # window | absence | pulled_back
+    day: date
+    start: datetime  # the stretch's start, or the episode's opening
+    reason: str
+    reason_text: str
+    window: str | None = None
+    staff: str | None = None
+    end: datetime | None = None  # the stretch's end
+    episode_key: str | None = None
+
+    def check(self) -> None:
+        """ValueError naming what is wrong with the filing itself."""
+        if self.subject not in SUBJECTS:
+            raise ValueError(f"'subject' must be one of {', '.join(SUBJECTS)}")
+        if self.reason not in REASONS:
+            raise ValueError(f"'reason' must be one of {', '.join(REASONS)}")
+        if not self.reason_text.strip():
+            raise ValueError("'reason_text' is required")
+        if len(self.reason_text) > REASON_MAX_CHARS:
+            raise ValueError(f"'reason_text' may have at most {REASON_MAX_CHARS} characters")
+        if self.subject == WINDOW:
+            if not self.window or self.end is None or self.end <= self.start:
+                raise ValueError("a window stretch needs a window and an end after its start")
+        elif not (self.staff and self.episode_key):
+            raise ValueError("an absence or pull-back appeal needs its person and episode")
+
+
+def _overlapping(session: Session, filing: Filing) -> AppealRow | None:
+    """An open appeal covering the same episode or an overlapping stretch of the window."""
+    query = select(AppealRow).where(AppealRow.status.in_(OPEN))
+    if filing.subject == WINDOW:
+        query = query.where(
+            AppealRow.subject == WINDOW,
+            AppealRow.window_id == filing.window,
+            AppealRow.start < filing.end,
+            AppealRow.end > filing.start,
+        )
+    else:
+        query = query.where(AppealRow.episode_key == filing.episode_key)
+    return session.scalars(query.limit(1)).first()
+
+
+def file_appeal(session: Session, filing: Filing, filed_by: str, now: datetime) -> AppealRow:
+    """A new pending appeal (the caller commits); ValueError or AppealRefused when not."""
+    filing.check()
+    if (other := _overlapping(session, filing)) is not None:
+        raise AppealRefused(f"appeal {other.id} ({other.status}) already covers this", other.id)
+    row = AppealRow(
+        hall_code=filing.hall,
+        department_id=filing.department,
+        subject=filing.subject,
+        window_id=filing.window,
+        staff_id=filing.staff,
+        episode_key=filing.episode_key,
+        day=filing.day,
+        start=filing.start,
+        end=filing.end,
+        reason=filing.reason,
+        reason_text=filing.reason_text.strip(),
+        status=PENDING,
+        filed_by=filed_by,
+        filed_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def visible_to(user, hall: str | None = None) -> list:
+    """WHERE clauses: a department head sees their department's appeals, a user limited
+    to halls those halls'; with `hall`, only that hall's."""
+    scope = []
+    if getattr(user, "halls", ()):
+        scope.append(AppealRow.hall_code.in_(list(user.halls)))
+    if hall is not None:
+        scope.append(AppealRow.hall_code == hall)
+    if user.role != DEPT_HEAD:
+        return scope
+    if not user.department_id:
+        return [false()]
+    return [*scope, AppealRow.department_id == user.department_id]
+
+
+def find(session: Session, appeal_id: int, scope: list) -> AppealRow | None:
+    return session.scalars(
+        select(AppealRow)
+        .where(AppealRow.id == appeal_id, *scope)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _settle(session: Session, appeal_id: int, scope: list, values: dict) -> AppealRow | None:
+    """Move a pending appeal in scope to a final state; AppealDecided if it was not pending."""
+    result = session.execute(
+        update(AppealRow)
+        .where(AppealRow.id == appeal_id, AppealRow.status == PENDING, *scope)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    row = find(session, appeal_id, scope)
+    if row is not None and result.rowcount == 0:
+        raise AppealDecided(f"appeal {appeal_id} is already {row.status}")
+    return row
+
+
+def decide(
+    session: Session,
+    appeal_id: int,
+    accept: bool,
+    decided_by: str,
+    note: str,
+    now: datetime,
+    scope: list,
+    minutes: WindowMinutes | None = None,
+    count: int | None = None,
+) -> AppealRow | None:
+    """Accept (with the snapshot of what it excuses) or reject a pending appeal, with a note.
+
+    None when no such appeal is in `scope`; AppealDecided when it was decided already.
+    The caller commits.
+    """
+    note = note.strip()
+    if not note:
+        raise ValueError("'note' is required")
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValueError(f"'note' may have at most {NOTE_MAX_CHARS} characters")
+    values = {"status": REJECTED, "decided_by": decided_by, "decided_at": now, "note": note}
+    if accept:
+        values.update(
+            status=ACCEPTED,
+            minutes_us=to_microseconds(minutes) if minutes is not None else None,
+            excused_count=count,
+        )
+    return _settle(session, appeal_id, scope, values)
+
+
+def withdraw(
+    session: Session, appeal_id: int, username: str, now: datetime, scope: list
+) -> AppealRow | None:
+    """Withdraw a pending appeal its filer `username` filed; AppealDecided when not pending."""
+    row = find(session, appeal_id, scope)
+    if row is None or row.filed_by != username:
+        return None
+    return _settle(
+        session,
+        appeal_id,
+        [*scope, AppealRow.filed_by == username],
+        {"status": WITHDRAWN, "decided_by": username, "decided_at": now},
+    )
+
+
+def _in_range(hall: str, start: datetime, end: datetime) -> list:
+    return [AppealRow.hall_code == hall, AppealRow.start >= start, AppealRow.start < end]
+
+
+def decided_between(session: Session, hall: str, start: datetime, end: datetime) -> list[AppealRow]:
+    """The hall's accepted and rejected appeals belonging to [start, end), in order."""
+    return list(
+        session.scalars(
+            select(AppealRow)
+            .where(*_in_range(hall, start, end), AppealRow.status.in_((ACCEPTED, REJECTED)))
+            .order_by(AppealRow.start, AppealRow.id)
+        )
+    )
+
+
+def adjustment(row: AppealRow) -> Adjustment:
+    """An accepted appeal as the reports apply it."""
+    return Adjustment(
+        appeal=row.id,
+        subject=row.subject,
+        day=row.day,
+        at=row.start,
+        department=row.department_id,
+        window=row.window_id,
+        staff=row.staff_id,
+        minutes=from_microseconds(row.minutes_us),
+        count=row.excused_count or 0,
+    )
+
+
+def accepted_between(
+    session: Session, hall: str, start: datetime, end: datetime
+) -> list[Adjustment]:
+    """What the hall's accepted appeals of [start, end) take out of the reports."""
+    rows = session.scalars(
+        select(AppealRow)
+        .where(*_in_range(hall, start, end), AppealRow.status == ACCEPTED)
+        .order_by(AppealRow.id)
+    )
+    return [adjustment(row) for row in rows]
+
+
+def _iso(at: datetime | None, tz: tzinfo) -> str | None:
+    return at.astimezone(tz).isoformat(timespec="seconds") if at else None
+
+
+def _minutes(row: AppealRow) -> dict | None:
+    if row.minutes_us is None:
+        return None
+    m = from_microseconds(row.minutes_us)
+    return {
+        f"{name}_minutes": minutes(getattr(m, name))
+        for name in ("scheduled", "staffed", "away", "empty", "unknown")
+    }
+
+
+def appeal_json(row: AppealRow, tz: tzinfo) -> dict:
+    """An appeal for the API (times ISO-8601 with the hall's offset)."""
+    return {
+        "id": row.id,
+        "hall": row.hall_code,
+        "department": row.department_id,
+        "subject": row.subject,
+        "window": row.window_id,
+        "staff": row.staff_id,
+        "episode": row.episode_key,
+        "day": row.day.isoformat(),
+        "start": _iso(row.start, tz),
+        "end": _iso(row.end, tz),
+        "reason": row.reason,
+        "reason_text": row.reason_text,
+        "status": row.status,
+        "filed_by": row.filed_by,
+        "filed_at": _iso(row.filed_at, tz),
+        "decided_by": row.decided_by,
+        "decided_at": _iso(row.decided_at, tz),
+        "note": row.note,
+        "excused_minutes": _minutes(row),
+        "excused_count": row.excused_count,
+    }
+
+
+# alert kind → subject
+EPISODE_SUBJECTS = {kind: subject for subject, kind in EPISODE_KINDS.items()}
+
+
+# --- the appeals as the exports list them (Chinese, like the exports' headers) ----------
+
+SUBJECT_WORDS = {"window": "窗口时段", "absence": "未签到", "pulled_back": "被抽回"}
+REASON_WORDS = {"sensor_fault": "设备故障", "errand": "经批准的公务外出", "outage": "系统故障"}
+DECISION_WORDS = {ACCEPTED: "接受", REJECTED: "驳回"}
+
+
+def _hall_time(at: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return at.astimezone(tz).strftime(fmt) if at else ""
+
+
+def _excused_words(row: AppealRow) -> str:
+    if row.status != ACCEPTED:
+        return ""
+    if row.subject == WINDOW:
+        m = from_microseconds(row.minutes_us)
+        return (
+            f"应在岗 {minutes(m.scheduled)} 分钟(在岗 {minutes(m.staffed)}、暂离 "
+            f"{minutes(m.away)}、空岗 {minutes(m.empty)}、未知 {minutes(m.unknown)})"
+        )
+    return f"{row.excused_count or 0} 次"
+
+
+def listing(row: AppealRow, registry: Registry) -> dict:
+    """A decided appeal as a row of the exports' appeals table."""
+    tz = registry.hall.tz
+    if row.subject == WINDOW:
+        window = registry.window_by_id.get(row.window_id or "")
+        who = window.name if window else row.window_id
+        when = f"{_hall_time(row.start, tz, '%H:%M')}–{_hall_time(row.end, tz, '%H:%M')}"
+    else:
+        person = registry.staff_by_id.get(row.staff_id or "")
+        who = person.name if person else row.staff_id
+        when = _hall_time(row.start, tz, "%H:%M")
+    department = registry.department_by_id.get(row.department_id)
+    return {
+        "appeal": row.id,
+        "department": department.name if department else row.department_id,
+        "subject": SUBJECT_WORDS.get(row.subject, row.subject),
+        "what": who or "",
+        "day": row.day,
+        "when": when,
+        "reason": REASON_WORDS.get(row.reason, row.reason),
+        "reason_text": row.reason_text,
+        "filed_by": row.filed_by,
+        "filed_at": _hall_time(row.filed_at, tz),
+        "decision": DECISION_WORDS.get(row.status, row.status),
+        "decided_by": row.decided_by or "",
+        "decided_at": _hall_time(row.decided_at, tz),
+        "note": row.note or "",
+        "excused": _excused_words(row),
+        "department_id": row.department_id,
+        "subject_id": row.subject,
+        "reason_id": row.reason,
+        "status": row.status,
+    }
+
+
+def month_appeals(
+    sessions, registry: Registry, start: datetime, end: datetime
+) -> tuple[list[Adjustment], list[dict]]:
+    """The hall's accepted appeals of [start, end) as adjustments, and its decided ones listed.
+
+    A runtime without a database (`sessions` None) has no appeals.
+    """
+    if sessions is None:
+        return [], []
+    hall = registry.hall.id
+    with sessions() as db:
+        adjustments = accepted_between(db, hall, start, end)
+        listed = [listing(row, registry) for row in decided_between(db, hall, start, end)]
+    return adjustments, listed
