@@ -102,6 +102,7 @@ class CollectorStats:
     batches: int = 0
     influx_ok: bool = True
     influx_error: str | None = None  # the last failed write's error, while writes fail
+    registry_error: str | None = None  # why the registry cannot be read, while it cannot
     connected: bool = False
     last_write: datetime | None = None
     write_failures: int = 0  # failed InfluxDB writes, each retry counted
@@ -280,10 +281,12 @@ class Collector:
     # --- the worker --------------------------------------------------------------------
 
     def start(self, target_host: str, target_port: int) -> None:
-        """Connect in the background (retrying even the first connection) and load the registry."""
-        self._reload_registry()
+        """Read the registry (waiting until it can be read), then connect in the background
+        (retrying even the first connection). Stopped while waiting, it never connects."""
         self._load_clocks()
         self._ensure_database()
+        if not self._wait_for_registry():
+            return
         self.client.connect_async(target_host, target_port, keepalive=30)
         self.client.loop_start()
         threading.Thread(target=self._keep_registry_fresh, name="registry", daemon=True).start()
@@ -627,6 +630,7 @@ class Collector:
             "connected": s.connected,
             "influx_ok": s.influx_ok,
             "influx_error": s.influx_error,
+            "registry_error": s.registry_error,
             "queued": self.queue.qsize(),
             "spool": self.spool.depth(),
             "counts": {
@@ -657,12 +661,44 @@ class Collector:
         while not self.stop_event.wait(REGISTRY_RELOAD_S):
             self._reload_registry()
 
+    def _wait_for_registry(self) -> bool:
+        """Read the registry before taking any message: without it every event would be an
+        "unknown device", rejected and acknowledged. False if asked to stop meanwhile."""
+        delay = RETRY_MIN_S
+        while not self.stop_event.is_set():
+            try:
+                self._use_registry(self.load_registry())
+                return True
+            except Exception as exc:
+                self._registry_unreadable(exc, delay)
+            self._write_status(force=True)
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, REGISTRY_RELOAD_S)
+        return False
+
+    def _registry_unreadable(self, exc: Exception, delay: float) -> None:
+        first = self.stats.registry_error is None
+        self.stats.registry_error = f"cannot read the registry: {exc}"[:500]
+        if first or delay >= REGISTRY_RELOAD_S:
+            log.error(
+                "cannot read the registry, so not taking messages from the broker yet "
+                "(they wait in the session); retrying: %s",
+                exc,
+            )
+
     def _reload_registry(self) -> None:
         try:
             loaded = self.load_registry()
         except Exception as exc:  # keep converting with the registry we have
             log.warning("could not reload the registry, keeping the previous one: %s", exc)
+            self.stats.registry_error = f"cannot reload the registry: {exc}"[:500]
             return
+        self._use_registry(loaded)
+
+    def _use_registry(self, loaded: Registry | Deployment) -> None:
+        if self.stats.registry_error is not None:
+            log.info("the registry can be read again")
+            self.stats.registry_error = None
         if isinstance(loaded, Registry):
             loaded = Deployment((loaded,))
         registry = loaded.combined

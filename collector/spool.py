@@ -416,4 +416,7 @@ def spool_summary(root: Path) -> dict | None:
     errors = [s["influx_error"] for s in reports if s.get("influx_error")]
     if errors:  # e.g. the collector's write account refused while the web's reads work
         summary["write_errors"] = errors
+    registry = [s["registry_error"] for s in reports if s.get("registry_error")]
+    if registry:  # a collector that cannot read the registry takes no messages
+        summary["registry_errors"] = registry
     return summary

@@ -33,10 +33,10 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def _runtime(settings: Settings, influx_access: str = "read"):
+def _runtime(settings: Settings, influx_access: str = "read", schema: bool = True):
     from hallwatch.runtime import Runtime
 
-    return Runtime.from_settings(settings, influx_access)
+    return Runtime.from_settings(settings, influx_access, schema)
 
 
 def _stop_on_signals(stop) -> None:
@@ -210,12 +210,10 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     if leave and not group:
         raise click.UsageError("--leave needs --group: only a group member has a share to end")
     settings = _settings()
-    runtime = _runtime(settings, influx_access="write")
+    runtime = _runtime(settings, influx_access="write", schema=False)
     target = settings.mqtt_target()
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
-    ingest = Collector(
-        client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group, leave=leave
-    )
+    ingest = Collector(client, runtime.influx, _registry_reader(runtime), group=group, leave=leave)
     _stop_on_signals(ingest.stop)
     if metrics_port:
         from hallwatch.telemetry import ingest_registry
@@ -232,6 +230,21 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
         click.echo(
             f"collector {settings.collector_id!r} left group {group!r}: its session is deleted"
         )
+
+
+def _registry_reader(runtime):
+    """The collector's registry: the tables made on the first read that finds the database
+    up (it may be down when the collector starts, which then waits for it)."""
+    schema_ready = False
+
+    def read():
+        nonlocal schema_ready
+        if not schema_ready:
+            runtime.ensure_schema()
+            schema_ready = True
+        return runtime.deployment(fresh=True)
+
+    return read
 
 
 @main.command("alerts")
