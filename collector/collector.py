@@ -381,11 +381,7 @@ class Collector:
     def _message_lines(
         self, message: Inbound, registry: Registry, deployment: Deployment
     ) -> list[str]:
-        result = devices.convert(message.topic, message.payload, message.received, registry)
-        hall = deployment.for_device(_device_of(result))
-        if hall is not registry and hall.hall.tz != registry.hall.tz:
-            # Found among all halls; its own hall's time zone reads its clock.
-            result = devices.convert(message.topic, message.payload, message.received, hall)
+        result = converted(message.topic, message.payload, message.received, deployment, registry)
         if message.retained and not isinstance(result, Rejection):
             result = _still_news(result)
         if result is None:
@@ -397,7 +393,7 @@ class Collector:
                 return [rejection_point(result).to_line()]
             events = result if isinstance(result, tuple) else (result,)
             return [
-                event_point(self._placed(e, message), _card_holder(e, registry)).to_line()
+                event_point(self._placed(e, message), card_holder(e, registry)).to_line()
                 for e in events
             ]
         except LineProtocolError as exc:
@@ -737,7 +733,19 @@ class Collector:
             log.warning("could not save the device clocks: %s", exc)
 
 
-def _card_holder(event, registry: Registry) -> str | None:
+def converted(
+    topic: str, payload: bytes, received: datetime, deployment: Deployment, registry: Registry
+) -> devices.Converted:
+    """A message as the collector converts it: its device found among every hall's
+    (`registry`, the combined one), its clock read in its own hall's time zone."""
+    result = devices.convert(topic, payload, received, registry)
+    hall = deployment.for_device(_device_of(result))
+    if hall is not registry and hall.hall.tz != registry.hall.tz:
+        result = devices.convert(topic, payload, received, hall)
+    return result
+
+
+def card_holder(event, registry: Registry) -> str | None:
     if isinstance(event, BadgeRead):
         holder = registry.holder_of(event.uid)
         return holder.id if holder else None

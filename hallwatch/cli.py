@@ -526,12 +526,41 @@ def simulate(mode, day, speed, seed, truth, registry_file, accounts_file, hall_i
 @main.command()
 @click.option("--hours", type=float, default=24.0, show_default=True, help="How far back")
 @click.option("--limit", type=int, default=50, show_default=True)
-def rejected(hours: float, limit: int) -> None:
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Convert every message kept in the last --hours again with the current registry; "
+    "store those that now convert as events (a second run stores nothing twice); print counts",
+)
+def rejected(hours: float, limit: int, replay: bool) -> None:
     """List MQTT messages that were kept because they could not be understood."""
     runtime = _runtime(_settings())
     end = datetime.now(UTC)
+    if replay:
+        _replay_rejected(runtime, end - timedelta(hours=hours), end)
+        return
     for row in runtime.store.rejected(end - timedelta(hours=hours), end, limit):
         click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+
+
+def _replay_rejected(runtime, start: datetime, end: datetime) -> None:
+    from collector.second_look import replay
+    from hallwatch.influx.client import InfluxClient, InfluxError
+    from hallwatch.influx.eventstore import EventStore
+
+    settings = runtime.settings
+    auth = settings.influx_auth("write")  # the collector's account stores the events
+    writer = InfluxClient(
+        settings.influx_url, settings.influx_db, auth.username, auth.password, auth.token
+    )
+    deployment = runtime.deployment(fresh=True)
+    try:
+        counts = replay(runtime.store, EventStore(writer), deployment, start, end)
+    except InfluxError as exc:  # what was stored so far stays stored and marked
+        raise click.ClickException(f"event store unavailable, run it again: {exc}") from exc
+    outcomes = ("stored", "events", "already_replayed", "still_rejected", "ignored")
+    summary = {k: counts[k] for k in (*outcomes, "payload_cut", "refused")}
+    click.echo(json.dumps(summary))
 
 
 @main.command("unknown-cards")
