@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 from prometheus_client import Histogram
 
 import devices
+from collector import one_session
 from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
 from devices.clocks import CONTACT_SOURCES, PLACED_SOURCES, DeviceClocks, reading_of
@@ -147,6 +148,10 @@ class Collector:
         self.spool_after_s = settings.spool_after_s
         self.spool: Spool | None = None
         collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
+        self.collector_id = collector_id
+        self.presence = one_session.Presence()
+        self._who = one_session.who_topic(collector_id).encode()
+        one_session.will(client, collector_id)
         self.clocks = DeviceClocks()  # the worker's only
         self._clocks_path = settings.directory(collector_id) / CLOCKS_FILE
         self._clocks_saved = time.monotonic()
@@ -205,6 +210,8 @@ class Collector:
                 client.unsubscribe(list(self.topics))
             else:
                 client.subscribe([(topic, 1) for topic in self.topics])
+        client.subscribe(self._who.decode(), 0)
+        one_session.announce(client, self.collector_id, self.presence)
 
     def _wanted_topics(self) -> tuple[str, ...]:
         """The filters the loaded registry needs, shared by the group if there is one."""
@@ -264,6 +271,9 @@ class Collector:
     def _on_publishes(self, client, publishes: list[Publish]):
         """Every message of one socket read (BulkClient), in one hand-off to the worker."""
         try:
+            if any(topic == self._who for topic, *_ in publishes):
+                one_session.announce(client, self.collector_id, self.presence)
+                publishes = [p for p in publishes if p[0] != self._who]
             if not self.accepting:
                 return  # not acked: the broker redelivers them to the next session
             generation = self.generation
@@ -280,13 +290,18 @@ class Collector:
 
     # --- the worker --------------------------------------------------------------------
 
-    def start(self, target_host: str, target_port: int) -> None:
+    def start(
+        self, target_host: str, target_port: int, check_alone: Callable[[], None] | None = None
+    ) -> None:
         """Read the registry (waiting until it can be read), then connect in the background
-        (retrying even the first connection). Stopped while waiting, it never connects."""
+        (retrying even the first connection). Stopped while waiting, it never connects.
+        `check_alone` raises if another process holds this session (one_session)."""
         self._load_clocks()
         self._ensure_database()
         if not self._wait_for_registry():
             return
+        if check_alone is not None:
+            check_alone()
         self.client.connect_async(target_host, target_port, keepalive=30)
         self.client.loop_start()
         threading.Thread(target=self._keep_registry_fresh, name="registry", daemon=True).start()
@@ -337,6 +352,7 @@ class Collector:
                 "for the broker to redeliver",
                 self.queue.qsize(),
             )
+        one_session.withdraw(self.client, self.collector_id)
         self.client.disconnect()
         self.client.loop_stop()
         self._save_clocks(force=True)

@@ -205,6 +205,7 @@ def _serve_metrics(registry, port: int, settings: Settings) -> None:
 def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     """Ingest from MQTT into InfluxDB until stopped (SIGTERM/SIGINT: flush, exit 0)."""
     from collector.collector import Collector
+    from collector.one_session import AlreadyRunning, refuse_if_running
     from hallwatch.mqtt import delete_session, make_client
 
     if leave and not group:
@@ -212,6 +213,14 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     settings = _settings()
     runtime = _runtime(settings, influx_access="write", schema=False)
     target = settings.mqtt_target()
+
+    def check_alone() -> None:
+        try:
+            refuse_if_running(target, settings.collector_id)
+        except AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    check_alone()  # before opening its spool, which is the other process's too
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
     ingest = Collector(client, runtime.influx, _registry_reader(runtime), group=group, leave=leave)
     _stop_on_signals(ingest.stop)
@@ -222,7 +231,7 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     log.info(
         "collector %r → %s db %s", settings.collector_id, settings.influx_url, settings.influx_db
     )
-    ingest.start(target.host, target.port)
+    ingest.start(target.host, target.port, check_alone)  # and again when it is to connect
     ingest.run()
     if leave and not ingest.stop_event.is_set():
         time.sleep(1.0)  # the broker reads the last PUBACKs before the clean connection

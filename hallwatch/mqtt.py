@@ -15,6 +15,9 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 KEEPALIVE_S = 30
 READ_AHEAD_BYTES = 65_536
+# Where collectors say which of them holds a session (collector/one_session.py); the
+# collector account reads and writes under it.
+COLLECTORS_ROOT = "hallwatch/collectors"
 _PUBACK = struct.Struct("!BBH")
 PUBLISH = mqtt.PUBLISH
 
