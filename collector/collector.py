@@ -140,6 +140,9 @@ class Collector:
         self.leaving = leave
         self.unsubscribed = threading.Event()
         self.subscribed = threading.Event()  # the broker acknowledged this session's SUBSCRIBE
+        self.taken_over = threading.Event()  # a session ended right after it began
+        self.look_again: Callable[[], None] | None = None  # raises one_session.AlreadyRunning
+        self.refused: str | None = None  # why this collector gave way to another
         self._busy_at = time.monotonic()  # the worker's last batch: leaving waits for quiet
         self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
@@ -255,6 +258,7 @@ class Collector:
             return
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
         if time.monotonic() - self._connected_at < TAKEN_OVER_S:
+            self.taken_over.set()  # the worker looks who else is here (settle_takeover)
             client_id = bytes(client._client_id).decode("utf-8", "replace")
             log.warning(
                 "the broker ended the session within %.0f s of its start: is another collector "
@@ -319,10 +323,24 @@ class Collector:
             self._save_clocks()
             if self.leaving and self._has_left():
                 break
+            if self.taken_over.is_set():
+                self._settle_takeover()
         self._drain()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _settle_takeover(self) -> None:
+        """Another process took our session: if it started first, give way to it."""
+        self.taken_over.clear()
+        if self.look_again is None:
+            return
+        try:
+            self.look_again()
+        except one_session.AlreadyRunning as exc:
+            self.refused = str(exc)
+            log.error("giving way: %s", exc)
+            self.stop()
 
     def _has_left(self) -> bool:
         """Unsubscribed, no batch for LEAVE_IDLE_S, nothing queued or spooled."""
@@ -352,7 +370,8 @@ class Collector:
                 "for the broker to redeliver",
                 self.queue.qsize(),
             )
-        one_session.withdraw(self.client, self.collector_id)
+        if self.refused is None:  # the `here` that stands now is the other collector's
+            one_session.withdraw(self.client, self.collector_id)
         self.client.disconnect()
         self.client.loop_stop()
         self._save_clocks(force=True)

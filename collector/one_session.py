@@ -11,6 +11,10 @@ Before connecting with its id, a collector looks with a client of its own: no re
 back) means nobody holds the session; a retained one is checked by asking `who`, since
 a collector that died with the broker down leaves its message behind. A live answer
 means another collector runs on this id: `AlreadyRunning`.
+
+Two started in the same instant can both find nobody and then take the session from
+each other. A collector whose session ends right after it began looks again, as itself:
+the one that started later gives way (`AlreadyRunning`); the earlier one stays.
 """
 
 from __future__ import annotations
@@ -43,7 +47,11 @@ class Presence:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     pid: int = field(default_factory=os.getpid)
     host: str = field(default_factory=socket.gethostname)
-    since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    since: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def started_before(self, other: dict) -> bool:
+        """Whether this collector came first (the token breaks a tie)."""
+        return (self.since, self.token) < (str(other.get("since")), str(other.get("token")))
 
     def payload(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -74,10 +82,16 @@ def withdraw(client: mqtt.Client, client_id: str, wait_s: float = 2.0) -> None:
         info.wait_for_publish(timeout=wait_s)
 
 
-def refuse_if_running(target: MqttTarget, client_id: str, wait_s: float = LOOK_WAIT_S) -> None:
-    """Raise AlreadyRunning when another collector holds `client_id`'s session now."""
-    other = _Look(target, client_id, wait_s).run()
-    if other is not None:
+def refuse_if_running(
+    target: MqttTarget,
+    client_id: str,
+    me: Presence | None = None,
+    wait_s: float = LOOK_WAIT_S,
+) -> None:
+    """Raise AlreadyRunning when another collector holds `client_id`'s session now; `me`:
+    only one that started before this running collector."""
+    other = _Look(target, client_id, wait_s, me).run()
+    if other is not None and (me is None or not me.started_before(other)):
         raise AlreadyRunning(
             f"another collector is already connected as {client_id!r} (pid {other.get('pid')} "
             f"on {other.get('host')}, since {other.get('since')}): two processes on one "
@@ -89,8 +103,9 @@ def refuse_if_running(target: MqttTarget, client_id: str, wait_s: float = LOOK_W
 class _Look:
     """A clean client of its own asking whether `client_id`'s collector is here."""
 
-    def __init__(self, target: MqttTarget, client_id: str, wait_s: float):
+    def __init__(self, target: MqttTarget, client_id: str, wait_s: float, me: Presence | None):
         self.target, self.client_id, self.wait_s = target, client_id, wait_s
+        self.me = me.token if me is not None else None
         self.echo = f"{ROOT}/{client_id}/look/{uuid.uuid4().hex[:12]}"
         self.echoed, self.answered = threading.Event(), threading.Event()
         self.retained: dict | None = None
@@ -107,7 +122,7 @@ class _Look:
             return None  # no broker yet: the collector retries connecting, as it always did
         client.loop_start()
         try:
-            if not self.echoed.wait(self.wait_s) or self.retained is None:
+            if not self.echoed.wait(self.wait_s) or (self.retained is None and self.me is None):
                 return None
             client.publish(who_topic(self.client_id), b"", qos=1)
             self.answered.wait(self.wait_s)
@@ -130,8 +145,10 @@ class _Look:
             said = json.loads(message.payload)
         except ValueError:
             return
+        if not isinstance(said, dict):
+            return
         if message.retain:
             self.retained = said
-        else:  # said just now, by a collector connected now
+        elif said.get("token") != self.me:  # said just now, by another collector connected now
             self.live = said
             self.answered.set()

@@ -223,6 +223,7 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     check_alone()  # before opening its spool, which is the other process's too
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
     ingest = Collector(client, runtime.influx, _registry_reader(runtime), group=group, leave=leave)
+    ingest.look_again = lambda: refuse_if_running(target, settings.collector_id, ingest.presence)
     _stop_on_signals(ingest.stop)
     if metrics_port:
         from hallwatch.telemetry import ingest_registry
@@ -233,6 +234,8 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     )
     ingest.start(target.host, target.port, check_alone)  # and again when it is to connect
     ingest.run()
+    if ingest.refused:
+        raise click.ClickException(ingest.refused)
     if leave and not ingest.stop_event.is_set():
         time.sleep(1.0)  # the broker reads the last PUBACKs before the clean connection
         delete_session(target, settings.collector_id)
