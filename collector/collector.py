@@ -41,6 +41,7 @@ from collector import one_session
 from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
 from devices.clocks import CONTACT_SOURCES, PLACED_SOURCES, DeviceClocks, reading_of
+from devices.payload import MAX_PAYLOAD_BYTES
 from hallwatch.events import BadgeRead, DeviceStatus, Event, Rejection
 from hallwatch.influx.client import (
     BadPointsError,
@@ -51,7 +52,7 @@ from hallwatch.influx.client import (
 )
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.influx.lineprotocol import LineProtocolError
-from hallwatch.mqtt import Publish
+from hallwatch.mqtt import CutPayload, Publish
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
 from hallwatch.telemetry import rejection_kind, write_seconds
@@ -416,6 +417,12 @@ class Collector:
     def _message_lines(
         self, message: Inbound, registry: Registry, deployment: Deployment
     ) -> list[str]:
+        if isinstance(message.payload, CutPayload):  # over any device's limit: never converted
+            size = message.payload.size
+            reason = f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
+            return [
+                self._rejection_line(message, f"{reason}; its first {len(message.payload)} kept")
+            ]
         result = converted(message.topic, message.payload, message.received, deployment, registry)
         if message.retained and not isinstance(result, Rejection):
             result = _still_news(result)
