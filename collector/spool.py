@@ -206,6 +206,10 @@ class Spool:
         scan = _scan(segment.path.read_bytes())
         if scan.bad:  # damaged since it was opened: keep a copy before replay deletes it
             self._set_aside(segment.path, scan)
+            self.segments = [
+                _segment_of(segment.path, scan) if s.path == segment.path else s
+                for s in self.segments
+            ]
         lines: list[str] = []
         for payload, _points, _at in scan.records:
             lines.extend(payload.decode().split("\n"))
@@ -232,10 +236,7 @@ class Spool:
             with open(path, "r+b") as f:
                 f.truncate(scan.end)
                 os.fsync(f.fileno())
-        points = sum(count for _payload, count, _at in scan.records)
-        size = sum(_HEADER.size + len(payload) for payload, _count, _at in scan.records)
-        oldest = scan.records[0][2] if scan.records else None
-        return Segment(path, points, size, oldest)
+        return _segment_of(path, scan)
 
     def _set_aside(self, path: Path, scan: _Scan) -> None:
         """Keep the damaged segment as it is, then rewrite it with its intact records only."""
@@ -301,6 +302,14 @@ def _scan(data: bytes) -> _Scan:
         scan.bad_bytes += stop - offset
         offset = scan.end = stop
     return scan
+
+
+def _segment_of(path: Path, scan: _Scan) -> Segment:
+    """The segment as its intact records make it."""
+    points = sum(count for _payload, count, _at in scan.records)
+    size = sum(_HEADER.size + len(payload) for payload, _count, _at in scan.records)
+    oldest = scan.records[0][2] if scan.records else None
+    return Segment(path, points, size, oldest)
 
 
 def _record_at(data: bytes, offset: int) -> tuple[bytes, int, int] | None:
