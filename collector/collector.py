@@ -342,6 +342,8 @@ class Collector:
             self.refused = str(exc)
             log.error("giving way: %s", exc)
             self.stop()
+        except Exception:  # looking must never stop ingest
+            log.exception("could not look who else holds this session")
 
     def _has_left(self) -> bool:
         """Unsubscribed, no batch for LEAVE_IDLE_S, nothing queued or spooled."""
