@@ -27,8 +27,6 @@ from tests.faults.harness import (
 )
 from tests.helpers import InfluxDB, deployment_env, hallwatch, wait_until
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.fixture
 def reader_registry(tmp_path):
@@ -75,6 +73,7 @@ def launch(env: dict, log_path) -> subprocess.Popen:
         )
 
 
+@pytest.mark.postgres
 def test_an_unreadable_registry_at_start_rejects_nothing_and_what_waited_is_stored_once_it_reads(
     start_service, reader_registry, collector, tmp_path
 ):
@@ -110,6 +109,31 @@ def test_an_unreadable_registry_at_start_rejects_nothing_and_what_waited_is_stor
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.postgres
+def test_a_registry_that_cannot_be_reread_keeps_the_last_one_read(
+    start_service, reader_registry, collector, tmp_path
+):
+    _admin_url, reader_url, grant = reader_registry
+    broker, influxd = start_service(Mosquitto), start_service(Influxd)
+    db = new_database(influxd.url)
+    root = tmp_path / "spool"
+    grant(True)
+    ingest = collector(fault_env(reader_url, broker.url, db, root))
+    ingest.start()
+    grant(False)  # the next re-read (every 10 s) fails
+    wait_until(
+        lambda: (spool_summary(root) or {}).get("registry_errors"),
+        timeout=30,
+        message=ingest.log_text,
+    )
+    assert "keeping the previous one" in ingest.log_text()
+    base = base_ms()
+    one_off(broker.url, [(SEAT_TOPIC, json.dumps(heartbeat(s, base))) for s in range(20)])
+    assert_each_once(db, 20, base, timeout=30)  # converted with the registry read before
+    assert db.rows('SELECT count("reason") FROM "hw_rejected"') == []
+    assert ingest.stop() == 0
 
 
 def test_a_registry_database_down_at_start_is_waited_for_not_a_crash(tmp_path):
