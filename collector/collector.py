@@ -37,9 +37,11 @@ import paho.mqtt.client as mqtt
 from prometheus_client import Histogram
 
 import devices
+from collector import one_session
 from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
 from devices.clocks import CONTACT_SOURCES, PLACED_SOURCES, DeviceClocks, reading_of
+from devices.payload import MAX_PAYLOAD_BYTES
 from hallwatch.events import BadgeRead, DeviceStatus, Event, Rejection
 from hallwatch.influx.client import (
     BadPointsError,
@@ -50,7 +52,7 @@ from hallwatch.influx.client import (
 )
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.influx.lineprotocol import LineProtocolError
-from hallwatch.mqtt import Publish
+from hallwatch.mqtt import CutPayload, Publish
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
 from hallwatch.telemetry import rejection_kind, write_seconds
@@ -102,6 +104,7 @@ class CollectorStats:
     batches: int = 0
     influx_ok: bool = True
     influx_error: str | None = None  # the last failed write's error, while writes fail
+    registry_error: str | None = None  # why the registry cannot be read, while it cannot
     connected: bool = False
     last_write: datetime | None = None
     write_failures: int = 0  # failed InfluxDB writes, each retry counted
@@ -138,6 +141,9 @@ class Collector:
         self.leaving = leave
         self.unsubscribed = threading.Event()
         self.subscribed = threading.Event()  # the broker acknowledged this session's SUBSCRIBE
+        self.taken_over = threading.Event()  # a session ended right after it began
+        self.look_again: Callable[[], None] | None = None  # raises one_session.AlreadyRunning
+        self.refused: str | None = None  # why this collector gave way to another
         self._busy_at = time.monotonic()  # the worker's last batch: leaving waits for quiet
         self._leave_reported = time.monotonic()
         settings = spool or SpoolSettings.from_env()
@@ -146,6 +152,10 @@ class Collector:
         self.spool_after_s = settings.spool_after_s
         self.spool: Spool | None = None
         collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
+        self.collector_id = collector_id
+        self.presence = one_session.Presence()
+        self._who = one_session.who_topic(collector_id).encode()
+        one_session.will(client, collector_id)
         self.clocks = DeviceClocks()  # the worker's only
         self._clocks_path = settings.directory(collector_id) / CLOCKS_FILE
         self._clocks_saved = time.monotonic()
@@ -204,6 +214,8 @@ class Collector:
                 client.unsubscribe(list(self.topics))
             else:
                 client.subscribe([(topic, 1) for topic in self.topics])
+        client.subscribe(self._who.decode(), 0)
+        one_session.announce(client, self.collector_id, self.presence)
 
     def _wanted_topics(self) -> tuple[str, ...]:
         """The filters the loaded registry needs, shared by the group if there is one."""
@@ -247,6 +259,7 @@ class Collector:
             return
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
         if time.monotonic() - self._connected_at < TAKEN_OVER_S:
+            self.taken_over.set()  # the worker looks who else is here (settle_takeover)
             client_id = bytes(client._client_id).decode("utf-8", "replace")
             log.warning(
                 "the broker ended the session within %.0f s of its start: is another collector "
@@ -263,6 +276,9 @@ class Collector:
     def _on_publishes(self, client, publishes: list[Publish]):
         """Every message of one socket read (BulkClient), in one hand-off to the worker."""
         try:
+            if any(topic == self._who for topic, *_ in publishes):
+                one_session.announce(client, self.collector_id, self.presence)
+                publishes = [p for p in publishes if p[0] != self._who]
             if not self.accepting:
                 return  # not acked: the broker redelivers them to the next session
             generation = self.generation
@@ -279,11 +295,18 @@ class Collector:
 
     # --- the worker --------------------------------------------------------------------
 
-    def start(self, target_host: str, target_port: int) -> None:
-        """Connect in the background (retrying even the first connection) and load the registry."""
-        self._reload_registry()
+    def start(
+        self, target_host: str, target_port: int, check_alone: Callable[[], None] | None = None
+    ) -> None:
+        """Read the registry (waiting until it can be read), then connect in the background
+        (retrying even the first connection). Stopped while waiting, it never connects.
+        `check_alone` raises if another process holds this session (one_session)."""
         self._load_clocks()
         self._ensure_database()
+        if not self._wait_for_registry():
+            return
+        if check_alone is not None:
+            check_alone()
         self.client.connect_async(target_host, target_port, keepalive=30)
         self.client.loop_start()
         threading.Thread(target=self._keep_registry_fresh, name="registry", daemon=True).start()
@@ -301,10 +324,26 @@ class Collector:
             self._save_clocks()
             if self.leaving and self._has_left():
                 break
+            if self.taken_over.is_set():
+                self._settle_takeover()
         self._drain()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _settle_takeover(self) -> None:
+        """Another process took our session: if it started first, give way to it."""
+        self.taken_over.clear()
+        if self.look_again is None:
+            return
+        try:
+            self.look_again()
+        except one_session.AlreadyRunning as exc:
+            self.refused = str(exc)
+            log.error("giving way: %s", exc)
+            self.stop()
+        except Exception:  # looking must never stop ingest
+            log.exception("could not look who else holds this session")
 
     def _has_left(self) -> bool:
         """Unsubscribed, no batch for LEAVE_IDLE_S, nothing queued or spooled."""
@@ -334,6 +373,8 @@ class Collector:
                 "for the broker to redeliver",
                 self.queue.qsize(),
             )
+        if self.refused is None:  # the `here` that stands now is the other collector's
+            one_session.withdraw(self.client, self.collector_id)
         self.client.disconnect()
         self.client.loop_stop()
         self._save_clocks(force=True)
@@ -378,11 +419,13 @@ class Collector:
     def _message_lines(
         self, message: Inbound, registry: Registry, deployment: Deployment
     ) -> list[str]:
-        result = devices.convert(message.topic, message.payload, message.received, registry)
-        hall = deployment.for_device(_device_of(result))
-        if hall is not registry and hall.hall.tz != registry.hall.tz:
-            # Found among all halls; its own hall's time zone reads its clock.
-            result = devices.convert(message.topic, message.payload, message.received, hall)
+        if isinstance(message.payload, CutPayload):  # over any device's limit: never converted
+            size = message.payload.size
+            reason = f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
+            return [
+                self._rejection_line(message, f"{reason}; its first {len(message.payload)} kept")
+            ]
+        result = converted(message.topic, message.payload, message.received, deployment, registry)
         if message.retained and not isinstance(result, Rejection):
             result = _still_news(result)
         if result is None:
@@ -394,7 +437,7 @@ class Collector:
                 return [rejection_point(result).to_line()]
             events = result if isinstance(result, tuple) else (result,)
             return [
-                event_point(self._placed(e, message), _card_holder(e, registry)).to_line()
+                event_point(self._placed(e, message), card_holder(e, registry)).to_line()
                 for e in events
             ]
         except LineProtocolError as exc:
@@ -627,6 +670,7 @@ class Collector:
             "connected": s.connected,
             "influx_ok": s.influx_ok,
             "influx_error": s.influx_error,
+            "registry_error": s.registry_error,
             "queued": self.queue.qsize(),
             "spool": self.spool.depth(),
             "counts": {
@@ -657,12 +701,44 @@ class Collector:
         while not self.stop_event.wait(REGISTRY_RELOAD_S):
             self._reload_registry()
 
+    def _wait_for_registry(self) -> bool:
+        """Read the registry before taking any message: without it every event would be an
+        "unknown device", rejected and acknowledged. False if asked to stop meanwhile."""
+        delay = RETRY_MIN_S
+        while not self.stop_event.is_set():
+            try:
+                self._use_registry(self.load_registry())
+                return True
+            except Exception as exc:
+                self._registry_unreadable(exc, delay)
+            self._write_status(force=True)
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, REGISTRY_RELOAD_S)
+        return False
+
+    def _registry_unreadable(self, exc: Exception, delay: float) -> None:
+        first = self.stats.registry_error is None
+        self.stats.registry_error = f"cannot read the registry: {exc}"[:500]
+        if first or delay >= REGISTRY_RELOAD_S:
+            log.error(
+                "cannot read the registry, so not taking messages from the broker yet "
+                "(they wait in the session); retrying: %s",
+                exc,
+            )
+
     def _reload_registry(self) -> None:
         try:
             loaded = self.load_registry()
         except Exception as exc:  # keep converting with the registry we have
             log.warning("could not reload the registry, keeping the previous one: %s", exc)
+            self.stats.registry_error = f"cannot reload the registry: {exc}"[:500]
             return
+        self._use_registry(loaded)
+
+    def _use_registry(self, loaded: Registry | Deployment) -> None:
+        if self.stats.registry_error is not None:
+            log.info("the registry can be read again")
+            self.stats.registry_error = None
         if isinstance(loaded, Registry):
             loaded = Deployment((loaded,))
         registry = loaded.combined
@@ -701,7 +777,19 @@ class Collector:
             log.warning("could not save the device clocks: %s", exc)
 
 
-def _card_holder(event, registry: Registry) -> str | None:
+def converted(
+    topic: str, payload: bytes, received: datetime, deployment: Deployment, registry: Registry
+) -> devices.Converted:
+    """A message as the collector converts it: its device found among every hall's
+    (`registry`, the combined one), its clock read in its own hall's time zone."""
+    result = devices.convert(topic, payload, received, registry)
+    hall = deployment.for_device(_device_of(result))
+    if hall is not registry and hall.hall.tz != registry.hall.tz:
+        result = devices.convert(topic, payload, received, hall)
+    return result
+
+
+def card_holder(event, registry: Registry) -> str | None:
     if isinstance(event, BadgeRead):
         holder = registry.holder_of(event.uid)
         return holder.id if holder else None

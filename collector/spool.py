@@ -4,9 +4,13 @@ Segments `seg-<n>.hws` are append-only files of records; a record is one batch:
 a header (magic, payload length, CRC-32 of the payload, point count, the time it
 was spooled in ms) followed by the lines joined by newlines. Every append is
 fsynced before it returns, so the collector may acknowledge those MQTT messages
-afterwards. On opening, a record cut short or failing its checksum (a crash in
-the middle of an append) ends its segment: the tail is truncated away. Its
-messages were never acknowledged, so the broker delivers them again.
+afterwards. On opening, a last record cut short (a crash in the middle of an
+append) is truncated away: its messages were never acknowledged, so the broker
+delivers them again. Any other bad record (a flipped byte, in the middle or at
+the end) holds acknowledged points: the segment is kept aside as
+`seg-<n>.hws.corrupt-<k>`, the reader resynchronises on the next intact record,
+and the segment is rewritten with every intact record; the status file counts
+what was kept aside, so `/healthz` and the devices page tell the operator.
 
 Replay reads the oldest segment first; the caller deletes a segment only after
 InfluxDB accepted every point in it. Writes are idempotent (event time and
@@ -20,14 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_DIR = Path("var") / "spool"
 DEFAULT_SPOOL_MAX_MB = 512.0  # ~3.5 million points of ~150 bytes: hours of a large hall
@@ -38,6 +45,7 @@ STATUS_FILE = "status.json"
 _MAGIC = b"HWS1"
 _HEADER = struct.Struct(">4sIIIQ")  # magic, payload bytes, crc32, points, spooled at (ms)
 _SEGMENT_GLOB = "seg-*.hws"
+CORRUPT_GLOB = "seg-*.hws.corrupt-*"
 
 
 class SpoolConfigError(ValueError):
@@ -105,6 +113,7 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.directory.mkdir(parents=True, exist_ok=True)
         self.discarded_bytes = 0  # torn tails cut off when opening
+        self.corrupt: list[Corruption] = []  # bad records found (in this run)
         self.segments: list[Segment] = [self._recover(p) for p in self._paths()]
         self._next = 1 + max((_number_of(s.path) for s in self.segments), default=0)
 
@@ -128,11 +137,21 @@ class Spool:
 
     def depth(self) -> dict:
         oldest = self.oldest
-        return {
+        depth = {
             "points": self.points,
             "bytes": self.bytes,
             "oldest": oldest.isoformat() if oldest else None,
         }
+        corrupt = self.kept_aside()
+        if corrupt:  # until the operator has looked at them and removed them
+            depth["corrupt"] = corrupt
+        return depth
+
+    def kept_aside(self) -> list[str]:
+        """The damaged segments kept aside in this directory (as `<collector>/<file>`)."""
+        return [
+            f"{self.directory.name}/{p.name}" for p in sorted(self.directory.glob(CORRUPT_GLOB))
+        ]
 
     # --- writing -----------------------------------------------------------------------
 
@@ -184,8 +203,15 @@ class Spool:
 
     def lines_of(self, segment: Segment) -> list[str]:
         """Every line of a segment, in the order spooled."""
+        scan = _scan(segment.path.read_bytes())
+        if scan.bad:  # damaged since it was opened: keep a copy before replay deletes it
+            self._set_aside(segment.path, scan)
+            self.segments = [
+                _segment_of(segment.path, scan) if s.path == segment.path else s
+                for s in self.segments
+            ]
         lines: list[str] = []
-        for payload, _points, _at in _records(segment.path.read_bytes()):
+        for payload, _points, _at in scan.records:
             lines.extend(payload.decode().split("\n"))
         return lines
 
@@ -202,30 +228,130 @@ class Spool:
 
     def _recover(self, path: Path) -> Segment:
         data = path.read_bytes()
-        points, good, oldest = 0, 0, None
-        for payload, count, at_ms in _records(data):
-            points += count
-            good += _HEADER.size + len(payload)
-            oldest = at_ms if oldest is None else oldest
-        if good < len(data):  # a torn append: never acknowledged, so redelivered
-            self.discarded_bytes += len(data) - good
+        scan = _scan(data)
+        if scan.bad:
+            self._set_aside(path, scan)
+        elif scan.end < len(data):  # a torn append: never acknowledged, so redelivered
+            self.discarded_bytes += len(data) - scan.end
             with open(path, "r+b") as f:
-                f.truncate(good)
+                f.truncate(scan.end)
                 os.fsync(f.fileno())
-        return Segment(path, points, good, oldest)
+        return _segment_of(path, scan)
+
+    def _set_aside(self, path: Path, scan: _Scan) -> None:
+        """Keep the damaged segment as it is, then rewrite it with its intact records only."""
+        aside = _free_name(path)
+        os.link(path, aside)
+        temp = path.with_suffix(".tmp")
+        temp.write_bytes(b"".join(_record_bytes(*record) for record in scan.records))
+        with open(temp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+        _fsync_dir(self.directory)
+        corruption = Corruption(aside.name, scan.bad, scan.bad_bytes)
+        self.corrupt.append(corruption)
+        log.error(
+            "spool: %d damaged records (%d bytes) in %s, which held acknowledged points: "
+            "kept aside as %s; the %d intact records around them are kept",
+            corruption.records,
+            corruption.bytes,
+            path.name,
+            aside.name,
+            len(scan.records),
+        )
 
 
-def _records(data: bytes) -> Iterator[tuple[bytes, int, int]]:
-    """(payload, points, spooled at ms) of each whole, intact record; stops at the first bad."""
+@dataclass(frozen=True)
+class Corruption:
+    """Bad records found in one segment, whose damaged copy was kept aside as `kept_as`."""
+
+    kept_as: str
+    records: int
+    bytes: int
+
+
+@dataclass
+class _Scan:
+    records: list[tuple[bytes, int, int]]  # (payload, points, spooled at ms), intact ones
+    end: int  # where the last intact record ends, or the torn tail begins
+    bad: int = 0  # damaged stretches skipped (each one record or more)
+    bad_bytes: int = 0
+
+
+def _scan(data: bytes) -> _Scan:
+    """Every intact record of a segment, resynchronising past damaged ones.
+
+    A bad stretch with no intact record after it is a torn tail only when it is the
+    start of a record cut short (too short for a header, or a header whose payload
+    runs past the end): what an interrupted append leaves. Anything else is damage.
+    """
+    scan = _Scan([], 0)
     offset = 0
-    while offset + _HEADER.size <= len(data):
-        magic, length, crc, points, at_ms = _HEADER.unpack_from(data, offset)
-        start = offset + _HEADER.size
-        payload = data[start : start + length]
-        if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
-            return
-        yield payload, points, at_ms
-        offset = start + length
+    while offset < len(data):
+        record = _record_at(data, offset)
+        if record is not None:
+            scan.records.append(record)
+            offset += _HEADER.size + len(record[0])
+            scan.end = offset
+            continue
+        following = _next_record(data, offset + 1)
+        if following is None and _cut_short(data, offset):
+            break  # the torn tail: scan.end stays where it begins
+        stop = len(data) if following is None else following
+        scan.bad += 1
+        scan.bad_bytes += stop - offset
+        offset = scan.end = stop
+    return scan
+
+
+def _segment_of(path: Path, scan: _Scan) -> Segment:
+    """The segment as its intact records make it."""
+    points = sum(count for _payload, count, _at in scan.records)
+    size = sum(_HEADER.size + len(payload) for payload, _count, _at in scan.records)
+    oldest = scan.records[0][2] if scan.records else None
+    return Segment(path, points, size, oldest)
+
+
+def _record_at(data: bytes, offset: int) -> tuple[bytes, int, int] | None:
+    """(payload, points, spooled at ms) of an intact record starting at `offset`, else None."""
+    if offset + _HEADER.size > len(data):
+        return None
+    magic, length, crc, points, at_ms = _HEADER.unpack_from(data, offset)
+    start = offset + _HEADER.size
+    payload = data[start : start + length]
+    if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+        return None
+    if points != payload.count(b"\n") + 1:  # the checksum covers the payload only
+        return None
+    return payload, points, at_ms
+
+
+def _next_record(data: bytes, offset: int) -> int | None:
+    """Where the next intact record after a damaged one begins (its magic and checksum)."""
+    while (found := data.find(_MAGIC, offset)) >= 0:
+        if _record_at(data, found) is not None:
+            return found
+        offset = found + 1
+    return None
+
+
+def _cut_short(data: bytes, offset: int) -> bool:
+    rest = data[offset:]
+    if len(rest) < _HEADER.size:
+        return _MAGIC.startswith(rest[: len(_MAGIC)])
+    magic, length = _HEADER.unpack_from(data, offset)[:2]
+    return magic == _MAGIC and offset + _HEADER.size + length > len(data)
+
+
+def _record_bytes(payload: bytes, points: int, at_ms: int) -> bytes:
+    return _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, at_ms) + payload
+
+
+def _free_name(path: Path) -> Path:
+    n = 1
+    while (aside := path.with_name(f"{path.name}.corrupt-{n}")).exists():
+        n += 1
+    return aside
 
 
 def _append_durably(path: Path, data: bytes, size_before: int) -> None:
@@ -293,7 +419,13 @@ def spool_summary(root: Path) -> dict | None:
         "bytes": sum(int(s["spool"].get("bytes", 0)) for s in statuses),
         "oldest": min(oldest) if oldest else None,
     }
+    corrupt = [name for s in statuses for name in s["spool"].get("corrupt") or ()]
+    if corrupt:  # damaged segments kept aside: acknowledged points an operator must see to
+        summary["corrupt"] = corrupt
     errors = [s["influx_error"] for s in reports if s.get("influx_error")]
     if errors:  # e.g. the collector's write account refused while the web's reads work
         summary["write_errors"] = errors
+    registry = [s["registry_error"] for s in reports if s.get("registry_error")]
+    if registry:  # a collector that cannot read the registry takes no messages
+        summary["registry_errors"] = registry
     return summary

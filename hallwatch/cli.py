@@ -33,10 +33,10 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def _runtime(settings: Settings, influx_access: str = "read"):
+def _runtime(settings: Settings, influx_access: str = "read", schema: bool = True):
     from hallwatch.runtime import Runtime
 
-    return Runtime.from_settings(settings, influx_access)
+    return Runtime.from_settings(settings, influx_access, schema)
 
 
 def _stop_on_signals(stop) -> None:
@@ -242,17 +242,25 @@ def _serve_metrics(registry, port: int, settings: Settings) -> None:
 def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     """Ingest from MQTT into InfluxDB until stopped (SIGTERM/SIGINT: flush, exit 0)."""
     from collector.collector import Collector
+    from collector.one_session import AlreadyRunning, refuse_if_running
     from hallwatch.mqtt import delete_session, make_client
 
     if leave and not group:
         raise click.UsageError("--leave needs --group: only a group member has a share to end")
     settings = _settings()
-    runtime = _runtime(settings, influx_access="write")
+    runtime = _runtime(settings, influx_access="write", schema=False)
     target = settings.mqtt_target()
+
+    def check_alone() -> None:
+        try:
+            refuse_if_running(target, settings.collector_id)
+        except AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    check_alone()  # before opening its spool, which is the other process's too
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
-    ingest = Collector(
-        client, runtime.influx, lambda: runtime.deployment(fresh=True), group=group, leave=leave
-    )
+    ingest = Collector(client, runtime.influx, _registry_reader(runtime), group=group, leave=leave)
+    ingest.look_again = lambda: refuse_if_running(target, settings.collector_id, ingest.presence)
     _stop_on_signals(ingest.stop)
     if metrics_port:
         from hallwatch.telemetry import ingest_registry
@@ -261,14 +269,31 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     log.info(
         "collector %r → %s db %s", settings.collector_id, settings.influx_url, settings.influx_db
     )
-    ingest.start(target.host, target.port)
+    ingest.start(target.host, target.port, check_alone)  # and again when it is to connect
     ingest.run()
+    if ingest.refused:
+        raise click.ClickException(ingest.refused)
     if leave and not ingest.stop_event.is_set():
         time.sleep(1.0)  # the broker reads the last PUBACKs before the clean connection
         delete_session(target, settings.collector_id)
         click.echo(
             f"collector {settings.collector_id!r} left group {group!r}: its session is deleted"
         )
+
+
+def _registry_reader(runtime):
+    """The collector's registry: the tables made on the first read that finds the database
+    up (it may be down when the collector starts, which then waits for it)."""
+    schema_ready = False
+
+    def read():
+        nonlocal schema_ready
+        if not schema_ready:
+            runtime.ensure_schema()
+            schema_ready = True
+        return runtime.deployment(fresh=True)
+
+    return read
 
 
 @main.command("alerts")
@@ -554,12 +579,41 @@ def simulate(mode, day, speed, seed, truth, registry_file, accounts_file, hall_i
 @main.command()
 @click.option("--hours", type=float, default=24.0, show_default=True, help="How far back")
 @click.option("--limit", type=int, default=50, show_default=True)
-def rejected(hours: float, limit: int) -> None:
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Convert every message kept in the last --hours again with the current registry; "
+    "store those that now convert as events (a second run stores nothing twice); print counts",
+)
+def rejected(hours: float, limit: int, replay: bool) -> None:
     """List MQTT messages that were kept because they could not be understood."""
     runtime = _runtime(_settings())
     end = datetime.now(UTC)
+    if replay:
+        _replay_rejected(runtime, end - timedelta(hours=hours), end)
+        return
     for row in runtime.store.rejected(end - timedelta(hours=hours), end, limit):
         click.echo(json.dumps({**row, "time": row["time"].isoformat()}, ensure_ascii=False))
+
+
+def _replay_rejected(runtime, start: datetime, end: datetime) -> None:
+    from collector.second_look import replay
+    from hallwatch.influx.client import InfluxClient, InfluxError
+    from hallwatch.influx.eventstore import EventStore
+
+    settings = runtime.settings
+    auth = settings.influx_auth("write")  # the collector's account stores the events
+    writer = InfluxClient(
+        settings.influx_url, settings.influx_db, auth.username, auth.password, auth.token
+    )
+    deployment = runtime.deployment(fresh=True)
+    try:
+        counts = replay(runtime.store, EventStore(writer), deployment, start, end)
+    except InfluxError as exc:  # what was stored so far stays stored and marked
+        raise click.ClickException(f"event store unavailable, run it again: {exc}") from exc
+    outcomes = ("stored", "events", "already_replayed", "still_rejected", "ignored")
+    summary = {k: counts[k] for k in (*outcomes, "payload_cut", "refused")}
+    click.echo(json.dumps(summary))
 
 
 @main.command("unknown-cards")

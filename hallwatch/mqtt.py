@@ -15,6 +15,14 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 KEEPALIVE_S = 30
 READ_AHEAD_BYTES = 65_536
+# A PUBLISH longer than this is never held whole: its first OVERSIZED_KEEP_BYTES are kept
+# (the topic, at most 65,535 bytes, and more payload than any device may send, 64 KiB)
+# and the rest only counted as it passes (CutPayload).
+OVERSIZED_BYTES = 256 * 1024
+OVERSIZED_KEEP_BYTES = 160 * 1024
+# Where collectors say which of them holds a session (collector/one_session.py); the
+# collector account reads and writes under it.
+COLLECTORS_ROOT = "hallwatch/collectors"
 _PUBACK = struct.Struct("!BBH")
 PUBLISH = mqtt.PUBLISH
 
@@ -49,6 +57,10 @@ class BulkClient(mqtt.Client):
         self._ahead = b""  # bytes received but not yet handed to paho's packet reader
         self._ahead_at = 0
         self._partial = b""  # the start of a packet whose end has not arrived yet
+        self._pieces: list[bytes] = []  # what came after `_partial`, joined once it is whole
+        self._held = 0  # bytes in `_partial` and `_pieces`
+        self._needed = 0  # the length of the packet `_partial` begins (0: not known yet)
+        self._oversized: _Oversized | None = None  # a PUBLISH too large to hold, passing
         # on_publishes(client, publishes): every QoS 0/1 message of one read, in order.
         self.on_publishes: Callable[[mqtt.Client, list[Publish]], None] | None = None
 
@@ -88,13 +100,15 @@ class BulkClient(mqtt.Client):
             return self._loop_rc_handle(mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST)
         with self._msgtime_mutex:
             self._last_bytes_received = time.monotonic()  # paho's keepalive clock
-        data = self._partial + chunk if self._partial else chunk
         try:
+            data = self._assembled(chunk)
+            if not data:
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS  # a packet still arriving
             publishes, others, used = split_packets(data)
         except MalformedPacket as err:
             self._easy_log(mqtt.MQTT_LOG_ERR, "Received malformed packet: %s", err)
             return self._loop_rc_handle(mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL)
-        self._partial = data[used:]
+        self._hold(data[used:])
         delivered = 0
         for before, packet in others:  # in order: a CONNACK comes before what follows it
             self._deliver(publishes[delivered:before])
@@ -104,6 +118,36 @@ class BulkClient(mqtt.Client):
                 return self._loop_rc_handle(rc)
         self._deliver(publishes[delivered:] if delivered else publishes)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _assembled(self, chunk: bytes) -> bytes:
+        """The bytes to parse now; empty while the packet in front is still arriving.
+
+        Each chunk is copied once: the start of a packet and what follows it are joined
+        only once the whole packet is there, and an oversized PUBLISH is never joined.
+        """
+        if self._oversized is not None:
+            rest = self._oversized.passing(chunk)
+            if rest is None:
+                return b""
+            cut, self._oversized = self._oversized.publish(), None
+            self._deliver([cut])
+            chunk = rest
+        if not self._partial:
+            return chunk
+        self._pieces.append(chunk)
+        self._held += len(chunk)
+        if self._held < self._needed:
+            return b""
+        data = b"".join([self._partial, *self._pieces])
+        self._partial, self._pieces = b"", []
+        return data
+
+    def _hold(self, rest: bytes) -> None:
+        """Keep the start of a packet still arriving (of an oversized PUBLISH: its head)."""
+        size = packet_size(rest)
+        if size is not None and size > OVERSIZED_BYTES and _is_publish(rest[0]):
+            self._oversized, rest = _Oversized(rest, size), b""
+        self._partial, self._pieces, self._held, self._needed = rest, [], len(rest), size or 0
 
     def _paho_reads(self, packet: bytes) -> mqtt.MQTTErrorCode:
         """paho's reader handles one whole packet, served from `_ahead` by _sock_recv."""
@@ -125,6 +169,7 @@ class BulkClient(mqtt.Client):
     def _sock_close(self) -> None:
         # never carry bytes of one connection into the next
         self._ahead = self._partial = b""
+        self._pieces, self._held, self._needed, self._oversized = [], 0, 0, None
         super()._sock_close()
 
     def message_callback_add(self, sub: str, callback) -> None:
@@ -156,6 +201,70 @@ class MalformedPacket(ValueError):
     """Bytes from the broker that are not an MQTT 3.1.1 packet."""
 
 
+class CutPayload(bytes):
+    """The first bytes of a payload too large to hold (over OVERSIZED_BYTES); `size` is
+    how many bytes it had."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> CutPayload:
+        cut = super().__new__(cls, head)
+        cut.size = size
+        return cut
+
+
+class _Oversized:
+    """A PUBLISH too large to hold, arriving: its head kept, the rest counted."""
+
+    def __init__(self, start: bytes, size: int):
+        self.size = size
+        self.head = bytearray(start[:OVERSIZED_KEEP_BYTES])
+        self.seen = len(start)
+
+    def passing(self, chunk: bytes) -> bytes | None:
+        """Take what arrived; the bytes after the packet once it has all passed, else None."""
+        due = self.size - self.seen
+        room = OVERSIZED_KEEP_BYTES - len(self.head)
+        if room > 0:
+            self.head += chunk[: min(room, due)]
+        if len(chunk) < due:
+            self.seen += len(chunk)
+            return None
+        self.seen = self.size
+        return chunk[due:]
+
+    def publish(self) -> Publish:
+        head = bytes(self.head)
+        body = self.size - _remaining_length(head)
+        topic, payload, qos, mid, retain = _publish(head[0], head, body, len(head))
+        payload_at = len(head) - len(payload)
+        return topic, CutPayload(payload, self.size - payload_at), qos, mid, retain
+
+
+def _is_publish(command: int) -> bool:
+    """A QoS 0 or 1 PUBLISH, which the bulk reader parses itself (QoS 2 goes to paho)."""
+    return command & 0xF0 == PUBLISH and command & 0x06 < 0x04
+
+
+def _remaining_length(data: bytes) -> int:
+    """The remaining length a packet's fixed header declares."""
+    length, shift = 0, 0
+    for byte in data[1:5]:
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+    return length
+
+
+def packet_size(data: bytes) -> int | None:
+    """The whole length of the packet `data` begins, once its fixed header is all there."""
+    for at in range(1, min(len(data), 5)):
+        if data[at] < 0x80:
+            return at + 1 + _remaining_length(data)
+    return None
+
+
 def split_packets(data: bytes) -> tuple[list[Publish], list[tuple[int, bytes]], int]:
     """The whole packets at the start of `data`, as the broker sent them.
 
@@ -182,7 +291,7 @@ def split_packets(data: bytes) -> tuple[list[Publish], list[tuple[int, bytes]], 
         end = body + length
         if end > size:
             break
-        if command & 0xF0 == PUBLISH and command & 0x06 < 0x04:
+        if _is_publish(command):
             publishes.append(_publish(command, data, body, end))
         else:
             others.append((len(publishes), data[at:end]))

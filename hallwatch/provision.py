@@ -40,6 +40,7 @@ import yaml
 import devices
 from devices.native import SUBSCRIPTIONS as NATIVE_TOPICS
 from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier, quote_string
+from hallwatch.mqtt import COLLECTORS_ROOT
 from hallwatch.registry.spec import Registry, tasmota_telemetry
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no + # / : safe inside %u patterns
@@ -95,7 +96,9 @@ def broker_accounts(
     zigbee2mqtt_user: str = DEFAULT_ZIGBEE2MQTT_USER,
 ) -> list[Account]:
     """The accounts the registry needs, in a stable order."""
-    accounts = [Account(collector_user, "collector", reads=devices.subscriptions(registry))]
+    presence = (f"{COLLECTORS_ROOT}/#",)  # one collector per session (collector/one_session.py)
+    reads = devices.subscriptions(registry) + presence
+    accounts = [Account(collector_user, "collector", writes=presence, reads=reads)]
     bases = sorted(base for base, names in registry.zigbee2mqtt_names.items() if names)
     if bases:
         # Zigbee sensors never speak MQTT: the bridge publishes for all of them (and reads

@@ -47,16 +47,23 @@ class Runtime:
     _days: dict[str, DayEvents] = field(default_factory=dict)  # hall id → its day in memory
 
     @classmethod
-    def from_settings(cls, settings: Settings, influx_access: str = "read") -> Runtime:
-        """`influx_access` picks the InfluxDB account: "write" for the collector, else "read"."""
+    def from_settings(
+        cls, settings: Settings, influx_access: str = "read", schema: bool = True
+    ) -> Runtime:
+        """`influx_access` picks the InfluxDB account: "write" for the collector, else "read".
+        `schema=False` leaves the tables to `ensure_schema()` (the database may be down)."""
         engine = make_engine(settings.sqlalchemy_url())
-        create_schema(engine)
+        if schema:
+            create_schema(engine)
         auth = settings.influx_auth(influx_access)
         influx = InfluxClient(
             settings.influx_url, settings.influx_db, auth.username, auth.password, auth.token
         )
         store = EventStore(influx)
         return cls(settings, make_session_factory(engine), influx, store, DayEvents(store))
+
+    def ensure_schema(self) -> None:
+        create_schema(self.sessions.kw["bind"])
 
     def deployment(self, fresh: bool = False) -> Deployment:
         """Every hall, looked up in the database at most every few seconds (`fresh`: now).

@@ -148,7 +148,10 @@ def healthz():
     return jsonify(body), 200 if healthy else 503
 
 
-_HEALTH_KEYS = {"write_errors": "collector_write_errors"}  # the rest: spool_<key>
+_HEALTH_KEYS = {  # the rest: spool_<key>
+    "write_errors": "collector_write_errors",
+    "registry_errors": "collector_registry_errors",
+}
 
 
 def _spool_depth() -> dict:

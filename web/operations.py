@@ -46,7 +46,9 @@ INGEST_WORDS = {
     "spool_points": lazy_gettext("磁盘缓冲:待写入点数"),
     "spool_bytes": lazy_gettext("磁盘缓冲:字节"),
     "spool_oldest": lazy_gettext("磁盘缓冲:最早一批写入时间"),
+    "spool_corrupt": lazy_gettext("磁盘缓冲:损坏的段(已移至一旁,请检查)"),
     "collector_write_errors": lazy_gettext("采集进程写入 InfluxDB 失败"),
+    "collector_registry_errors": lazy_gettext("采集进程读不到登记库"),
 }
 
 

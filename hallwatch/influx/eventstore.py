@@ -5,7 +5,8 @@ heartbeat, status) and, for the badge of a card someone holds, `uid`; fields
 `received_ms` on every point plus `card`/`action`/`staff`, `occupied`, `online`
 or heartbeat numbers `x_<name>`; `source` and `device_time` where known. The
 point's time is the event's time, so a redelivered message overwrites its own point.
-Rejected messages go to `hw_rejected` at their receipt time.
+Rejected messages go to `hw_rejected` at their receipt time; `replayed` is set on one
+whose message `hallwatch rejected --replay` has since stored as events.
 
 Bounded series. A series is a measurement and its tags: `device` is a registered
 device or bridge (messages of any other are rejected, and `hw_rejected` has no
@@ -244,6 +245,24 @@ class EventStore:
             {"start": to_ns(start), "end": to_ns(end)},
         )
         return [{**r, "time": from_ns(r["time"])} for s in series for r in rows(s)]
+
+    def rejections_after(self, after_ns: int, end: datetime, limit: int) -> list[dict]:
+        """Up to `limit` rejected messages kept after `after_ns` up to `end`, oldest first
+        (`time` left in nanoseconds: a page's last one is where the next page starts)."""
+        series = self.client.query(
+            f'SELECT * FROM "{REJECTED}" WHERE time > $after AND time <= $end '
+            f"ORDER BY time ASC LIMIT {int(limit)}",
+            {"after": int(after_ns), "end": to_ns(end)},
+        )
+        return [r for s in series for r in rows(s)]
+
+    def mark_replayed(self, times_ns: list[int]) -> None:
+        """Note on kept rejections that their message is now stored as events (InfluxDB
+        merges the field into the point of the same time)."""
+        if times_ns:
+            self.client.write(
+                [Point(REJECTED, {}, {"replayed": True}, ns).to_line() for ns in times_ns]
+            )
 
     def unknown_cards(self, start: datetime, end: datetime) -> list[dict]:
         """Badge reads whose card nobody holds, newest first."""

@@ -5,11 +5,19 @@ from __future__ import annotations
 import inspect
 import socket
 import threading
+import tracemalloc
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from hallwatch.mqtt import READ_AHEAD_BYTES, BulkClient, MalformedPacket, split_packets
+from hallwatch.mqtt import (
+    OVERSIZED_KEEP_BYTES,
+    READ_AHEAD_BYTES,
+    BulkClient,
+    CutPayload,
+    MalformedPacket,
+    split_packets,
+)
 
 
 def _client(cls=BulkClient) -> mqtt.Client:
@@ -236,3 +244,45 @@ def test_bulk_reads_see_a_closed_connection(connected):
     client._state = mqtt._ConnectionState.MQTT_CS_CONNECTED
     theirs.close()
     assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
+
+
+def _read_while_sending(client, theirs, data: bytes, calls: list) -> int:
+    """loop_read until a message came, `data` sent from a thread; the peak memory meanwhile."""
+    sender = threading.Thread(target=theirs.sendall, args=(data,))
+    tracemalloc.start()
+    try:
+        sender.start()
+        while not calls:
+            client.loop_read()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        sender.join()
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_an_oversized_message_is_never_held_whole_and_keeps_its_size(connected, qos):
+    client, theirs = connected
+    calls: list[list] = []
+    client.on_publishes = lambda c, publishes: calls.append(list(publishes))
+    payload = b"x" * (8 * 1024 * 1024)
+    after = _publish(b"t", b"next", qos=1, mid=8)
+    peak = _read_while_sending(client, theirs, _publish(b"a/b", payload, qos, 7) + after, calls)
+    while len(calls) < 2:
+        client.loop_read()
+    ((topic, cut, got_qos, mid, retain),) = calls[0]
+    assert (topic, got_qos, mid if qos else 0, retain) == (b"a/b", qos, 7 if qos else 0, False)
+    assert isinstance(cut, CutPayload) and cut.size == len(payload)
+    assert len(cut) <= OVERSIZED_KEEP_BYTES and payload.startswith(cut)
+    assert calls[1] == [(b"t", b"next", 1, 8, False)]  # what follows is read as ever
+    assert peak < 2 * 1024 * 1024  # before: the 8 MB packet, joined again at every read
+
+
+def test_a_large_message_under_the_bound_is_joined_once_and_whole(connected):
+    client, theirs = connected
+    calls: list[list] = []
+    client.on_publishes = lambda c, publishes: calls.append(list(publishes))
+    payload = bytes(range(256)) * 800  # 200 KiB: held, but joined once
+    _read_while_sending(client, theirs, _publish(b"a/b", payload, 1, 3), calls)
+    assert calls == [[(b"a/b", payload, 1, 3, False)]]
+    assert not isinstance(calls[0][0][1], CutPayload) and client._partial == b""
