@@ -31,6 +31,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,31 @@ DEVICE_PATTERNS = tuple(t.replace("/+/", "/%u/") for t in NATIVE_TOPICS)
 
 class ProvisionError(ValueError):
     """The registry or the options cannot be turned into accounts; the message says why."""
+
+
+# Words that begin a line of Mosquitto's ACL file, the password file's `user:` aside.
+ACL_DIRECTIVES = ("user", "topic", "pattern")
+# Control, format and line/paragraph separators: nothing written into a broker file may hold
+# one (a line break would start a directive of its own). Spaces are refused in values too.
+_LINE_BREAKERS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def one_token(value: str, what: str, *, spaces: bool = False) -> str:
+    """`value` if it can stand as one value on one line of a broker file, else ProvisionError.
+
+    Independent of the registry parser: whatever reaches a generated file is checked here.
+    """
+    for position, ch in enumerate(value, 1):
+        if unicodedata.category(ch) in _LINE_BREAKERS or (ch.isspace() and not spaces):
+            raise ProvisionError(
+                f"{what} {value!r} holds U+{ord(ch):04X} at character {position}: a broker "
+                "file takes one value per line, without line breaks, controls or spaces"
+            )
+    if not value.strip():
+        raise ProvisionError(f"{what} is empty")
+    if value.split()[0].lower() in ACL_DIRECTIVES and value != value.split()[0]:
+        raise ProvisionError(f"{what} {value!r} starts with a directive word")
+    return value
 
 
 @dataclass(frozen=True)
@@ -142,16 +168,19 @@ def acl_text(accounts: Iterable[Account]) -> str:
         *(f"pattern write {p}" for p in DEVICE_PATTERNS),
     ]
     for account in accounts:
-        extra_writes = [t for t in account.writes if not t.startswith(_native_prefix())]
-        if not (extra_writes or account.reads):
+        user = one_token(account.username, f"{account.role} username")
+        writes = [one_token(t, f"topic of {user}") for t in account.writes]
+        reads = [one_token(t, f"topic of {user}") for t in account.reads]
+        extra_writes = [t for t in writes if not t.startswith(_native_prefix())]
+        if not (extra_writes or reads):
             continue
-        lines += ["", f"user {account.username}"]
+        lines += ["", f"user {user}"]
         if account.role != "device":  # the patterns above would let it write under its name
-            lines += [f"topic deny {p.replace('%u', account.username)}" for p in DEVICE_PATTERNS]
-        both = set(extra_writes) & set(account.reads)
+            lines += [f"topic deny {p.replace('%u', user)}" for p in DEVICE_PATTERNS]
+        both = set(extra_writes) & set(reads)
         lines += [f"topic readwrite {t}" for t in extra_writes if t in both]
         lines += [f"topic write {t}" for t in extra_writes if t not in both]
-        lines += [f"topic read {t}" for t in account.reads if t not in both]
+        lines += [f"topic read {t}" for t in reads if t not in both]
     return "\n".join(lines) + "\n"
 
 
@@ -161,6 +190,7 @@ def _native_prefix() -> str:
 
 def broker_conf_text(out: Path) -> str:
     """The lines a production mosquitto.conf includes (`include_dir` or copy them)."""
+    one_token(str(out.resolve()), "the output directory", spaces=True)
     return (
         "# Written by `hallwatch provision`. Anonymous clients are refused; the files below\n"
         "# are re-read on SIGHUP (connected clients are not disconnected).\n"
@@ -201,6 +231,9 @@ def _write_private(path: Path, text: str) -> None:
 
 def _write_passwd(path: Path, passwords: dict[str, str], use_tool: bool = True) -> str:
     """Write the password_file; returns how it was hashed."""
+    for user, password in passwords.items():
+        one_token(user, "username")
+        one_token(password, f"the password of {user}")
     tool = shutil.which("mosquitto_passwd") if use_tool else None
     plain = "".join(f"{user}:{pw}\n" for user, pw in passwords.items())
     if tool is None:
@@ -229,6 +262,8 @@ def provision_broker(
 ) -> Changes:
     """Write passwd, acl, mosquitto-auth.conf and devices.secrets.yaml under `out`."""
     accounts = broker_accounts(registry, collector_user, zigbee2mqtt_user)
+    acl = acl_text(accounts)  # checks every value before any file is touched
+    conf = broker_conf_text(out)
     out.mkdir(parents=True, exist_ok=True)
     secrets_path = out / SECRETS_FILE
     previous = load_secrets(secrets_path)
@@ -237,7 +272,7 @@ def provision_broker(
     for account in accounts:
         old = previous.get(account.username)
         if old and old.get("password"):
-            password = old["password"]
+            password = one_token(str(old["password"]), f"the kept password of {account.username}")
             changes.kept.append(account.username)
         else:
             password = secrets.token_urlsafe(PASSWORD_BYTES)
@@ -262,8 +297,8 @@ def provision_broker(
     _write_passwd(
         out / PASSWD_FILE, {e["username"]: e["password"] for e in entries}, use_mosquitto_passwd
     )
-    _write_private(out / ACL_FILE, acl_text(accounts))
-    (out / CONF_FILE).write_text(broker_conf_text(out), encoding="utf-8")
+    _write_private(out / ACL_FILE, acl)
+    (out / CONF_FILE).write_text(conf, encoding="utf-8")
     return changes
 
 

@@ -308,8 +308,8 @@ class _Parser:
                 kind,
                 window,
                 department,
-                zigbee2mqtt=e.get("zigbee2mqtt", values.topic_name(allow_slash=True)),
-                tasmota=e.get("tasmota", values.topic_name(allow_slash=False)),
+                zigbee2mqtt=e.get("zigbee2mqtt", values.zigbee2mqtt_name),
+                tasmota=e.get("tasmota", values.tasmota_topic),
                 esphome=e.get("esphome", values.esphome_entity),
                 zigbee2mqtt_base=e.get(
                     "zigbee2mqtt_base", values.topic_levels, default=ZIGBEE2MQTT_BASE
