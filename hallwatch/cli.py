@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from hallwatch import redact
 from hallwatch.config import ConfigError, Settings
 
 log = logging.getLogger("hallwatch")
@@ -24,6 +25,7 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact.install()  # robot tokens and URL passwords never reach a log line
 
 
 def _settings() -> Settings:
