@@ -105,13 +105,16 @@ def _summary_json(summary: ImportSummary, filename: str) -> dict:
 
 
 def _import(data: bytes, filename: str) -> ImportSummary:
-    """Import uploaded bytes through `import_file` (which reads a path); RegistryError if bad."""
+    """Import uploaded bytes through `import_file` (which reads a path); RegistryError if bad.
+
+    A user limited to some halls changes only those (hallwatch.registry.scoped)."""
     handle, path = tempfile.mkstemp(prefix="hallwatch-upload-", suffix=".yaml")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         try:
-            return import_file(_runtime().sessions, path)
+            halls = tuple(getattr(current_user, "halls", ()))
+            return import_file(_runtime().sessions, path, halls=halls)
         except RegistryError as exc:
             raise RegistryError([p.replace(path, filename) for p in exc.problems]) from exc
     finally:
