@@ -408,12 +408,8 @@ MAX_ALIAS_NODES = 100_000
 
 def _load_yaml(text: str) -> dict[Any, Any]:
     """The file as a mapping, or RegistryError naming the line of a syntax error."""
-    loader = _TextLoader(text)  # a SafeLoader subclass: no arbitrary objects
     try:
-        node = loader.get_single_node()
-        if node is not None:
-            _check_aliases(node)
-        data = loader.construct_document(node) if node is not None else None
+        data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -422,8 +418,6 @@ def _load_yaml(text: str) -> dict[Any, Any]:
         raise RegistryError([f"YAML syntax error: {exc}"]) from exc
     except RecursionError as exc:
         raise RegistryError(["the file nests lists or mappings too deeply"]) from exc
-    finally:
-        loader.dispose()
     if data is None:
         raise RegistryError([f"the file is empty (expected a mapping with {', '.join(SECTIONS)})"])
     if not isinstance(data, dict):
@@ -431,6 +425,19 @@ def _load_yaml(text: str) -> dict[Any, Any]:
             [f"top level: expected a mapping with {', '.join(SECTIONS)}, got {values.show(data)}"]
         )
     return data
+
+
+def _compose_and_construct(text: str) -> Any:
+    """The file's data, its aliases checked between composing and constructing it."""
+    loader = _TextLoader(text)  # a SafeLoader subclass: no arbitrary objects
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _check_aliases(root: yaml.Node) -> None:
