@@ -336,13 +336,21 @@ def hold_registry(session: Session) -> None:
 
 
 def register_card(
-    session_factory: Callable[[], Session], staff_id: str, card: str, now: datetime
+    session_factory: Callable[[], Session],
+    staff_id: str,
+    card: str,
+    now: datetime,
+    halls: Collection[str] = (),
 ) -> ImportSummary:
     """Add `card` to the badges of `staff_id` as an import of the registry with it would
-    (the same validation: RegistryError naming the problem, and nothing changed)."""
+    (the same validation: RegistryError naming the problem, and nothing changed). With
+    `halls`, the person must be in one of them."""
     with session_factory() as session, session.begin():
         hold_registry(session)
-        written = dump_deployment(load_deployment(session))
+        current = load_deployment(session)
+        if halls and current.hall_of_staff.get(staff_id) not in halls:
+            raise RegistryError([f"staff: '{staff_id}' is not in a hall you manage"])
+        written = dump_deployment(current)
         try:
             changed = add_badge(written, staff_id, card)
         except KeyError:

@@ -3,12 +3,14 @@ uploads and card registrations, on two real halls (tests/integration/test_multi_
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
 import yaml
 
-from hallwatch.registry.store import load_deployment
+from hallwatch.registry.parse import RegistryError
+from hallwatch.registry.store import load_deployment, register_card
 from tests.integration.test_multi_hall import (  # noqa: F401 (fixtures)
     database_url,
     deployment,
@@ -90,4 +92,14 @@ def test_a_card_cannot_be_registered_to_another_halls_staff(app):
     assert client.post("/ops/unknown-cards?hall=west", data=form, headers=who).status_code == 404
     refused = client.post("/ops/unknown-cards", data=form, headers=who)  # east's page
     assert refused.status_code == 400  # x001 is not among the choices
+    assert halls_of(app)["west"].staff_by_id["x001"].badges == ("04A1B2C4",)
+
+
+def test_the_store_registers_a_card_only_to_a_person_of_the_given_halls(app):
+    sessions = app.extensions["hallwatch"].sessions
+    now = datetime.now(UTC)
+    with pytest.raises(RegistryError, match="'x001' is not in a hall you manage"):
+        register_card(sessions, "x001", "0A0B0C0D", now, halls=("east",))
+    register_card(sessions, "e001", "0A0B0C0D", now, halls=("east",))
+    assert halls_of(app)["east"].staff_by_id["e001"].badges == ("04A1B2C3", "0A0B0C0D")
     assert halls_of(app)["west"].staff_by_id["x001"].badges == ("04A1B2C4",)
