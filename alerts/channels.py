@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import smtplib
+import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hallwatch.config import Settings
+from hallwatch.config import Settings, SmtpTarget
+from hallwatch.redact import redact
 from hallwatch.registry.alerting import ChannelRow, OutboxRow
 from hallwatch.registry.models import UserRow
 
@@ -86,27 +88,43 @@ def _smtp_failure(row: OutboxRow, exc: smtplib.SMTPException) -> ChannelError:
     return DeliveryError(f"{_where(row)}: SMTP error: {exc}")
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verify the mail server's certificate and name: the system's CAs, or HALLWATCH_SMTP_CA."""
+    return ssl.create_default_context(cafile=settings.smtp_ca)
+
+
 def send_email(row: OutboxRow, settings: Settings) -> None:
-    """Send through HALLWATCH_SMTP_URL (smtp://, smtps://, ?starttls=1)."""
+    """Send through HALLWATCH_SMTP_URL (smtp://, smtps://, ?starttls=1), verifying TLS."""
     target = settings.smtp_target()
     if target is None:
         raise DeliveryError(f"{_where(row)}: HALLWATCH_SMTP_URL is not set")
     if not EMAIL_RE.match(row.target):
         raise PermanentDeliveryError(f"{_where(row)}: not an e-mail address")
-    smtp_class = smtplib.SMTP_SSL if target.implicit_tls else smtplib.SMTP
+    server = f"{target.host}:{target.port}"
     try:
-        with smtp_class(target.host, target.port, timeout=SMTP_TIMEOUT_S) as smtp:
+        with _smtp_connection(target, settings) as smtp:
             if target.starttls:
-                smtp.starttls()
+                smtp.starttls(context=tls_context(settings))
             if target.username:
                 smtp.login(target.username, target.password or "")
             smtp.send_message(email_message(row, settings))
     except smtplib.SMTPException as exc:
         raise _smtp_failure(row, exc) from exc
-    except OSError as exc:
+    except ssl.SSLError as exc:
         raise DeliveryError(
-            f"{_where(row)}: mail server {target.host}:{target.port} unreachable: {exc}"
+            f"{_where(row)}: mail server {server} failed the TLS check ({exc.reason or exc}); "
+            "trust its CA with HALLWATCH_SMTP_CA"
         ) from exc
+    except OSError as exc:
+        raise DeliveryError(f"{_where(row)}: mail server {server} unreachable: {exc}") from exc
+
+
+def _smtp_connection(target: SmtpTarget, settings: Settings) -> smtplib.SMTP:
+    if target.implicit_tls:
+        return smtplib.SMTP_SSL(
+            target.host, target.port, timeout=SMTP_TIMEOUT_S, context=tls_context(settings)
+        )
+    return smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_S)
 
 
 # --- HTTP robots and webhooks ---------------------------------------------------------
@@ -118,14 +136,18 @@ def _post(row: OutboxRow, url: str, body: bytes, headers: dict[str, str]) -> req
     try:
         answer = requests.post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT_S)
     except requests.RequestException as exc:
-        raise DeliveryError(f"{_where(row)}: {type(exc).__name__}: {exc}") from exc
+        # requests repeats the whole URL, robot token and signature included.
+        raise DeliveryError(f"{_where(row)}: {type(exc).__name__}: {redact(str(exc))}") from exc
     if answer.status_code >= 500 or answer.status_code in RETRYABLE_HTTP:
-        raise DeliveryError(f"{_where(row)}: HTTP {answer.status_code}: {answer.text[:200]}")
+        raise DeliveryError(f"{_where(row)}: HTTP {answer.status_code}: {_answer(answer)}")
     if answer.status_code >= 400:
-        raise PermanentDeliveryError(
-            f"{_where(row)}: HTTP {answer.status_code}: {answer.text[:200]}"
-        )
+        raise PermanentDeliveryError(f"{_where(row)}: HTTP {answer.status_code}: {_answer(answer)}")
     return answer
+
+
+def _answer(answer: requests.Response) -> str:
+    """The start of a server's answer, for messages (an error page may echo the URL)."""
+    return redact(answer.text[:200])
 
 
 def _check_errcode(row: OutboxRow, answer: requests.Response) -> None:
@@ -133,7 +155,7 @@ def _check_errcode(row: OutboxRow, answer: requests.Response) -> None:
     try:
         reply = answer.json()
     except ValueError as exc:
-        raise DeliveryError(f"{_where(row)}: answer is not JSON: {answer.text[:200]!r}") from exc
+        raise DeliveryError(f"{_where(row)}: answer is not JSON: {_answer(answer)!r}") from exc
     if not isinstance(reply, dict):
         raise DeliveryError(f"{_where(row)}: answer is not a JSON object: {reply!r:.200}")
     code = reply.get("errcode")

@@ -36,10 +36,12 @@ from alerts.channels import (
     send,
 )
 from hallwatch.config import Settings
+from hallwatch.redact import RedactingFilter, redact
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.models import UserRow
 
 log = logging.getLogger(__name__)
+log.addFilter(RedactingFilter())  # tracebacks of a sender repeat its URL
 
 FIRST_RETRY = timedelta(seconds=10)  # after the first failure; doubles each time…
 MAX_RETRY = timedelta(minutes=15)  # …up to this
@@ -162,6 +164,11 @@ def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime) -
         return session.get(OutboxRow, row_id)
 
 
+def _stored(error: Exception) -> str:
+    """The error as kept in last_error and logged: secrets masked, cut to ERROR_MAX_CHARS."""
+    return redact(str(error))[:ERROR_MAX_CHARS]
+
+
 def _record(
     session_factory: sessionmaker[Session], row: OutboxRow, now: datetime, error: Exception | None
 ) -> str:
@@ -175,15 +182,15 @@ def _record(
             log.info("outbox %s delivered after %d tries", row.id, attempts)
     elif isinstance(error, PermanentDeliveryError) or now - row.created_at >= MAX_AGE:
         outcome = "failed"
-        values.update(failed_at=now, last_error=str(error)[:ERROR_MAX_CHARS])
-        log.error("outbox %s given up after %d tries: %s", row.id, attempts, error)
+        values.update(failed_at=now, last_error=_stored(error))
+        log.error("outbox %s given up after %d tries: %s", row.id, attempts, _stored(error))
     else:
         outcome = "retrying"
-        values.update(
-            next_attempt_at=now + backoff(attempts), last_error=str(error)[:ERROR_MAX_CHARS]
-        )
+        values.update(next_attempt_at=now + backoff(attempts), last_error=_stored(error))
         # The first failure of a row is news; the rest of an outage is not.
-        log.log(logging.WARNING if attempts == 1 else logging.DEBUG, "%s; will retry", error)
+        log.log(
+            logging.WARNING if attempts == 1 else logging.DEBUG, "%s; will retry", _stored(error)
+        )
     with session_factory() as session, session.begin():
         session.execute(
             update(OutboxRow)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from hallwatch import redact
 from hallwatch.config import ConfigError, Settings
 
 log = logging.getLogger("hallwatch")
@@ -24,6 +25,7 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact.install()  # robot tokens and URL passwords never reach a log line
 
 
 def _settings() -> Settings:
@@ -648,6 +650,21 @@ def unknown_cards(hours: float) -> None:
 @click.option("--collector-user", default="hallwatch-collector", show_default=True)
 @click.option("--zigbee2mqtt-user", default="zigbee2mqtt", show_default=True)
 @click.option("--reload", "reload_pid", type=int, default=None, help="SIGHUP this broker pid")
+@click.option(
+    "--file-owner",
+    default=None,
+    help="Owner of passwd and acl (default: keep the existing files'; new ones: yours)",
+)
+@click.option(
+    "--file-group",
+    default=None,
+    help="Group of passwd and acl, e.g. mosquitto (default: keep the existing files')",
+)
+@click.option(
+    "--file-mode",
+    default=None,
+    help="Mode of passwd and acl in octal, e.g. 0640 (default: keep the files'; new ones 0600)",
+)
 @click.option("--mqtt/--no-mqtt", default=True, show_default=True, help="Write broker accounts")
 @click.option("--influx", is_flag=True, help="Also set up InfluxDB database, writer and reader")
 @click.option("--influx-admin", default="admin", show_default=True, help="InfluxDB admin user")
@@ -659,6 +676,9 @@ def provision(
     collector_user: str,
     zigbee2mqtt_user: str,
     reload_pid: int | None,
+    file_owner: str | None,
+    file_group: str | None,
+    file_mode: str | None,
     mqtt: bool,
     influx: bool,
     influx_admin: str,
@@ -670,7 +690,13 @@ def provision(
     Idempotent: kept accounts keep their passwords. The InfluxDB admin password comes
     from HALLWATCH_INFLUX_ADMIN_PASSWORD (or is generated on a server without users).
     """
-    from hallwatch.provision import ProvisionError, provision_broker, provision_influx
+    from hallwatch.provision import (
+        ProvisionError,
+        check_broker_can_read,
+        file_access,
+        provision_broker,
+        provision_influx,
+    )
 
     settings = _settings()
     try:
@@ -680,13 +706,17 @@ def provision(
             else:
                 deployment = _runtime(settings).deployment(fresh=True)
             # Every hall's devices: they all speak to the one broker.
-            changes = provision_broker(deployment.combined, out, collector_user, zigbee2mqtt_user)
+            access = file_access(file_owner, file_group, file_mode)
+            changes = provision_broker(
+                deployment.combined, out, collector_user, zigbee2mqtt_user, access=access
+            )
             for name in changes.added:
                 click.echo(f"added   {name}")
             for name in changes.removed:
                 click.echo(f"removed {name}")
             click.echo(f"MQTT accounts in {out}: {changes.summary()}")
             if reload_pid is not None:
+                check_broker_can_read(reload_pid, out)
                 os.kill(reload_pid, signal.SIGHUP)
                 click.echo(
                     f"sent SIGHUP to {reload_pid}: the broker re-reads passwd and acl "

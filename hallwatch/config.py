@@ -110,6 +110,7 @@ class Settings:
     secret_key: str = ""
     collector_id: str = ""
     smtp_url: str | None = None
+    smtp_ca: str | None = None  # HALLWATCH_SMTP_CA: trust this CA (PEM) for the mail server
     mail_from: str = DEFAULT_MAIL_FROM
     base_url: str = DEFAULT_BASE_URL
     renotify_minutes: float = DEFAULT_RENOTIFY_MINUTES
@@ -157,6 +158,7 @@ class Settings:
             collector_id=env.get("HALLWATCH_COLLECTOR_ID")
             or f"hallwatch-collector-{socket.gethostname()}",
             smtp_url=env.get("HALLWATCH_SMTP_URL") or None,
+            smtp_ca=env.get("HALLWATCH_SMTP_CA") or None,
             mail_from=env.get("HALLWATCH_MAIL_FROM") or DEFAULT_MAIL_FROM,
             base_url=(env.get("HALLWATCH_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             renotify_minutes=_minutes(env, "HALLWATCH_RENOTIFY_MINUTES", DEFAULT_RENOTIFY_MINUTES),
@@ -198,6 +200,8 @@ class Settings:
         """The alerting settings: SMTP URL, sender, link base and the two intervals."""
         if self.smtp_url:
             self.smtp_target()
+        if self.smtp_ca and not Path(self.smtp_ca).is_file():
+            raise ConfigError(f"HALLWATCH_SMTP_CA is not a readable file: {self.smtp_ca!r}")
         if "@" not in self.mail_from or any(ch in self.mail_from for ch in "\r\n"):
             raise ConfigError(
                 f"HALLWATCH_MAIL_FROM must be an e-mail address, got {self.mail_from!r}"

@@ -25,13 +25,17 @@ user for the collector and a read-only user for web/alerts/reports.
 from __future__ import annotations
 
 import base64
+import grp
 import hashlib
 import os
+import pwd
 import re
 import secrets
 import shutil
+import stat
 import subprocess
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +67,31 @@ DEVICE_PATTERNS = tuple(t.replace("/+/", "/%u/") for t in NATIVE_TOPICS)
 
 class ProvisionError(ValueError):
     """The registry or the options cannot be turned into accounts; the message says why."""
+
+
+# Words that begin a line of Mosquitto's ACL file, the password file's `user:` aside.
+ACL_DIRECTIVES = ("user", "topic", "pattern")
+# Control, format and line/paragraph separators: nothing written into a broker file may hold
+# one (a line break would start a directive of its own). Spaces are refused in values too.
+_LINE_BREAKERS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def one_token(value: str, what: str, *, spaces: bool = False) -> str:
+    """`value` if it can stand as one value on one line of a broker file, else ProvisionError.
+
+    Independent of the registry parser: whatever reaches a generated file is checked here.
+    """
+    for position, ch in enumerate(value, 1):
+        if unicodedata.category(ch) in _LINE_BREAKERS or (ch.isspace() and not spaces):
+            raise ProvisionError(
+                f"{what} {value!r} holds U+{ord(ch):04X} at character {position}: a broker "
+                "file takes one value per line, without line breaks, controls or spaces"
+            )
+    if not value.strip():
+        raise ProvisionError(f"{what} is empty")
+    if value.split()[0].lower() in ACL_DIRECTIVES and value != value.split()[0]:
+        raise ProvisionError(f"{what} {value!r} starts with a directive word")
+    return value
 
 
 @dataclass(frozen=True)
@@ -145,16 +174,19 @@ def acl_text(accounts: Iterable[Account]) -> str:
         *(f"pattern write {p}" for p in DEVICE_PATTERNS),
     ]
     for account in accounts:
-        extra_writes = [t for t in account.writes if not t.startswith(_native_prefix())]
-        if not (extra_writes or account.reads):
+        user = one_token(account.username, f"{account.role} username")
+        writes = [one_token(t, f"topic of {user}") for t in account.writes]
+        reads = [one_token(t, f"topic of {user}") for t in account.reads]
+        extra_writes = [t for t in writes if not t.startswith(_native_prefix())]
+        if not (extra_writes or reads):
             continue
-        lines += ["", f"user {account.username}"]
+        lines += ["", f"user {user}"]
         if account.role != "device":  # the patterns above would let it write under its name
-            lines += [f"topic deny {p.replace('%u', account.username)}" for p in DEVICE_PATTERNS]
-        both = set(extra_writes) & set(account.reads)
+            lines += [f"topic deny {p.replace('%u', user)}" for p in DEVICE_PATTERNS]
+        both = set(extra_writes) & set(reads)
         lines += [f"topic readwrite {t}" for t in extra_writes if t in both]
         lines += [f"topic write {t}" for t in extra_writes if t not in both]
-        lines += [f"topic read {t}" for t in account.reads if t not in both]
+        lines += [f"topic read {t}" for t in reads if t not in both]
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +196,7 @@ def _native_prefix() -> str:
 
 def broker_conf_text(out: Path) -> str:
     """The lines a production mosquitto.conf includes (`include_dir` or copy them)."""
+    one_token(str(out.resolve()), "the output directory", spaces=True)
     return (
         "# Written by `hallwatch provision`. Anonymous clients are refused; the files below\n"
         "# are re-read on SIGHUP (connected clients are not disconnected).\n"
@@ -192,31 +225,100 @@ def load_secrets(path: Path) -> dict[str, dict]:
     return {entry["username"]: entry for entry in data.get("accounts", [])}
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` readable by the owner only, replacing `path` atomically."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(temp, SECRET_MODE)  # an old temp file may have had other bits
+@dataclass(frozen=True)
+class FileAccess:
+    """Owner, group and mode for the broker's files (None: keep the existing file's, or the
+    writer's own and 0600 for a new file)."""
+
+    uid: int | None = None
+    gid: int | None = None
+    mode: int | None = None
+
+
+def file_access(owner: str | None, group: str | None, mode: str | None) -> FileAccess:
+    """FileAccess from the command line's names (or numbers) and octal mode."""
+    try:
+        uid = None if owner is None else _id_of(owner, lambda n: pwd.getpwnam(n).pw_uid)
+        gid = None if group is None else _id_of(group, lambda n: grp.getgrnam(n).gr_gid)
+    except KeyError as exc:
+        raise ProvisionError(f"no such user or group: {exc.args[0]}") from exc
+    if mode is not None and not re.fullmatch(r"0?[0-7]{3}", mode):
+        raise ProvisionError(f"--file-mode {mode!r} is not an octal mode such as 0640")
+    return FileAccess(uid, gid, None if mode is None else int(mode, 8))
+
+
+def _id_of(name: str, lookup: Callable[[str], int]) -> int:
+    return int(name) if name.isdigit() else lookup(name)
+
+
+def _temp_beside(path: Path, suffix: str = "tmp") -> Path:
+    """A new file next to `path`, readable by its writer only (so `os.replace` is atomic)."""
+    temp = path.with_name(f".{path.name}.{suffix}")
+    temp.unlink(missing_ok=True)  # an old temp file may have other bits or another owner
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE))
+    return temp
+
+
+def _settle(temp: Path, path: Path, access: FileAccess | None) -> None:
+    """Give `temp` the owner, group and mode `path` should have, then put it in its place.
+
+    Without `access` (the secrets files) the file is the writer's, mode 0600. With it, each
+    attribute not given is the existing file's: a re-run keeps what the installer chose
+    (`chgrp mosquitto` and 0640, docs/DEPLOY-SECURITY.md) instead of locking the broker out.
+    """
+    uid, gid, mode = os.getuid(), os.getgid(), SECRET_MODE
+    if access is not None:
+        if path.exists():
+            old = path.stat()
+            uid, gid, mode = old.st_uid, old.st_gid, stat.S_IMODE(old.st_mode)
+        uid = uid if access.uid is None else access.uid
+        gid = gid if access.gid is None else access.gid
+        mode = mode if access.mode is None else access.mode
+    try:
+        if (uid, gid) != (temp.stat().st_uid, temp.stat().st_gid):
+            os.chown(temp, uid, gid)
+        os.chmod(temp, mode)
+    except PermissionError as exc:
+        temp.unlink(missing_ok=True)
+        raise ProvisionError(
+            f"cannot give {path} owner {uid}, group {gid}, mode {mode:04o} ({exc.strerror}); "
+            "run as root, or as the files' owner with --file-group a group of yours"
+        ) from exc
     os.replace(temp, path)
 
 
-def _write_passwd(path: Path, passwords: dict[str, str], use_tool: bool = True) -> str:
+def _write_private(path: Path, text: str, access: FileAccess | None = None) -> None:
+    """Write `text` to `path` atomically: readable by the owner only, or as `access` says."""
+    temp = _temp_beside(path)
+    with open(temp, "w", encoding="utf-8") as f:
+        f.write(text)
+    _settle(temp, path, access)
+
+
+def _write_passwd(
+    path: Path,
+    passwords: dict[str, str],
+    use_tool: bool = True,
+    access: FileAccess | None = None,
+) -> str:
     """Write the password_file; returns how it was hashed."""
+    for user, password in passwords.items():
+        one_token(user, "username")
+        one_token(password, f"the password of {user}")
     tool = shutil.which("mosquitto_passwd") if use_tool else None
     plain = "".join(f"{user}:{pw}\n" for user, pw in passwords.items())
     if tool is None:
-        _write_private(path, "".join(f"{u}:{mosquitto_hash(p)}\n" for u, p in passwords.items()))
+        hashed = "".join(f"{u}:{mosquitto_hash(p)}\n" for u, p in passwords.items())
+        _write_private(path, hashed, access)
         return "hashed here (sha512-pbkdf2, mosquitto_passwd not found)"
-    temp = path.with_name(f".{path.name}.plain")
-    _write_private(temp, plain)
+    temp = _temp_beside(path, "plain")
     try:
+        temp.write_text(plain, encoding="utf-8")
         # -U hashes a plaintext file in place: no password on a command line.
         done = subprocess.run([tool, "-U", str(temp)], capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise ProvisionError(f"{tool} -U failed: {(done.stderr or done.stdout).strip()}")
-        os.replace(temp, path)
+        _settle(temp, path, access)
     finally:
         temp.unlink(missing_ok=True)
     return "hashed by mosquitto_passwd"
@@ -229,9 +331,17 @@ def provision_broker(
     zigbee2mqtt_user: str = DEFAULT_ZIGBEE2MQTT_USER,
     *,
     use_mosquitto_passwd: bool = True,
+    access: FileAccess | None = None,
 ) -> Changes:
-    """Write passwd, acl, mosquitto-auth.conf and devices.secrets.yaml under `out`."""
+    """Write passwd, acl, mosquitto-auth.conf and devices.secrets.yaml under `out`.
+
+    passwd and acl keep the owner, group and mode they had (those in `access` replace them);
+    new ones are the writer's, 0600. The secrets file is always the writer's, 0600.
+    """
+    access = access or FileAccess()
     accounts = broker_accounts(registry, collector_user, zigbee2mqtt_user)
+    acl = acl_text(accounts)  # checks every value before any file is touched
+    conf = broker_conf_text(out)
     out.mkdir(parents=True, exist_ok=True)
     secrets_path = out / SECRETS_FILE
     previous = load_secrets(secrets_path)
@@ -240,7 +350,7 @@ def provision_broker(
     for account in accounts:
         old = previous.get(account.username)
         if old and old.get("password"):
-            password = old["password"]
+            password = one_token(str(old["password"]), f"the kept password of {account.username}")
             changes.kept.append(account.username)
         else:
             password = secrets.token_urlsafe(PASSWORD_BYTES)
@@ -262,12 +372,61 @@ def provision_broker(
     )
     body = yaml.safe_dump({"accounts": entries}, allow_unicode=True, sort_keys=False)
     _write_private(secrets_path, header + body)
-    _write_passwd(
-        out / PASSWD_FILE, {e["username"]: e["password"] for e in entries}, use_mosquitto_passwd
-    )
-    _write_private(out / ACL_FILE, acl_text(accounts))
-    (out / CONF_FILE).write_text(broker_conf_text(out), encoding="utf-8")
+    passwords = {e["username"]: e["password"] for e in entries}
+    _write_passwd(out / PASSWD_FILE, passwords, use_mosquitto_passwd, access)
+    _write_private(out / ACL_FILE, acl, access)
+    (out / CONF_FILE).write_text(conf, encoding="utf-8")
     return changes
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who a running process is, for file permissions: effective uid, gid and its groups."""
+
+    uid: int
+    gid: int
+    groups: frozenset[int]
+
+    @classmethod
+    def of_process(cls, pid: int) -> Credentials:
+        """The credentials of process `pid`, from /proc (ProvisionError when unreadable)."""
+        try:
+            status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ProvisionError(f"no process {pid} to reload ({exc.strerror})") from exc
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uid, gid = int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
+        return cls(uid, gid, frozenset(int(g) for g in fields.get("Groups", "").split()))
+
+    def may(self, path: Path, bit: int) -> bool:
+        """Whether these credentials have `bit` (R_OK or X_OK) on `path` by its mode bits."""
+        if self.uid == 0:
+            return True
+        st = path.stat()
+        if st.st_uid == self.uid:
+            return bool(st.st_mode & (bit << 6))
+        if st.st_gid == self.gid or st.st_gid in self.groups:
+            return bool(st.st_mode & (bit << 3))
+        return bool(st.st_mode & bit)
+
+
+def check_broker_can_read(pid: int, out: Path) -> None:
+    """ProvisionError unless broker process `pid` can read passwd and acl under `out` (and
+    pass through every directory above them): a SIGHUP would otherwise leave it with no
+    accounts, refusing every device and the collector."""
+    broker = Credentials.of_process(pid)
+    for path in (out / PASSWD_FILE, out / ACL_FILE):
+        path = path.resolve()
+        blocked = [d for d in reversed(path.parents) if not broker.may(d, os.X_OK)]
+        if blocked or not broker.may(path, os.R_OK):
+            st = path.stat()
+            raise ProvisionError(
+                f"the broker (pid {pid}, uid {broker.uid}) cannot read {path} (owner {st.st_uid}, "
+                f"group {st.st_gid}, mode {stat.S_IMODE(st.st_mode):04o}"
+                + (f"; directory {blocked[0]} is closed to it" if blocked else "")
+                + "): not reloaded. Give the files to its group, e.g. --file-group mosquitto "
+                "--file-mode 0640, then run again"
+            )
 
 
 def account_password(out: Path, username: str) -> str:

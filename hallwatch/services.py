@@ -45,6 +45,13 @@ PROBE_TIMEOUT_S = 1.0  # one readiness probe (TCP connect, CONNACK, HTTP)
 LOG_TAIL_LINES = 30  # how much of a log an error message quotes
 START_ATTEMPTS = 3  # an automatically chosen port may be taken between choosing and binding
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")  # mosquitto lives here; not always on PATH
+# Broker bounds, the same in docs/deploy/mosquitto-*.conf. A message above the limit is dropped
+# by Mosquitto unread; one between the collector's MAX_PAYLOAD_BYTES (64 KiB) and this still
+# reaches the collector, which keeps it in hw_rejected with its size, for operators to see.
+BROKER_MESSAGE_SIZE_LIMIT = 256 * 1024
+# Payload bytes queued for one client (an offline collector) past its in-flight window: room
+# for max_queued_messages (a million) of typical ~200-byte events, not of a million 256 KiB ones.
+BROKER_MAX_QUEUED_BYTES = 512 * 1024 * 1024
 INSTALL_HINT = (
     "install them with `sudo apt-get install -y mosquitto influxdb` (or run scripts/setup.sh)"
 )
@@ -414,6 +421,10 @@ class Mosquitto(_Service):
             # The default of 1000 silently drops a burst queued for an offline collector;
             # a million is about 100 minutes of a 200-window hall (~200 MB at most).
             "max_queued_messages 1000000",
+            # Bounds on one message and on one client's queue (RAM): a hostile or broken
+            # client cannot make the broker hold gigabytes.
+            f"message_size_limit {BROKER_MESSAGE_SIZE_LIMIT}",
+            f"max_queued_bytes {BROKER_MAX_QUEUED_BYTES}",
             # Zigbee2MQTT and ESPHome publish at QoS 0 by default: without this, what they
             # say while the collector is down is dropped instead of queued for it.
             "queue_qos0_messages true",

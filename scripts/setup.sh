@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what HallWatch needs on Debian/Ubuntu, idempotently: Mosquitto, InfluxDB 1.x,
 # the virtualenv .venv with the pinned requirements, and the package itself (editable).
+# For tests and the demo: requirements-dev.txt (the runtime pins plus the test tools);
+# production installs requirements.txt alone (docs/DEPLOY.md).
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
@@ -76,15 +78,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # --- Python packages -----------------------------------------------------------------------
-want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x .venv/bin/hallwatch ]; then
     exit 0
 fi
 say "installing Python packages into .venv"
 log=$(mktemp)
 pip() { .venv/bin/pip --disable-pip-version-check -q "$@" >"$log" 2>&1; }
-if ! pip install -r requirements.txt; then
-    tail -n 30 "$log" >&2; rm -f "$log"; die "pip install -r requirements.txt failed"
+if ! pip install -r requirements-dev.txt; then
+    tail -n 30 "$log" >&2; rm -f "$log"; die "pip install -r requirements-dev.txt failed"
 fi
 if ! pip install --no-deps -e .; then
     tail -n 30 "$log" >&2; rm -f "$log"; die "pip install -e . failed"

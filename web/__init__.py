@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hallwatch.config import Settings
 from hallwatch.runtime import Runtime
+from web.limits import MAX_REQUEST_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         WTF_CSRF_TIME_LIMIT=int(SESSION_IDLE_LIMIT.total_seconds()),
         JSON_AS_ASCII=False,
         BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,
+        # Werkzeug refuses a larger body with 413 before reading it (web/pages.py says why).
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.json.ensure_ascii = False
     app.config.update(test_config or {})

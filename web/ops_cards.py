@@ -98,7 +98,8 @@ def register_from_form() -> Refusal | None:
         return Refusal(form.card.data or "", form.staff.data or "", errors, [])
     person = registry.staff_by_id[form.staff.data]
     try:
-        register_card(runtime.sessions, person.id, form.card.data, datetime.now(UTC))
+        halls = tuple(getattr(current_user, "halls", ()))
+        register_card(runtime.sessions, person.id, form.card.data, datetime.now(UTC), halls)
     except RegistryError as exc:
         return Refusal(form.card.data, person.id, [], problem_rows(exc.problems))
     runtime.registry(fresh=True)

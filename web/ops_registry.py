@@ -33,10 +33,10 @@ from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.models import REGISTRY_MODELS
 from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.store import ImportSummary, SectionCounts, import_file
+from web.limits import MAX_UPLOAD_BYTES
 from web.scope import in_their_halls
 
 YAML_TYPE = "application/yaml; charset=utf-8"  # RFC 9512
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a registry of thousands of windows is far smaller
 SUMMARY_KEY = "ops_import_summary"  # the last import's counts, shown once after the redirect
 # How the parser names a problem: "windows[0] (id W01): key 'department': message".
 PROBLEM = re.compile(r"^(?P<entry>[^:]+?)(?:: key '(?P<key>[^']*)')?: (?P<message>.*)$", re.S)
@@ -105,13 +105,16 @@ def _summary_json(summary: ImportSummary, filename: str) -> dict:
 
 
 def _import(data: bytes, filename: str) -> ImportSummary:
-    """Import uploaded bytes through `import_file` (which reads a path); RegistryError if bad."""
+    """Import uploaded bytes through `import_file` (which reads a path); RegistryError if bad.
+
+    A user limited to some halls changes only those (hallwatch.registry.scoped)."""
     handle, path = tempfile.mkstemp(prefix="hallwatch-upload-", suffix=".yaml")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         try:
-            return import_file(_runtime().sessions, path)
+            halls = tuple(getattr(current_user, "halls", ()))
+            return import_file(_runtime().sessions, path, halls=halls)
         except RegistryError as exc:
             raise RegistryError([p.replace(path, filename) for p in exc.problems]) from exc
     finally:

@@ -20,6 +20,7 @@ from hallwatch.influx.client import QueryError
 from hallwatch.registry.alerting import AlertRow
 from web.api import live_json
 from web.halls import selected_hall
+from web.limits import MAX_UPLOAD_BYTES
 from web.roles import can
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
@@ -159,6 +160,16 @@ def not_found(error):
     if request.path.startswith("/api/"):
         return jsonify(error=getattr(error, "description", "not found")), 404
     return render_template("not_found.html"), 404
+
+
+@bp.app_errorhandler(413)
+def too_large(error):
+    """A body over MAX_CONTENT_LENGTH, refused unread: say the limit, in the user's language."""
+    mib = MAX_UPLOAD_BYTES // (1024 * 1024)
+    message = gettext("文件太大:最大 %(mib)s MiB", mib=mib)
+    if request.path.startswith("/api/"):
+        return jsonify(error=message), 413
+    return render_template("too_large.html", message=message), 413
 
 
 @bp.app_context_processor

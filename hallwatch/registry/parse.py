@@ -308,8 +308,8 @@ class _Parser:
                 kind,
                 window,
                 department,
-                zigbee2mqtt=e.get("zigbee2mqtt", values.topic_name(allow_slash=True)),
-                tasmota=e.get("tasmota", values.topic_name(allow_slash=False)),
+                zigbee2mqtt=e.get("zigbee2mqtt", values.zigbee2mqtt_name),
+                tasmota=e.get("tasmota", values.tasmota_topic),
                 esphome=e.get("esphome", values.esphome_entity),
                 zigbee2mqtt_base=e.get(
                     "zigbee2mqtt_base", values.topic_levels, default=ZIGBEE2MQTT_BASE
@@ -401,16 +401,23 @@ def _firmware_topics(device: Device) -> list[tuple[str, str]]:
     return topics
 
 
+# Aliases (`*name`) may repeat what the file spells out, but at most this many nodes in all:
+# nested aliases otherwise let a 1 KB file stand for billions ("billion laughs").
+MAX_ALIAS_NODES = 100_000
+
+
 def _load_yaml(text: str) -> dict[Any, Any]:
     """The file as a mapping, or RegistryError naming the line of a syntax error."""
     try:
-        data = yaml.load(text, Loader=_TextLoader)  # a SafeLoader subclass: no arbitrary objects
+        data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         raise RegistryError([f"YAML syntax error at {where}: {exc.problem}"]) from exc
     except yaml.YAMLError as exc:
         raise RegistryError([f"YAML syntax error: {exc}"]) from exc
+    except RecursionError as exc:
+        raise RegistryError(["the file nests lists or mappings too deeply"]) from exc
     if data is None:
         raise RegistryError([f"the file is empty (expected a mapping with {', '.join(SECTIONS)})"])
     if not isinstance(data, dict):
@@ -418,6 +425,51 @@ def _load_yaml(text: str) -> dict[Any, Any]:
             [f"top level: expected a mapping with {', '.join(SECTIONS)}, got {values.show(data)}"]
         )
     return data
+
+
+def _compose_and_construct(text: str) -> Any:
+    """The file's data, its aliases checked between composing and constructing it."""
+    loader = _TextLoader(text)  # a SafeLoader subclass: no arbitrary objects
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """RegistryError when aliases expand the file by more than MAX_ALIAS_NODES nodes, or refer
+    to themselves. Each node is sized once, so this takes time in the file's length."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            raise RegistryError([f"an alias refers to itself (line {node.start_mark.line + 1})"])
+        busy.add(key)
+        children: list = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes[key] = 1 + sum(size(child) for child in children)
+        busy.discard(key)
+        return sizes[key]
+
+    expanded = size(root)
+    if expanded - len(sizes) > MAX_ALIAS_NODES:
+        raise RegistryError(
+            [
+                f"aliases (*name) expand the file to {expanded} values; at most "
+                f"{MAX_ALIAS_NODES} more than it spells out are read"
+            ]
+        )
 
 
 def _sections(parser: _Parser, data: dict[Any, Any], settings: HallSettings) -> Registry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hallwatch.cards import canonical_or_none
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.dump import add_badge, dump_deployment, registry_yaml
+from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
 from hallwatch.registry.models import (
     BadgeRow,
     Base,
@@ -34,6 +34,7 @@ from hallwatch.registry.models import (
     WindowRow,
 )
 from hallwatch.registry.parse import RegistryError, parse_deployment
+from hallwatch.registry.scoped import within_halls
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
     TASMOTA_FULL_TOPIC,
@@ -49,6 +50,7 @@ from hallwatch.registry.spec import (
     StaffMember,
     Window,
 )
+from hallwatch.registry.users import current_halls
 from hallwatch.registry.values import period_texts
 
 HALL_ROW_ID = 1  # the row of a single-hall deployment (and the first hall ever imported)
@@ -291,9 +293,16 @@ def apply_registry(session: Session, registry: Registry, now: datetime) -> Impor
 
 
 def import_file(
-    session_factory: Callable[[], Session], path: Path | str, now: datetime | None = None
+    session_factory: Callable[[], Session],
+    path: Path | str,
+    now: datetime | None = None,
+    halls: Collection[str] = (),
 ) -> ImportSummary:
-    """Parse the file (RegistryError if bad, nothing written) and apply it in one transaction."""
+    """Parse the file (RegistryError if bad, nothing written) and apply it in one transaction.
+
+    With `halls` (the importer is limited to them), only those halls change: see
+    hallwatch.registry.scoped; the result is validated whole again, as a file would be.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -302,7 +311,15 @@ def import_file(
     deployment = parse_deployment(text)
     with session_factory() as session, session.begin():
         hold_registry(session)
+        if halls:
+            deployment = _within(session, deployment, halls)
         return apply_deployment(session, deployment, now or datetime.now(UTC))
+
+
+def _within(session: Session, uploaded: Deployment, halls: Collection[str]) -> Deployment:
+    in_force = set(current_halls(session))  # none yet: load_deployment's default is no hall
+    current = [r for r in load_deployment(session).halls if r.hall.id in in_force]
+    return parse_deployment(deployment_yaml(within_halls(current, uploaded, halls)))
 
 
 def hold_registry(session: Session) -> None:
@@ -319,13 +336,21 @@ def hold_registry(session: Session) -> None:
 
 
 def register_card(
-    session_factory: Callable[[], Session], staff_id: str, card: str, now: datetime
+    session_factory: Callable[[], Session],
+    staff_id: str,
+    card: str,
+    now: datetime,
+    halls: Collection[str] = (),
 ) -> ImportSummary:
     """Add `card` to the badges of `staff_id` as an import of the registry with it would
-    (the same validation: RegistryError naming the problem, and nothing changed)."""
+    (the same validation: RegistryError naming the problem, and nothing changed). With
+    `halls`, the person must be in one of them."""
     with session_factory() as session, session.begin():
         hold_registry(session)
-        written = dump_deployment(load_deployment(session))
+        current = load_deployment(session)
+        if halls and current.hall_of_staff.get(staff_id) not in halls:
+            raise RegistryError([f"staff: '{staff_id}' is not in a hall you manage"])
+        written = dump_deployment(current)
         try:
             changed = add_badge(written, staff_id, card)
         except KeyError:

@@ -202,6 +202,17 @@ def badges(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(card(item) for item in value))
 
 
+# A topic level a firmware setting names (Tasmota Topic, a Zigbee2MQTT base topic, an ESPHome
+# topic prefix): letters, digits, `_ - .`, as the firmwares' own examples and defaults use.
+# Never whitespace, wildcards or `$`: these levels are written into the broker's ACL file.
+LEVEL_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+LEVEL_CHARS = "A-Z a-z 0-9 _ - ."
+# A Zigbee2MQTT friendly name is a person's label ("1F/W01 seat", "2楼/座位 1"): any letter,
+# digit, mark, punctuation or symbol, and single inner spaces; never a control or format
+# character, another kind of space, or a wildcard.
+FRIENDLY_REFUSED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
+
+
 def topic_name(allow_slash: bool) -> Callable[[Any], str]:
     """A converter for a name used in MQTT topics: no wildcards, no `/` unless allowed."""
     forbidden = "+#" if allow_slash else "+#/"
@@ -215,14 +226,53 @@ def topic_name(allow_slash: bool) -> Callable[[Any], str]:
     return convert
 
 
+def _levels(name: str) -> list[str]:
+    levels = name.split("/")
+    if any(not level for level in levels):
+        raise Invalid(f"'{name}' has an empty topic level (a leading, trailing or double /)")
+    return levels
+
+
+def _safe_levels(name: str, levels: list[str]) -> None:
+    for level in levels:
+        if not LEVEL_RE.fullmatch(level):
+            raise Invalid(
+                f"'{name}': the topic level '{level}' must be 1 to 64 of {LEVEL_CHARS} "
+                "(no spaces, wildcards or $)"
+            )
+
+
+def tasmota_topic(value: Any) -> str:
+    """A Tasmota Topic (one topic level): `civil_door`, `tasmota_8A3F21`."""
+    name = topic_name(allow_slash=False)(value)
+    _safe_levels(name, [name])
+    return name
+
+
+def zigbee2mqtt_name(value: Any) -> str:
+    """A Zigbee2MQTT friendly name, `/` allowed between non-empty levels."""
+    name = topic_name(allow_slash=True)(value)
+    for position, ch in enumerate(name, 1):
+        if unicodedata.category(ch) in FRIENDLY_REFUSED and ch != " ":
+            raise Invalid(
+                f"'{name}' holds U+{ord(ch):04X} at character {position}; a friendly name "
+                "takes letters, digits, punctuation and single spaces"
+            )
+    for level in _levels(name):
+        if level != level.strip() or "  " in level:
+            raise Invalid(f"'{name}': a space may only stand alone between words")
+    return name
+
+
 def topic_levels(value: Any) -> str:
     """A topic of one or more levels ("zigbee2mqtt", "hall1/zigbee2mqtt"): no wildcards,
-    no empty level, not starting with `$` (the broker's own topics)."""
+    no empty level, not starting with `$` (the broker's own topics), each level of
+    LEVEL_CHARS."""
     name = topic_name(allow_slash=True)(value)
-    if any(not level for level in name.split("/")):
-        raise Invalid(f"'{name}' has an empty topic level (a leading, trailing or double /)")
+    levels = _levels(name)
     if name.startswith("$"):
         raise Invalid(f"'{name}' starts with $, which MQTT keeps for the broker")
+    _safe_levels(name, levels)
     return name
 
 
@@ -244,17 +294,23 @@ def tasmota_full_topic(value: Any) -> str:
         raise Invalid(f"'{name}' has an empty topic level (a double /)")
     if any(token in level and level != token for level in levels for token in TASMOTA_TOKENS):
         raise Invalid(f"'{name}': each % token must be a whole topic level")
+    _safe_levels(name, [level for level in levels if level not in TASMOTA_TOKENS])
     return name if name.endswith("/") else name + "/"
 
 
 def esphome_entity(value: Any) -> str:
     """`<node>/<object_id>`: the node's MQTT topic prefix and the entity's object id."""
-    name = topic_levels(value)
-    node, _, object_id = name.rpartition("/")
-    if not node:
+    name = topic_name(allow_slash=True)(value)
+    levels = _levels(name)
+    if name.startswith("$"):
+        raise Invalid(f"'{name}' starts with $, which MQTT keeps for the broker")
+    if len(levels) < 2:
         raise Invalid(f"'{name}' must be <node>/<object_id>, e.g. esp-w01/seat_presence")
-    if not ID_RE.fullmatch(object_id):
-        raise Invalid(f"'{name}': the object id '{object_id}' is not A-Z a-z 0-9 _ -")
+    if not ID_RE.fullmatch(levels[-1]):
+        raise Invalid(f"'{name}': the object id '{levels[-1]}' is not A-Z a-z 0-9 _ -")
+    for level in levels[:-1]:
+        if not ID_RE.fullmatch(level):
+            raise Invalid(f"'{name}': the node's topic level '{level}' is not A-Z a-z 0-9 _ -")
     return name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 
 from hallwatch.config import ConfigError, InfluxAuth, Settings
 from hallwatch.provision import (
+    Account,
     ProvisionError,
+    account_password,
     acl_text,
     broker_accounts,
     mosquitto_hash,
@@ -167,3 +170,55 @@ def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
             family, name = topic.split("/")[:2]
             owner = owners.get(family) or {"tele": tasmota.get(name)}.get(family)
             assert (owner or topic.split("/")[2]) == user, topic
+
+
+# --- every value written into a broker file is one token on one line (issue 17, item 4)
+
+
+def _with_tasmota(registry, topic: str):
+    """`registry` with its first Tasmota device's Topic replaced, past the parser's checks."""
+    devices = tuple(
+        dataclasses.replace(d, tasmota=topic) if d.tasmota else d for d in registry.devices
+    )
+    return dataclasses.replace(registry, devices=devices)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["x\ntopic hallwatch", "x\rtopic readwrite #", "x\x00y", "x\u2028user a", "x topic #", "x\ty"],
+)
+def test_provision_refuses_a_firmware_name_that_could_start_a_new_acl_line(tmp_path, topic):
+    with pytest.raises(ProvisionError, match="broker file takes one value per line"):
+        provision_broker(_with_tasmota(HALL, topic), tmp_path, use_mosquitto_passwd=False)
+    assert list(tmp_path.iterdir()) == []  # refused before any file was written
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        Account("dev\nuser evil", "device", writes=("tele/a/#",)),
+        Account("dev", "device", writes=("tele/a/#\ntopic readwrite #",)),
+        Account("dev", "collector", reads=("hallwatch/#\u0085pattern readwrite #",)),
+    ],
+)
+def test_the_acl_writer_refuses_line_breaks_in_any_username_or_topic(account):
+    with pytest.raises(ProvisionError, match="U\\+00"):
+        acl_text([account])
+
+
+def test_a_kept_password_with_a_line_break_is_refused_not_written(tmp_path):
+    provision_broker(HALL, tmp_path, use_mosquitto_passwd=False)
+    secrets = tmp_path / "devices.secrets.yaml"
+    text = secrets.read_text()
+    password = account_password(tmp_path, "office-civil")
+    # A double-quoted YAML scalar: \\n is a real line break once loaded.
+    secrets.write_text(text.replace(password, f'"{password}\\nintruder:x"'))
+    passwd = (tmp_path / "passwd").read_text()
+    with pytest.raises(ProvisionError, match="kept password of office-civil"):
+        provision_broker(HALL, tmp_path, use_mosquitto_passwd=False)
+    assert (tmp_path / "passwd").read_text() == passwd
+
+
+def test_the_output_directory_cannot_add_a_directive_to_the_broker_config(tmp_path):
+    with pytest.raises(ProvisionError, match="output directory"):
+        provision_broker(HALL, tmp_path / "x\nallow_anonymous true", use_mosquitto_passwd=False)

@@ -141,6 +141,53 @@ def test_the_defaults_are_the_firmwares_own():
             "{id: x, kind: badge_reader, window: W01, tasmota: 'a+b'}",
             "cannot be part of an MQTT topic",
         ),
+        # Firmware names reach the broker's ACL: only what the firmware takes, no spaces.
+        (
+            "{id: x, kind: badge_reader, window: W01, tasmota: 'x topic hallwatch'}",
+            "key 'tasmota': 'x topic hallwatch': the topic level 'x topic hallwatch' must be",
+        ),
+        (
+            "{id: x, kind: badge_reader, window: W01, tasmota: 'door\u00a0w'}",
+            "key 'tasmota': 'door\u00a0w': the topic level",
+        ),
+        (
+            "{id: x, kind: badge_reader, window: W01, tasmota: '$door'}",
+            "key 'tasmota': '$door': the topic level",
+        ),
+        (
+            "{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: s,"
+            " zigbee2mqtt_base: 'z2m east'}",
+            "key 'zigbee2mqtt_base': 'z2m east': the topic level 'z2m east' must be",
+        ),
+        (
+            "{id: x, kind: badge_reader, window: W01, tasmota: t,"
+            " tasmota_full_topic: 'hall 1/%prefix%/%topic%/'}",
+            "key 'tasmota_full_topic': 'hall 1/%prefix%/%topic%/': the topic level 'hall 1'",
+        ),
+        (
+            "{id: x, kind: badge_reader, window: W01, esphome: 'esp w01/tag'}",
+            "key 'esphome': 'esp w01/tag': the node's topic level 'esp w01' is not",
+        ),
+        (
+            r'{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: "seat\u2028topic x"}',
+            "key 'zigbee2mqtt': contains a control character (U+2028 at character 5)",
+        ),
+        (
+            "{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: 'seat\u200bw01'}",
+            "key 'zigbee2mqtt': 'seat\u200bw01' holds U+200B at character 5",
+        ),
+        (
+            "{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: 'seat\u3000w01'}",
+            "holds U+3000 at character 5",
+        ),
+        (
+            "{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: '1F/ seat'}",
+            "key 'zigbee2mqtt': '1F/ seat': a space may only stand alone between words",
+        ),
+        (
+            "{id: x, kind: presence_sensor, window: W01, zigbee2mqtt: '1F//seat'}",
+            "key 'zigbee2mqtt': '1F//seat' has an empty topic level",
+        ),
     ],
 )
 def test_a_device_entry_that_cannot_bind_is_refused_by_entry_and_key(entry, fragment):

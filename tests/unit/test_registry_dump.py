@@ -242,6 +242,12 @@ TEXT = (
     .map(str.strip)
     .filter(bool)
 )
+# A Zigbee2MQTT friendly name: no control, format or space character but the inner space.
+FRIENDLY = st.text(
+    st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=24,
+)
 IDS = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
 MINUTES = st.one_of(
     st.integers(0, 600).map(float),
@@ -299,7 +305,7 @@ def device(draw, ident: str, windows: list[str], departments: list[str]) -> Devi
     firmware = draw(st.sampled_from(["native", "zigbee2mqtt", "tasmota", "esphome"]))
     extra: dict = {}
     if firmware == "zigbee2mqtt":
-        extra["zigbee2mqtt"] = f"{ident} 座/{draw(TEXT).replace('+', '').replace('#', '')}x"
+        extra["zigbee2mqtt"] = f"{ident} 座/{draw(FRIENDLY).replace('+', '').replace('#', '')}x"
         extra["zigbee2mqtt_base"] = draw(st.sampled_from(["zigbee2mqtt", "hall2/zb", "z"]))
     elif firmware == "tasmota":
         extra["tasmota"] = f"t_{ident}"

@@ -1,0 +1,54 @@
+"""Request bodies are bounded before they are read; a registry file cannot cost minutes."""
+
+from __future__ import annotations
+
+import time
+from io import BytesIO
+
+from tests.integration.test_operations_pages import (  # noqa: F401 (fixtures)
+    MANAGER,
+    app,
+    basic,
+    database_url,
+    deployment,
+    registry_of,
+    upload,
+)
+from web.limits import MAX_REQUEST_BYTES
+
+
+def test_a_body_over_the_limit_is_refused_unread_with_413_and_the_limit(app):  # noqa: F811
+    before = registry_of(app)
+    response = upload(app, b"#" * (MAX_REQUEST_BYTES + 1))
+    assert response.status_code == 413
+    assert "文件太大:最大 2 MiB" in response.get_data(as_text=True)
+    english = app.test_client().post(
+        "/ops/registry?lang=en",
+        data={"file": (BytesIO(b"#" * (20 * 1024 * 1024)), "hall.yaml")},
+        headers=basic(*MANAGER),
+        content_type="multipart/form-data",
+    )
+    assert english.status_code == 413
+    assert "File too large: at most 2 MiB" in english.get_data(as_text=True)
+    assert registry_of(app) == before
+
+
+def test_an_api_body_over_the_limit_gets_json(app):  # noqa: F811
+    response = app.test_client().post(
+        "/api/alerts/1/ack", data=b"{" * (MAX_REQUEST_BYTES + 1), headers=basic(*MANAGER)
+    )
+    assert response.status_code == 413
+    assert response.get_json() == {"error": "文件太大:最大 2 MiB"}
+
+
+def test_an_alias_bomb_upload_is_refused_at_once(app):  # noqa: F811
+    levels = 8  # before the bound: about a minute of this worker
+    lines = ["m0: &m0 {a: x, b: y}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}]}}" for i in range(1, 9)]
+    bomb = "hall: {name: H}\nx-bomb:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+    assert levels == len(lines) - 1
+    started = time.monotonic()
+    response = upload(app, bomb.encode())
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400
+    assert "aliases (*name) expand the file to" in response.get_data(as_text=True)
