@@ -1,6 +1,7 @@
 """Accuracy over many window-days of realistic devices, through the real collector and InfluxDB.
 
     python -m bench.accuracy_days [--windows 50] [--days 21] [--seed 1] [--out docs/ACCURACY.md]
+    python -m bench.accuracy_days --in-memory [--pir-timeout 300] [--graces 10 15 20]
 
 Builds a hall of two groups of windows, one with mmWave radars and one with PIRs at the seats
 (native firmware form, so the devices' own `ts` places every event in a fast replay), plans
@@ -15,6 +16,10 @@ The PIR group is scored twice from the same stored events: as registered (`sensi
 state's sign-in corroboration) and as if the sensing were unsaid (today's behaviour). Each is
 scored at the grace of `--graces` (the stored events do not depend on it). Days must be within
 the collector's clock policy (30 days behind receipt), hence the days before today.
+
+`--in-memory` skips the broker, the collector and InfluxDB: each message is converted by
+`devices.convert` at its planned instant, as the collector would live. It is for trying
+settings (`--pir-timeout`, `--graces`) quickly; the figures of record go through the services.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
@@ -34,11 +40,13 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+import devices
 from bench.accuracy_score import Score, score_day
 from bench.scale_out import points_written
 from devices import sensing
 from devices.dayplan import DayPlan, plan_day
 from hallwatch import rules
+from hallwatch.events import Event, Rejection
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.parse import parse_registry
@@ -84,17 +92,21 @@ def _card(window: str) -> str:
     return f"AC{sum(ord(c) * 31**i for i, c in enumerate(window)) % 0xFFFFFF:06X}"
 
 
-def _seat_model(device) -> sensing.PirModel | sensing.RadarModel:
-    return sensing.AQARA_RTCGQ11LM if device.sensing == "pir" else sensing.TUYA_ZY_M100
-
-
 def _gateway(device) -> str:
     """Ten windows share a gateway (a Wi-Fi access point or a coordinator)."""
     place = device.window or device.department or device.id
     return place[:2]
 
 
-REALISM = sensing.Realism(seat=_seat_model, gateway_of=_gateway)
+def realism(pir_timeout_s: float, radar_fading_s: float) -> sensing.Realism:
+    """The bench's devices: the registry's sensing says which model sits at each seat."""
+    pir = replace(sensing.AQARA_RTCGQ11LM, hold_s=pir_timeout_s)
+    radar = replace(sensing.TUYA_ZY_M100, fading_s=radar_fading_s)
+
+    def seat_model(device) -> sensing.PirModel | sensing.RadarModel:
+        return pir if device.sensing == "pir" else radar
+
+    return sensing.Realism(seat=seat_model, gateway_of=_gateway)
 
 
 def bench_days(registry: Registry, count: int, today: date) -> list[date]:
@@ -174,6 +186,19 @@ def wait_stored(influx: InfluxClient) -> int:
         time.sleep(1.0)
 
 
+def converted(registry: Registry, plans: list[DayPlan]) -> dict[date, list[Event]]:
+    """Each day's events as the collector would make them live (the --in-memory mode)."""
+    out: dict[date, list[Event]] = {}
+    for plan in plans:
+        events: list[Event] = []
+        for message in plan.messages:
+            result = devices.convert(message.topic, message.payload, message.at, registry)
+            results = result if isinstance(result, tuple) else (result,)
+            events += [r for r in results if r is not None and not isinstance(r, Rejection)]
+        out[plan.day] = events
+    return out
+
+
 # ---------------------------------------------------------------- scoring
 
 
@@ -187,28 +212,34 @@ def with_grace(registry: Registry, minutes: float) -> Registry:
 
 
 def score_all(
-    registry: Registry, store: EventStore, plans: list[DayPlan], graces: list[float]
+    registry: Registry, day_events: Callable[[date], list[Event]], plans, graces: list[float]
 ) -> dict[tuple[str, str, float], Score]:
-    """(group, state rule, grace) → Score over all days."""
-    variants = {"as registered": registry, "sensing unsaid": unsaid(registry)}
+    """(group, state rule, grace) → Score over all days; each group's windows alone."""
     results: dict[tuple[str, str, float], Score] = {}
     for plan in plans:
-        start = local_midnight(registry.hall, plan.day)
-        end = start + timedelta(days=1) - timedelta(microseconds=1)
-        events = store.day_history(start, end)
-        for rule, base in variants.items():
-            for grace in graces:
-                reg = with_grace(base, grace)
-                day_sweep = sweep(reg, events, plan.day, end)
-                found = rules.episodes_of_day(reg, events, plan.day, end)
-                intervals = DaySchedule(reg, plan.day).open_intervals
-                for group, (prefix, _) in GROUPS.items():
-                    if group == "radar" and rule != "as registered":
-                        continue
-                    mine = {w: s for w, s in day_sweep.windows.items() if w.startswith(prefix)}
-                    truth = [r for r in plan.ground_truth if r.window.startswith(prefix)]
+        events = day_events(plan.day)
+        end = local_midnight(registry.hall, plan.day) + timedelta(days=1, microseconds=-1)
+        for group, (prefix, sensing_kind) in GROUPS.items():
+            mine = registry.only_department(group)
+            ids = {d.id for d in mine.devices}
+            theirs = [e for e in events if e.device in ids]
+            truth = [r for r in plan.ground_truth if r.window.startswith(prefix)]
+            variants = {"as registered": mine}
+            if sensing_kind == "pir":
+                variants["sensing unsaid"] = unsaid(mine)
+            for rule, base in variants.items():
+                for grace in graces:
+                    reg = with_grace(base, grace)
+                    day_sweep = sweep(reg, theirs, plan.day, end)
+                    found = rules.episodes_of_day(reg, theirs, plan.day, end)
+                    intervals = DaySchedule(reg, plan.day).open_intervals
                     day_score = score_day(
-                        truth, mine, intervals, found, plan.office_reads, timedelta(minutes=grace)
+                        truth,
+                        day_sweep.windows,
+                        intervals,
+                        found,
+                        plan.office_reads,
+                        timedelta(minutes=grace),
                     )
                     results.setdefault((group, rule, grace), Score()).add(day_score)
     return results
@@ -266,7 +297,8 @@ def _lateness(score: Score) -> str:
 def table(results: dict[tuple[str, str, float], Score]) -> str:
     head = (
         "| seat sensor | state rule | grace (min) | window-days | minute agreement "
-        "| false empty_window /1,000 window-days | recall of empty spells ≥ grace "
+        "| false empty_window /1,000 window-days (false of all; early) "
+        "| recall of empty spells ≥ grace "
         "| lateness median / p95 / max (min) | false absent | false pulled_back |\n"
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
@@ -275,7 +307,8 @@ def table(results: dict[tuple[str, str, float], Score]) -> str:
         rows.append(
             f"| {group} | {rule} | {grace:g} | {s.window_days} | {100 * s.agreement:.2f} % "
             f"| {_per_1000(s.false_empty, s.window_days)} ({s.false_empty} of "
-            f"{s.empty_windows}) | {_pct(s.recalled, s.spells)} ({s.recalled} of {s.spells}; "
+            f"{s.empty_windows}; {s.early_empty} early) "
+            f"| {_pct(s.recalled, s.spells)} ({s.recalled} of {s.spells}; "
             f"{s.spells_unjudged} with the sensor offline not judged) | {_lateness(s)} "
             f"| {s.false_absent} of {s.absents} | {s.false_pulled_back} of {s.pulled_backs} |"
         )
@@ -302,6 +335,12 @@ def report(results, args, days: list[date], sent: int, stored: int, seconds: dic
     )
     if args.graces != [10.0, 15.0]:
         command += " --graces " + " ".join(f"{g:g}" for g in args.graces)
+    if args.pir_timeout != 90.0:
+        command += f" --pir-timeout {args.pir_timeout:g}"
+    if args.radar_fading != 30.0:
+        command += f" --radar-fading {args.radar_fading:g}"
+    if args.in_memory:
+        command += " --in-memory"
     return "\n".join(
         [
             DOC_BEGIN,
@@ -350,8 +389,28 @@ def run(args: argparse.Namespace) -> str:
     registry = parse_registry(text)
     today = datetime.now(registry.hall.tz).date()
     days = bench_days(registry, args.days, today)
-    plans = [plan_day(registry, d, args.seed, realism=REALISM) for d in days]
+    devices_now = realism(args.pir_timeout, args.radar_fading)
+    plans = [plan_day(registry, d, args.seed, realism=devices_now) for d in days]
     planned = time.monotonic()
+    if args.in_memory:
+        by_day = converted(registry, plans)
+        sent = stored = sum(len(p.messages) for p in plans)
+        written = time.monotonic()
+        results = score_all(registry, by_day.__getitem__, plans, args.graces)
+    else:
+        sent, stored, written, results = _through_services(work, registry, plans, args.graces)
+    done = time.monotonic()
+    seconds = {
+        "plan": planned - began,
+        "store": written - planned,
+        "score": done - written,
+        "total": done - began,
+    }
+    return report(results, args, days, sent, stored, seconds)
+
+
+def _through_services(work: Path, registry: Registry, plans: list[DayPlan], graces: list[float]):
+    """Publish, let the real collector store, read back and score."""
     broker, influxd = Mosquitto(work / "mq"), Influxd(work / "influx")
     broker.start()
     influxd.start()
@@ -368,20 +427,19 @@ def run(args: argparse.Namespace) -> str:
         collector.wait(30)
         collector = None
         written = time.monotonic()
-        results = score_all(registry, EventStore(influx), plans, args.graces)
+        store = EventStore(influx)
+
+        def day_events(day: date) -> list[Event]:
+            start = local_midnight(registry.hall, day)
+            return store.day_history(start, start + timedelta(days=1, microseconds=-1))
+
+        results = score_all(registry, day_events, plans, graces)
     finally:
         if collector is not None:
             collector.kill()
         broker.stop()
         influxd.stop()
-    done = time.monotonic()
-    seconds = {
-        "plan": planned - began,
-        "store": written - planned,
-        "score": done - written,
-        "total": done - began,
-    }
-    return report(results, args, days, sent, stored, seconds)
+    return sent, stored, written, results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,6 +448,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=21, help="working days (at most ~21)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--graces", type=float, nargs="+", default=[10.0, 15.0])
+    parser.add_argument(
+        "--pir-timeout", type=float, default=90.0, help="the PIRs' occupancy_timeout (s)"
+    )
+    parser.add_argument(
+        "--radar-fading", type=float, default=30.0, help="the radars' fading_time (s)"
+    )
+    parser.add_argument("--in-memory", action="store_true", help="no services (for tuning)")
     parser.add_argument("--out", type=Path, default=None, help="write the section into this file")
     args = parser.parse_args(argv)
     section = run(args)

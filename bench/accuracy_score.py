@@ -2,12 +2,16 @@
 
 - minutes: each truth minute of a window that is open is judged against the sweep's state at
   that minute (occupied ↔ staffed, vacant ↔ away or empty; unknown apart, not an error);
-- empty spells: a run of vacant truth minutes within one opening interval of at least the grace
-  is a true empty spell; it is *recalled* when an `empty_window` was open for it (opened while
-  it lasted, or still open from before), and the lateness is the opening minus (spell start +
+- empty spells: a run of vacant truth minutes within one opening interval lasting at least the
+  grace plus one minute (the truth is sampled at each minute's start, so a run of exactly the
+  grace may be a little shorter) is a true empty spell; it is *recalled* when an
+  `empty_window` was open for it (opened before it ended and not resolved before its start +
+  grace, give or take CLOCK_TOLERANCE), and the lateness is the opening minus (spell start +
   grace), 0 for one already open;
-- an `empty_window` is *false* when the seat was not vacant at every minute of the grace before
-  it opened (one minute of tolerance for the truth's minute steps);
+- an `empty_window` is *on time* when the seat was vacant at every minute of the grace before
+  it opened; *early* when not, but it opened during a true empty spell (a device clock off, a
+  PIR that stopped seeing the clerk shortly before they left); *false* otherwise: it opened
+  while the clerk sat there, or during a spell shorter than the grace;
 - an `absent` is false when the person sat at that window before it opened; a `pulled_back`
   is false when the person was not really read at their office within 5 minutes of it.
 """
@@ -24,6 +28,9 @@ from hallwatch.timeline import Segment
 
 MIN = timedelta(minutes=1)
 PULL_BACK_TOLERANCE = timedelta(minutes=5)
+# A device clock may be this far off and its events still be trusted (the clock policy's
+# "5 minutes ahead", docs/DEVICES.md §2.5): an alert that far off its spell still covers it.
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Score:
     recalled: int = 0
     lateness_s: list[float] = field(default_factory=list)
     empty_windows: int = 0
+    early_empty: int = 0
     false_empty: int = 0
     absents: int = 0
     false_absent: int = 0
@@ -59,6 +67,7 @@ class Score:
             "spells_unjudged",
             "recalled",
             "empty_windows",
+            "early_empty",
             "false_empty",
             "absents",
             "false_absent",
@@ -116,7 +125,7 @@ def empty_spells(
         for start, end in open_intervals.get(window, []):
             inside = [m for m in sorted(minutes) if start <= m < end]
             spells += _runs(window, inside)
-    spells = [s for s in spells if s.end - s.start >= grace]
+    spells = [s for s in spells if s.end - s.start >= grace + MIN]
     for spell in spells:
         spell.judged = _never_unknown(windows[spell.window], spell.start, spell.end)
     return spells
@@ -177,11 +186,14 @@ def score_day(
             late = first - (spell.start + grace) if first >= spell.start else timedelta(0)
             score.lateness_s.append(late.total_seconds())
     score.empty_windows = len(empties)
-    score.false_empty = sum(
-        1
-        for e in empties
-        if not vacant_through(occupied_at, e.window, e.opened_at - grace + MIN, e.opened_at)
-    )
+    spells = [s for s in empty_spells(truth, open_intervals, windows, grace)]
+    for e in empties:
+        if vacant_through(occupied_at, e.window, e.opened_at - grace + MIN, e.opened_at):
+            continue
+        if any(s.window == e.window and s.start <= e.opened_at < s.end for s in spells):
+            score.early_empty += 1
+        else:
+            score.false_empty += 1
     absents = [e for e in mine if e.kind == "absent"]
     score.absents = len(absents)
     score.false_absent = sum(1 for e in absents if _sat_before(seated_by, e))
@@ -197,7 +209,10 @@ def _covers(episode: Episode, spell: Spell, grace: timedelta) -> bool:
     return (
         episode.window == spell.window
         and episode.opened_at <= spell.end + MIN
-        and (episode.resolved_at is None or episode.resolved_at > spell.start + grace)
+        and (
+            episode.resolved_at is None
+            or episode.resolved_at >= spell.start + grace - CLOCK_TOLERANCE
+        )
     )
 
 

@@ -63,11 +63,11 @@ class RadarModel:
     # that long, absence after it was lost for `fading_time` (30 s, as sim_payloads reports).
     detect_s: tuple[float, float]
     fading_s: float
-    # A still target is lost now and then for longer than the fading time ("the detection can
-    # be a bit flaky at times", TillFleisch/ESPHome-HLK-LD2450#14): flickers per seated hour
-    # and their length.
-    flicker_per_hour: float = 0.4
-    flicker_s: tuple[float, float] = (20, 150)
+    # A still target is lost now and then ("the detection can be a bit flaky at times",
+    # TillFleisch/ESPHome-HLK-LD2450#14): losses per seated hour and how long (assumptions:
+    # short, as issue 16 describes them). Only a loss longer than the fading time is reported.
+    loss_per_hour: float = 0.6
+    loss_s: tuple[float, float] = (2, 90)
     # A curtain, a fan or a person behind the counter seen on an empty seat
     # (EverythingSmartHome/everything-presence-one#62), per empty hour, and how long.
     ghost_per_hour: float = 0.1
@@ -159,8 +159,10 @@ def radar_view(
     ]
     flickers = []
     for spell in seated:
-        for at in _poisson_times(rng, spell, radar.flicker_per_hour):
-            flickers.append((at, at + SECOND * (rng.uniform(*radar.flicker_s) + radar.fading_s)))
+        for at in _poisson_times(rng, spell, radar.loss_per_hour):
+            lost = SECOND * rng.uniform(*radar.loss_s)
+            if lost > SECOND * radar.fading_s:
+                flickers.append((at + SECOND * radar.fading_s, at + lost))
     ghosts = []
     for gap in subtract([span], seated):
         for at in _poisson_times(rng, gap, radar.ghost_per_hour):

@@ -83,3 +83,20 @@ def test_an_absent_for_someone_who_sat_there_and_a_pull_back_never_read_are_fals
     score = score_day(truth([]), windows, OPEN, [absent, pulled, real_pull], office_reads, GRACE)
     assert (score.absents, score.false_absent) == (1, 1)
     assert (score.pulled_backs, score.false_pulled_back) == (2, 1)
+
+
+def test_an_alert_a_few_minutes_early_in_a_real_spell_is_early_not_false_and_recalls_it():
+    # a seat sensor whose clock is 4 minutes behind: everything it says is 4 minutes early
+    windows = segments(
+        ("staffed", 0, 0, 26), ("away", 26, 26, 36), ("empty", 26, 36, 46), ("staffed", 46, 46, 120)
+    )
+    score = score_day(truth([(30, 50)]), windows, OPEN, [empty_window(26, 36, 46)], [], GRACE)
+    assert (score.empty_windows, score.early_empty, score.false_empty) == (1, 1, 0)
+    assert (score.spells, score.recalled) == (1, 1)
+    assert score.lateness_s == [-4 * 60.0]
+
+
+def test_a_spell_of_exactly_the_grace_in_minute_steps_is_not_counted():
+    windows = segments(("staffed", 0, 0, 120))
+    score = score_day(truth([(30, 40)]), windows, OPEN, [], [], GRACE)
+    assert score.spells == 0
