@@ -98,15 +98,24 @@ def _gateway(device) -> str:
     return place[:2]
 
 
-def realism(pir_timeout_s: float, radar_fading_s: float) -> sensing.Realism:
-    """The bench's devices: the registry's sensing says which model sits at each seat."""
+def realism(pir_timeout_s: float, radar_fading_s: float, faults: bool = True) -> sensing.Realism:
+    """The bench's devices: the registry's sensing says which model sits at each seat.
+    Without `faults`: no radar losses or ghosts, no stray PIR motion, exact clocks, no outages
+    (what is left is the sensors' own delays and the PIRs' blindness to stillness)."""
     pir = replace(sensing.AQARA_RTCGQ11LM, hold_s=pir_timeout_s)
     radar = replace(sensing.TUYA_ZY_M100, fading_s=radar_fading_s)
+    network = sensing.NETWORK
+    if not faults:
+        pir = replace(pir, stray_per_hour=0)
+        radar = replace(radar, loss_per_hour=0, ghost_per_hour=0)
+        network = sensing.Network(
+            clock_sd_s=0, clock_wrong=0, dropouts_per_day=0, gateway_restarts_per_day=0
+        )
 
     def seat_model(device) -> sensing.PirModel | sensing.RadarModel:
         return pir if device.sensing == "pir" else radar
 
-    return sensing.Realism(seat=seat_model, gateway_of=_gateway)
+    return sensing.Realism(seat=seat_model, network=network, gateway_of=_gateway)
 
 
 def bench_days(registry: Registry, count: int, today: date) -> list[date]:
@@ -339,6 +348,8 @@ def report(results, args, days: list[date], sent: int, stored: int, seconds: dic
         command += f" --pir-timeout {args.pir_timeout:g}"
     if args.radar_fading != 30.0:
         command += f" --radar-fading {args.radar_fading:g}"
+    if args.no_faults:
+        command += " --no-faults"
     if args.in_memory:
         command += " --in-memory"
     return "\n".join(
@@ -389,7 +400,7 @@ def run(args: argparse.Namespace) -> str:
     registry = parse_registry(text)
     today = datetime.now(registry.hall.tz).date()
     days = bench_days(registry, args.days, today)
-    devices_now = realism(args.pir_timeout, args.radar_fading)
+    devices_now = realism(args.pir_timeout, args.radar_fading, not args.no_faults)
     plans = [plan_day(registry, d, args.seed, realism=devices_now) for d in days]
     planned = time.monotonic()
     if args.in_memory:
@@ -453,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--radar-fading", type=float, default=30.0, help="the radars' fading_time (s)"
+    )
+    parser.add_argument(
+        "--no-faults", action="store_true", help="no flickers, stray motion, skew or outages"
     )
     parser.add_argument("--in-memory", action="store_true", help="no services (for tuning)")
     parser.add_argument("--out", type=Path, default=None, help="write the section into this file")
