@@ -3,8 +3,10 @@
 `plan_day` turns the registry and a seed into what the hall's devices would
 publish on one day, each message already in its device's own payload form
 (native JSON, Zigbee2MQTT, Tasmota), together with the ground truth of who sat
-at which window minute by minute. Timestamps inside payloads (`ts`, Tasmota
-`Time`, Zigbee2MQTT `last_seen`) are the planned instants, so a replay shows a
+at which window minute by minute. With `realism` (devices.sensing) the devices
+behave like real ones: PIRs and radars, missed card reads, clock skew, outages.
+Timestamps inside payloads (`ts`, Tasmota `Time`, Zigbee2MQTT `last_seen`) are
+the planned instants (plus the device's clock error, with `realism`), so a replay shows a
 believable working day whatever the wall clock says.
 
 The day's story: most people arrive around opening, tap their desk reader and
@@ -98,6 +100,7 @@ class _Day:
     story: dict[str, str] = field(default_factory=dict)
     milestones: list[tuple[datetime, str]] = field(default_factory=list)
     realism: sensing.Realism | None = None  # real devices' faults, else idealised sensors
+    outages: dict[str, list[Interval]] = field(default_factory=dict)  # device → when it is down
     office_reads: list[tuple[str, datetime]] = field(default_factory=list)  # (staff, when)
 
     def minutes(self, lo: float, hi: float) -> timedelta:
@@ -470,6 +473,7 @@ def _real_device_messages(
     reg, tz = day.registry, day.registry.hall.tz
     start, end = span
     downs = _outages(day, span)
+    day.outages = downs
     out: list[PlannedMessage] = []
     for device in reg.devices:
         down, skew = downs[device.id], skews[device.id]
@@ -493,21 +497,30 @@ def _real_device_messages(
                 out.append(_skewed(beat, at))
             at += timedelta(seconds=period)
         if device.kind == "presence_sensor" and device.window:
-            seated = union([i for _, ivs in day.seated.get(device.window, []) for i in ivs])
-            seen = sensing.seat_view(day.rng, day.realism, device, seated, (online_at, end))
-            pir = isinstance(day.realism.seat(device), sensing.PirModel)
-            moments = [(s, True) for s, _ in seen] + [(e, False) for _, e in seen]
-            if not pir:
-                moments += _re_reports(device, online_at, end, interval_s, seen)
-            moments += [(back, containing(seen, back) is not None) for _, back in down]
-            moments.append(
-                (online_at + timedelta(seconds=1), containing(seen, online_at) is not None)
-            )
-            for at, occupied in sorted(moments):
+            for at, occupied in _real_seat_reports(day, device, (online_at, end), interval_s):
                 if up(at):
                     report = presence(device, at + skew, occupied, True, tz, day.rng)
                     out.append(_skewed(report, at))
     return out
+
+
+def _real_seat_reports(
+    day: _Day, device: Device, span: Interval, interval_s: float
+) -> list[tuple[datetime, bool]]:
+    """(instant, occupied) a real seat sensor would report, before outages hide some: its
+    changes, its state when it comes up and after each outage, a radar's re-reports."""
+    seated = union([i for _, ivs in day.seated.get(device.window, []) for i in ivs])
+    seen = sensing.seat_view(day.rng, day.realism, device, seated, span)
+    moments = [(s, True) for s, _ in seen] + [(e, False) for _, e in seen]
+    if not isinstance(day.realism.seat(device), sensing.PirModel):
+        moments += _re_reports(device, span[0], span[1], interval_s, seen)
+    backs = [span[0] + timedelta(seconds=1)] + [back for _, back in _outages_of(day, device)]
+    moments += [(at, containing(seen, at) is not None) for at in backs]
+    return sorted(moments)
+
+
+def _outages_of(day: _Day, device: Device) -> list[Interval]:
+    return day.outages.get(device.id, [])
 
 
 def _re_reports(
