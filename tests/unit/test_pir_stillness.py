@@ -74,3 +74,36 @@ def test_the_days_sweep_and_its_alerts_agree_with_the_state_at_every_minute():
         (at("10:00"), at("10:10")),
         (at("11:00"), at("11:10")),
     ]
+
+
+def test_a_random_day_with_pirs_and_radars_sweeps_exactly_as_the_state_function():
+    import random
+    from bisect import bisect_right
+
+    from tests.unit.test_sweep_equivalence import (
+        candidate_instants,
+        random_day,
+        random_hall,
+        reference,
+    )
+
+    rng = random.Random(16)
+    base = random_hall(rng)
+    kinds = ("pir", "pir", "radar", None)
+    devices = tuple(
+        replace(d, sensing=rng.choice(kinds)) if d.kind == "presence_sensor" else d
+        for d in base.devices
+    )
+    registry = replace(base, devices=devices)
+    events = random_day(rng, registry)
+    until = at("19:00")
+    day = sweep(registry, events, MONDAY, until)
+    instants = candidate_instants(registry, events, day.tracker.schedule.start, until)
+    windows, _ = reference(registry, events, instants)
+    unsaid, _ = reference(base, events, instants)
+    assert sum(1 for k in windows if windows[k] != unsaid[k]) > 50  # the PIR rule is exercised
+    for window, segments in day.windows.items():
+        starts = [s.start for s in segments]
+        for instant in instants:
+            segment = segments[max(0, bisect_right(starts, instant) - 1)]
+            assert (segment.state, segment.since) == windows[window, instant], (window, instant)
