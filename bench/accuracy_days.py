@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -403,13 +404,17 @@ def run(args: argparse.Namespace) -> str:
     devices_now = realism(args.pir_timeout, args.radar_fading, not args.no_faults)
     plans = [plan_day(registry, d, args.seed, realism=devices_now) for d in days]
     planned = time.monotonic()
-    if args.in_memory:
-        by_day = converted(registry, plans)
-        sent = stored = sum(len(p.messages) for p in plans)
-        written = time.monotonic()
-        results = score_all(registry, by_day.__getitem__, plans, args.graces)
-    else:
-        sent, stored, written, results = _through_services(work, registry, plans, args.graces)
+    try:
+        if args.in_memory:
+            by_day = converted(registry, plans)
+            sent = stored = sum(len(p.messages) for p in plans)
+            written = time.monotonic()
+            results = score_all(registry, by_day.__getitem__, plans, args.graces)
+        else:
+            sent, stored, written, results = _through_services(work, registry, plans, args.graces)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     done = time.monotonic()
     seconds = {
         "plan": planned - began,
@@ -468,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-faults", action="store_true", help="no flickers, stray motion, skew or outages"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument("--in-memory", action="store_true", help="no services (for tuning)")
     parser.add_argument("--out", type=Path, default=None, help="write the section into this file")
     args = parser.parse_args(argv)
