@@ -3,8 +3,10 @@
 `plan_day` turns the registry and a seed into what the hall's devices would
 publish on one day, each message already in its device's own payload form
 (native JSON, Zigbee2MQTT, Tasmota), together with the ground truth of who sat
-at which window minute by minute. Timestamps inside payloads (`ts`, Tasmota
-`Time`, Zigbee2MQTT `last_seen`) are the planned instants, so a replay shows a
+at which window minute by minute. With `realism` (devices.sensing) the devices
+behave like real ones: PIRs and radars, missed card reads, clock skew, outages.
+Timestamps inside payloads (`ts`, Tasmota `Time`, Zigbee2MQTT `last_seen`) are
+the planned instants (plus the device's clock error, with `realism`), so a replay shows a
 believable working day whatever the wall clock says.
 
 The day's story: most people arrive around opening, tap their desk reader and
@@ -26,6 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+from devices import sensing
 from devices.sim_payloads import (
     PlannedMessage,
     SeatModel,
@@ -67,6 +70,7 @@ class DayPlan:
     ground_truth: list[TruthRow] = field(default_factory=list)
     story: dict[str, str] = field(default_factory=dict)  # role → staff or device id
     milestones: list[tuple[datetime, str]] = field(default_factory=list)  # for the log
+    office_reads: list[tuple[str, datetime]] = field(default_factory=list)  # who was really there
 
     @property
     def working(self) -> bool:
@@ -95,6 +99,9 @@ class _Day:
     seated: dict[str, list[tuple[str, list[Interval]]]] = field(default_factory=dict)
     story: dict[str, str] = field(default_factory=dict)
     milestones: list[tuple[datetime, str]] = field(default_factory=list)
+    realism: sensing.Realism | None = None  # real devices' faults, else idealised sensors
+    outages: dict[str, list[Interval]] = field(default_factory=dict)  # device → when it is down
+    office_reads: list[tuple[str, datetime]] = field(default_factory=list)  # (staff, when)
 
     def minutes(self, lo: float, hi: float) -> timedelta:
         return timedelta(minutes=self.rng.uniform(lo, hi))
@@ -301,7 +308,10 @@ def _plan_person(day: _Day, duty: Duty, role: str) -> None:
     day.taps += _double_taps(day, taps)
     sat = [(s + day.seconds(10, 40), e) for s, e in stretches]
     sat = [(s, e) for s, e in sat if s < e]
-    seated = subtract(sat, _breaks(day, stints, role))
+    away = _breaks(day, stints, role)
+    if day.realism is not None:
+        away = union(away + sensing.errands(day.rng, stints, day.realism.clerk))
+    seated = subtract(sat, away)
     day.seated.setdefault(duty.window, []).append((staff.id, seated))
 
 
@@ -430,6 +440,100 @@ def _device_messages(day: _Day, span: Interval, interval_s: float) -> list[Plann
     return out
 
 
+# ---------------------------------------------------------------- real devices
+
+
+def _skewed(message: PlannedMessage, at: datetime) -> PlannedMessage:
+    """A message built with the device's clock reading, published at the true instant."""
+    return message._replace(at=at)
+
+
+def _outages(day: _Day, span: Interval) -> dict[str, list[Interval]]:
+    """Each device's outages: its own Wi-Fi dropouts and its gateway's restarts."""
+    net = day.realism.network
+    by_gateway: dict[str, list[Interval]] = {}
+    out: dict[str, list[Interval]] = {}
+    for device in day.registry.devices:
+        gateway = day.realism.gateway_of(device)
+        if gateway not in by_gateway:
+            by_gateway[gateway] = sensing.outages(
+                day.rng, span, net.gateway_restarts_per_day, net.gateway_restart_s
+            )
+        own = sensing.outages(day.rng, span, net.dropouts_per_day, net.dropout_s)
+        out[device.id] = union(own + by_gateway[gateway])
+    return out
+
+
+def _real_device_messages(
+    day: _Day, span: Interval, interval_s: float, skews: dict[str, timedelta]
+) -> list[PlannedMessage]:
+    """Statuses, heartbeats and seat reports of real devices: the model's view, outages (the
+    broker's will after a lost connection, the current state re-sent on return), clock skew.
+    PIRs send changes only; radars also re-report every `interval_s`."""
+    reg, tz = day.registry, day.registry.hall.tz
+    start, end = span
+    downs = _outages(day, span)
+    day.outages = downs
+    out: list[PlannedMessage] = []
+    for device in reg.devices:
+        down, skew = downs[device.id], skews[device.id]
+
+        def up(at: datetime, down: list[Interval] = down) -> bool:
+            return start <= at <= end and containing(down, at) is None
+
+        online_at = start + day.seconds(0, 30)
+        if _announces_itself(device, reg):
+            out.append(status(device, online_at, True))
+            for lost, back in down:
+                if back - lost > NATIVE_WILL_DELAY:
+                    out.append(status(device, lost + NATIVE_WILL_DELAY, False))
+                    out.append(status(device, back, True))
+        boot = start - timedelta(hours=1 + stable(device.id, "boot") % 300)
+        period = TELE_PERIOD_S if device.tasmota else HEARTBEAT_INTERVAL_S
+        at = online_at + timedelta(seconds=1 + stable(device.id, "hb") % int(period))
+        while at <= end:
+            beat = heartbeat(device, at + skew, boot, tz, day.rng) if up(at) else None
+            if beat is not None:
+                out.append(_skewed(beat, at))
+            at += timedelta(seconds=period)
+        if device.kind == "presence_sensor" and device.window:
+            for at, occupied in _real_seat_reports(day, device, (online_at, end), interval_s):
+                if up(at):
+                    report = presence(device, at + skew, occupied, True, tz, day.rng)
+                    out.append(_skewed(report, at))
+    return out
+
+
+def _real_seat_reports(
+    day: _Day, device: Device, span: Interval, interval_s: float
+) -> list[tuple[datetime, bool]]:
+    """(instant, occupied) a real seat sensor would report, before outages hide some: its
+    changes, its state when it comes up and after each outage, a radar's re-reports."""
+    seated = union([i for _, ivs in day.seated.get(device.window, []) for i in ivs])
+    seen = sensing.seat_view(day.rng, day.realism, device, seated, span)
+    moments = [(s, True) for s, _ in seen] + [(e, False) for _, e in seen]
+    if not isinstance(day.realism.seat(device), sensing.PirModel):
+        moments += _re_reports(device, span[0], span[1], interval_s, seen)
+    backs = [span[0] + timedelta(seconds=1)] + [back for _, back in _outages_of(day, device)]
+    moments += [(at, containing(seen, at) is not None) for at in backs]
+    return sorted(moments)
+
+
+def _outages_of(day: _Day, device: Device) -> list[Interval]:
+    return day.outages.get(device.id, [])
+
+
+def _re_reports(
+    device: Device, start: datetime, end: datetime, interval_s: float, seen: list[Interval]
+) -> list[tuple[datetime, bool]]:
+    at = start + timedelta(seconds=1 + stable(device.id, "phase") % max(1, int(interval_s)))
+    out = []
+    while at <= end:
+        out.append((at, containing(seen, at) is not None))
+        at += timedelta(seconds=interval_s)
+    return out
+
+
 # ---------------------------------------------------------------- ground truth
 
 
@@ -495,12 +599,21 @@ def _span(sched: DaySchedule) -> Interval:
     return start, end
 
 
-def _tap_messages(day: _Day, span: Interval) -> list[PlannedMessage]:
+def _tap_messages(day: _Day, span: Interval, skews: dict[str, timedelta]) -> list[PlannedMessage]:
     tz = day.registry.hall.tz
     out = []
-    for tap in day.taps:
-        if span[0] <= tap.at <= span[1] and tap.staff.badges:
-            out.append(badge(tap.device, tap.at, tap.staff.badges[-1], tap.action, tz))
+    for tap in sorted(day.taps, key=lambda t: t.at):
+        if not (span[0] <= tap.at <= span[1] and tap.staff.badges):
+            continue
+        if tap.device.window is None:
+            day.office_reads.append((tap.staff.id, tap.at))
+        reads = [tap.at]
+        if day.realism is not None:
+            reads = sensing.tap_outcomes(day.rng, tap.at, day.realism.readers)
+        for at in reads:
+            skew = skews.get(tap.device.id, timedelta(0))
+            message = badge(tap.device, at + skew, tap.staff.badges[-1], tap.action, tz)
+            out.append(message._replace(at=at))
     return out
 
 
@@ -518,12 +631,15 @@ def plan_day(
     *,
     report_interval_s: float = REPORT_INTERVAL_S,
     is_working_day: Callable[[date], bool] | None = None,
+    realism: sensing.Realism | None = None,
 ) -> DayPlan:
     """A believable day of device traffic at the hall; empty on a day the hall is closed.
 
     `is_working_day` overrides the hall's calendar (default: `hallwatch.schedule`,
     which honours statutory holidays, make-up days, closed_days and working_days).
-    The same registry, day and seed always give the same plan.
+    `realism` plays real devices (devices.sensing: PIRs and radars, missed card reads,
+    clock skew, outages) instead of the idealised seat sensors.
+    The same registry, day, seed and realism always give the same plan.
     """
     if report_interval_s <= 0:
         raise ValueError("report_interval_s must be positive")
@@ -533,14 +649,20 @@ def plan_day(
     sched = DaySchedule(reg, day)
     if not sched.working or not sched.hall_periods:
         return DayPlan(day)
-    plan = _Day(reg, sched, random.Random(f"{seed}/{day.isoformat()}"))
+    plan = _Day(reg, sched, random.Random(f"{seed}/{day.isoformat()}"), realism=realism)
     duties = [d for d in sched.duties if d.intervals]
     roles = _cast(plan, duties)
     for duty in duties:
         _plan_person(plan, duty, roles.get(duty.staff, ""))
     _hall_notes(plan)
     span = _span(sched)
-    messages = _tap_messages(plan, span) + _device_messages(plan, span, report_interval_s)
+    if realism is None:
+        skews: dict[str, timedelta] = {}
+        devices = _device_messages(plan, span, report_interval_s)
+    else:
+        skews = {d.id: sensing.clock_skew(plan.rng, realism.network) for d in reg.devices}
+        devices = _real_device_messages(plan, span, report_interval_s, skews)
+    messages = _tap_messages(plan, span, skews) + devices
     messages.sort(key=lambda m: m.at)
     return DayPlan(
         day=day,
@@ -548,4 +670,5 @@ def plan_day(
         ground_truth=_ground_truth(plan),
         story=plan.story,
         milestones=sorted(plan.milestones, key=lambda m: m[0]),
+        office_reads=plan.office_reads,
     )

@@ -33,6 +33,7 @@ class DeviceFacts:
     status_at: datetime | None = None
     occupied: bool | None = None
     occupancy_changed_at: datetime | None = None
+    occupied_from: datetime | None = None  # when it last turned occupied
     extra: dict[str, float] = field(default_factory=dict)
 
     def online(self, at: datetime, offline_after: timedelta) -> bool:
@@ -135,6 +136,8 @@ class HallTracker:
         elif isinstance(event, PresenceReport):
             if facts.occupied is None or facts.occupied != event.occupied:
                 facts.occupancy_changed_at = event.at
+                if event.occupied:
+                    facts.occupied_from = event.at
             facts.occupied = event.occupied
             facts.extra.update(event.extra)
         elif isinstance(event, Heartbeat):
@@ -243,7 +246,12 @@ class HallTracker:
         if occupied:
             return "staffed", max(changed_at, open_since)
         away_for = at - max(changed_at, open_since)
-        return ("empty" if away_for >= self._grace else "away"), changed_at
+        if away_for >= self._grace:
+            return "empty", changed_at
+        still_since = self._still_at_pir(window, at)
+        if still_since is not None:
+            return "staffed", max(still_since, open_since)
+        return "away", changed_at
 
     def device_online(self, device: str, at: datetime) -> bool:
         """Whether a device counts as online at `at` (contract §4, and the device's own silence
@@ -296,6 +304,31 @@ class HallTracker:
         if occupied:
             return True, min(occupied)
         return False, max(changed for _, changed in readings)
+
+    def _still_at_pir(self, window: str, at: datetime) -> datetime | None:
+        """When a PIR's "empty" is more likely a clerk sitting still: since when the seat counts
+        as occupied, or None.
+
+        A PIR sees motion, not people; its "empty" comes a timeout after the last motion,
+        whether the clerk left or just sat still. With someone signed in at the window and
+        only PIRs saying "empty", the seat is not called away on that word alone, but only for
+        less than the grace: `status` still makes it empty, since the PIR's "empty", once the
+        grace has run, so a real empty seat is reported exactly when it would be without this
+        (docs/ACCURACY.md has the measurements).
+        """
+        if not self.signed_in_at.get(window):
+            return None
+        devices = self.registry.device_by_id
+        said_empty = [
+            (devices[d].sensing, facts)
+            for d in self.registry.seat_sensors.get(window, ())
+            if (facts := self.devices.get(d)) is not None
+            and facts.occupied is False
+            and self.device_online(d, at)
+        ]
+        if not said_empty or any(sensing != "pir" for sensing, _ in said_empty):
+            return None
+        return max(f.occupied_from or f.occupancy_changed_at or at for _, f in said_empty)
 
     def _offline_since(self, window: str) -> datetime | None:
         """When the window's seat sensors (or their bridge) last said offline (for the `since`

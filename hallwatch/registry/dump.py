@@ -115,6 +115,8 @@ def _device(device: Device) -> dict[str, Any]:
             entry[key] = True
     if device.offline_after_minutes is not None:
         entry["offline_after_minutes"] = _number(device.offline_after_minutes)
+    if device.sensing is not None:
+        entry["sensing"] = device.sensing
     return entry
 
 

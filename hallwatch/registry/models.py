@@ -132,6 +132,7 @@ class DeviceRow(Tracked, Base):
     uid_reversed: Mapped[bool | None] = mapped_column(Boolean, default=None)
     uid_decimal: Mapped[bool | None] = mapped_column(Boolean, default=None)
     offline_after_minutes: Mapped[float | None] = mapped_column(Float, default=None)
+    sensing: Mapped[str | None] = mapped_column(String(16), default=None)  # NULL: not said
 
 
 class RosterRow(Tracked, Base):

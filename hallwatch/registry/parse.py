@@ -24,6 +24,7 @@ from hallwatch.registry import values
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
+    SEAT_SENSINGS,
     TASMOTA_FULL_TOPIC,
     ZIGBEE2MQTT_BASE,
     Department,
@@ -65,6 +66,7 @@ DEVICE_KEYS = (
     "uid_reversed",
     "uid_decimal",
     "offline_after_minutes",
+    "sensing",
 )
 # A setting that means something only beside another key (or for one kind of device).
 NEEDS = {"zigbee2mqtt_base": "zigbee2mqtt", "tasmota_full_topic": "tasmota"}
@@ -320,7 +322,10 @@ class _Parser:
                 uid_reversed=e.get("uid_reversed", values.flag, default=False),
                 uid_decimal=e.get("uid_decimal", values.flag, default=False),
                 offline_after_minutes=e.get("offline_after_minutes", values.positive_minutes),
+                sensing=e.get("sensing", values.choice(SEAT_SENSINGS)),
             )
+            if kind != "presence_sensor" and device.sensing is not None:
+                e.report("only a presence sensor has a 'sensing'", "sensing")
             self._check_firmware(e, device, ident or f"{self.prefix}devices[{index}]")
             result.append(device)
         return result

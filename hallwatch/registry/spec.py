@@ -27,6 +27,10 @@ TASMOTA_TELEMETRY = "tele"  # Tasmota's %prefix% for the telemetry HallWatch rea
 BRIDGE_PREFIX = "zigbee2mqtt:"  # + a base topic: the event source of that bridge's own state
 
 
+SeatSensing = Literal["pir", "radar"]
+SEAT_SENSINGS: tuple[SeatSensing, ...] = ("pir", "radar")
+
+
 @dataclass(frozen=True)
 class HallSettings:
     name: str = "政务服务大厅"
@@ -81,6 +85,7 @@ class Device:
     uid_reversed: bool = False  # a reader printing UID bytes in the reverse order
     uid_decimal: bool = False  # a reader printing card numbers in decimal
     offline_after_minutes: float | None = None  # silence allowed before offline (hall's if None)
+    sensing: SeatSensing | None = None  # a seat sensor's principle: "pir" or "radar" (None: unsaid)
 
     @property
     def at_desk(self) -> bool:

@@ -146,6 +146,7 @@ def _device_columns(device: Device) -> dict[str, Any]:
         "uid_reversed": device.uid_reversed or None,  # NULL: as rows from before the key
         "uid_decimal": device.uid_decimal or None,
         "offline_after_minutes": device.offline_after_minutes,
+        "sensing": device.sensing,
     }
 
 
@@ -421,6 +422,7 @@ def _device(row: DeviceRow) -> Device:
         uid_reversed=bool(row.uid_reversed),
         uid_decimal=bool(row.uid_decimal),
         offline_after_minutes=row.offline_after_minutes,
+        sensing=row.sensing,
     )
 
 

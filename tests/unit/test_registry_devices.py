@@ -278,3 +278,38 @@ def test_one_card_held_by_two_people_is_refused_however_it_is_written():
     assert caught.value.problems == [
         "staff[1] (id s002): key 'badges': card '8EC793' is also held by s001"
     ]
+
+
+def test_a_seat_sensors_sensing_reads_dumps_and_is_stored(tmp_path):
+    from datetime import UTC, datetime
+
+    from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+    from hallwatch.registry.dump import dump_deployment, registry_yaml
+    from hallwatch.registry.parse import parse_deployment
+    from hallwatch.registry.store import apply_registry, load_registry
+
+    text = hall_with(
+        "{id: pir, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01, sensing: pir}",
+        "{id: seat2, kind: presence_sensor, window: W02}",
+    )
+    registry = parse_registry(text)
+    assert [d.sensing for d in registry.devices] == ["pir", None]
+    again = parse_registry(registry_yaml(dump_deployment(parse_deployment(text))))
+    assert again.devices == registry.devices
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    create_schema(engine)
+    with make_session_factory(engine)() as session:
+        apply_registry(session, registry, datetime(2026, 11, 23, tzinfo=UTC))
+        session.commit()
+        assert load_registry(session).devices == registry.devices
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "{id: x, kind: presence_sensor, window: W01, sensing: ultrasound}",
+        "{id: x, kind: badge_reader, window: W01, sensing: pir}",
+    ],
+)
+def test_a_wrong_sensing_is_refused(entry):
+    assert any("sensing" in p for p in problems(entry))
