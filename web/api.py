@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request
@@ -15,12 +17,15 @@ from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
-from web.roles import permission_required
+from web.roles import can, permission_required
 from web.scope import visible_windows
 from web.timeparam import BadInstant, parse_instant
 
 bp = Blueprint("api", __name__)
 MQTT_CHECK_TIMEOUT_S = 2.0
+MQTT_CHECK_REUSE_S = 2.0  # a broker check answers every /healthz for this long
+_MQTT_CHECKS: dict[tuple[str, int], tuple[float, str]] = {}  # (host, port) → (when, result)
+_MQTT_CHECKS_LOCK = threading.Lock()  # one check at a time; the others wait for its answer
 MAX_LOOKBACK_HOURS = 24 * 31
 MAX_LISTED = 500
 
@@ -127,6 +132,8 @@ def unknown_cards():
 
 @bp.get("/healthz")
 def healthz():
+    """The checks for anyone (a load balancer, a monitor); the collectors' error texts and
+    file names only for those who may read operations (they name hosts, users, paths)."""
     runtime = _runtime()
     checks = {
         "database": _check_database(runtime),
@@ -141,7 +148,8 @@ def healthz():
             body["warnings"] = [warning]
     except Exception:  # the database check above already reports this
         pass
-    body.update(_spool_depth())
+    detail = _spool_depth()
+    body.update(detail if can(current_user, "read_operations") else _public(detail))
     healthy = all(v == "ok" for v in checks.values())
     if not healthy:
         body["down"] = [k for k, v in checks.items() if v != "ok"]
@@ -170,6 +178,17 @@ def _spool_depth() -> dict:
     return {_HEALTH_KEYS.get(key, f"spool_{key}"): value for key, value in depth.items()}
 
 
+def _public(detail: dict) -> dict:
+    """The spool's figures as anyone may see them: numbers, and which problems there are
+    (`problems`), without their texts or file names."""
+    shown = {k: v for k, v in detail.items() if not isinstance(v, list)}
+    problems = sorted(k for k, v in detail.items() if isinstance(v, list) and v)
+    if problems:
+        shown["problems"] = problems
+        shown["details"] = "log in as an operator for the details (/ops/devices)"
+    return shown
+
+
 def _check_database(runtime) -> str:
     try:
         with runtime.sessions() as db:
@@ -180,9 +199,18 @@ def _check_database(runtime) -> str:
 
 
 def _check_mqtt(runtime) -> str:
+    """Whether the broker accepts a TCP connection: tried at most once per MQTT_CHECK_REUSE_S
+    per broker and process, so a flood of /healthz cannot become a flood of connections."""
     target = runtime.settings.mqtt_target()
-    try:
-        with socket.create_connection((target.host, target.port), MQTT_CHECK_TIMEOUT_S):
-            return "ok"
-    except OSError:
-        return "down"
+    key = (target.host, target.port)
+    with _MQTT_CHECKS_LOCK:
+        checked = _MQTT_CHECKS.get(key)
+        if checked is not None and time.monotonic() - checked[0] < MQTT_CHECK_REUSE_S:
+            return checked[1]
+        try:
+            with socket.create_connection(key, MQTT_CHECK_TIMEOUT_S):
+                result = "ok"
+        except OSError:
+            result = "down"
+        _MQTT_CHECKS[key] = (time.monotonic(), result)
+        return result

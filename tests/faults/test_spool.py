@@ -134,7 +134,10 @@ def test_a_collector_finding_a_damaged_segment_stores_the_rest_and_tells_the_ope
         add_user(session, "ops", "hall_manager", "pw-ops")
         session.commit()
     kept = f"{env['HALLWATCH_COLLECTOR_ID']}/{path.name}.corrupt-1"
-    assert app.test_client().get("/healthz").get_json()["spool_corrupt"] == [kept]
+    operator = app.test_client().get("/healthz", headers=basic("ops", "pw-ops")).get_json()
+    assert operator["spool_corrupt"] == [kept]
+    public = app.test_client().get("/healthz").get_json()  # names no file to the world
+    assert "spool_corrupt" not in public and public["problems"] == ["spool_corrupt"]
     page = app.test_client().get("/ops/devices", headers=basic("ops", "pw-ops"))
     html = page.get_data(as_text=True)
     assert "磁盘缓冲:损坏的段" in html and kept in html

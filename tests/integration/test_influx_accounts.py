@@ -149,10 +149,15 @@ def test_the_collector_writes_and_the_web_reads_with_their_own_accounts(
         publish(publisher(mosquitto.url), "hallwatch/devices/desk-w01-card/events", event)
 
         def told() -> list:
-            return web.get("/healthz").get_json().get("collector_write_errors", [])
+            health = web.get("/healthz", headers=basic("boss", "pw-boss")).get_json()
+            return health.get("collector_write_errors", [])
 
         errors = wait_until(told, timeout=20, message=lambda: (tmp_path / "wrong.log").read_text())
         assert "401" in errors[0] and "HALLWATCH_INFLUX_WRITE_USER" in errors[0]
+        # Anyone else learns only that there is such a problem, not its text.
+        public = web.get("/healthz").get_json()
+        assert "collector_write_errors" not in public
+        assert "collector_write_errors" in public["problems"]
     finally:
         process.terminate()
         process.wait(timeout=20)

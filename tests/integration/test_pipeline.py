@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,10 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hallwatch.config import Settings
+from hallwatch.services import Mosquitto
 from tests.conftest import database_url_for as _database_url
 from tests.helpers import deployment_env, hallwatch, wait_until
 from tests.integration.test_collector import publish, publisher
 from web import create_app
+from web.api import MQTT_CHECK_REUSE_S
 
 HALL_TZ = ZoneInfo("Asia/Shanghai")
 HALL_YAML = """
@@ -219,6 +222,19 @@ def test_healthz_names_what_is_down(deployment, tmp_path):
     body = app_for(broken).test_client().get("/healthz")
     assert body.status_code == 503
     assert json.loads(body.data)["down"] == ["influx", "mqtt"]
+
+
+def test_a_flood_of_healthz_opens_one_broker_connection_not_one_each(deployment, tmp_path):
+    with Mosquitto(tmp_path / "broker") as broker:
+        client = app_for({**deployment, "HALLWATCH_MQTT_URL": broker.url}).test_client()
+        before = broker.log_path.read_text().count("New connection from")  # its start-up's
+        started = time.monotonic()
+        answers = [client.get("/healthz").get_json()["mqtt"] for _ in range(50)]
+        took = time.monotonic() - started
+        connections = broker.log_path.read_text().count("New connection from") - before
+    assert answers == ["ok"] * 50
+    # One check answers every request for MQTT_CHECK_REUSE_S, instead of one per request.
+    assert connections <= 1 + took // MQTT_CHECK_REUSE_S < 50
 
 
 def test_operators_list_rejected_messages_and_unknown_cards(
