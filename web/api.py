@@ -20,6 +20,7 @@ from hallwatch.state import HallState, WindowState
 from web.roles import can, permission_required
 from web.scope import visible_windows
 from web.timeparam import BadInstant, parse_instant
+from web.unavailable import store_reason
 
 bp = Blueprint("api", __name__)
 MQTT_CHECK_TIMEOUT_S = 2.0
@@ -88,7 +89,7 @@ def live():
     try:
         registry, hall = runtime.hall_state(at)
     except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {exc}"), 503
+        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
     return jsonify(live_json(hall, registry, visible_windows(current_user, registry)))
 
 

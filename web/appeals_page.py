@@ -38,6 +38,7 @@ from web.appeals_api import settle
 from web.pages import ALERT_KIND_WORDS
 from web.roles import can, permission_required
 from web.scope import visible_windows
+from web.unavailable import store_reason
 
 bp = Blueprint("appeal_pages", __name__)
 
@@ -343,7 +344,9 @@ def decide(appeal_id: int):
         flash(gettext("申诉 #%(id)d 已经处理过,不能再修改。", id=appeal_id), "error")
         return redirect(url_for(".index") + f"#appeal-{appeal_id}", 303)
     except QueryError as exc:
-        flash(gettext("事件库不可用,暂时无法核算该时段:%(reason)s", reason=str(exc)), "error")
+        flash(
+            gettext("事件库不可用,暂时无法核算该时段:%(reason)s", reason=store_reason(exc)), "error"
+        )
         return redirect(url_for(".index") + f"#appeal-{appeal_id}", 303)
     if row is None:
         abort(404)

@@ -24,6 +24,7 @@ from web.dayview import BadDay, DayView, clock, load_day, parse_day
 from web.pages import ALERT_KIND_WORDS, STATE_ICONS, STATE_WORDS, STATES
 from web.roles import permission_required
 from web.scope import visible_departments
+from web.unavailable import store_reason
 
 bp = Blueprint("department", __name__)
 
@@ -74,7 +75,7 @@ def index():
             department = registry.window_by_id[state.window].department
             counts.setdefault(department, dict.fromkeys(STATES, 0))[state.state] += 1
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
+        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
     departments = [d for d in registry.departments if d.id in allowed]
     return render_template(
         "department.html",
@@ -115,7 +116,7 @@ def show(dept_id: str):
     try:
         view = load_day(runtime, registry, day, now)
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
+        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
         return render_template("department.html", **page, error=error, day=day, view=None), 503
     return render_template(
         "department.html",

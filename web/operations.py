@@ -22,6 +22,7 @@ from hallwatch.registry.spec import Registry
 from web import api, ops_cards, ops_registry, ops_users
 from web.ops_devices import DEVICE_STATES, device_lines, state_counts
 from web.roles import permission_required
+from web.unavailable import store_reason
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 
@@ -107,7 +108,7 @@ def devices():
     try:
         lines = device_lines(registry, runtime.history(registry, now), now)
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
+        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
         lines = device_lines(registry, (), now)  # the registry still lists every device
     counts = state_counts(lines)
     wanted = request.args.get("state", "all")
@@ -146,7 +147,7 @@ def rejected():
             start = end - timedelta(hours=hours)
             rows = _runtime().store.rejected(start, end, limit=api.MAX_LISTED)
         except QueryError as exc:
-            error, status = gettext("事件库不可用:%(reason)s", reason=str(exc)), 503
+            error, status = gettext("事件库不可用:%(reason)s", reason=store_reason(exc)), 503
     return render_template(
         "ops_rejected.html",
         rows=rows,
@@ -217,7 +218,7 @@ def _unknown_cards_page(refused: ops_cards.Refusal | None = None):
             devices = runtime.hall_devices(registry)
             cards = group_unknown(reads, registry, devices)[: api.MAX_LISTED]
         except QueryError as exc:
-            error, status = gettext("事件库不可用:%(reason)s", reason=str(exc)), 503
+            error, status = gettext("事件库不可用:%(reason)s", reason=store_reason(exc)), 503
     return render_template(
         "ops_unknown_cards.html",
         cards=cards,

@@ -28,6 +28,7 @@ from hallwatch.schedule import day_of, local_midnight
 from web.halls import allowed_halls
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
+from web.unavailable import store_reason
 
 bp = Blueprint("province", __name__)
 
@@ -87,7 +88,7 @@ def province_api():
     try:
         return jsonify(province_rows(datetime.now(UTC)))
     except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {exc}"), 503
+        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
 
 
 @bp.get("/province")
@@ -98,5 +99,5 @@ def overview():
     try:
         rows, error = province_rows(now), None
     except QueryError as exc:
-        rows, error = [], gettext("事件库不可用:%(reason)s", reason=str(exc))
+        rows, error = [], gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
     return render_template("province.html", rows=rows, error=error)

@@ -30,6 +30,7 @@ from web.public_ranking import public_months
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
+from web.unavailable import store_reason
 
 bp = Blueprint("report_downloads", __name__)
 
@@ -86,7 +87,7 @@ def _report(month: Month, scoped: bool) -> MonthReport:
     try:
         days = summaries.between(runtime, registry, start, end, now)
     except QueryError as exc:
-        raise Refused(503, f"event store unavailable: {exc}") from exc
+        raise Refused(503, f"event store unavailable: {store_reason(exc, api=True)}") from exc
     scope = _scope(registry) if scoped else (None, None)
     adjustments, decided = appeals_of(registry, start, end)
     return month_report(

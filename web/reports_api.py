@@ -24,6 +24,7 @@ from hallwatch.registry.spec import Registry
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
+from web.unavailable import store_reason
 
 bp = Blueprint("reports_api", __name__)
 SUMMARIES = "hallwatch_day_summaries"  # app.extensions key of the DaySummaries cache
@@ -105,7 +106,7 @@ def _report(rows_of, key: str, scope, period, row_key: str):
     try:
         totals = _totals(registry, start, end, now)
     except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {exc}"), 503
+        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
     adjustments, _ = appeals_of(registry, start, end)
     rows = published(rows_of, row_key, registry, totals, adjustments)
     allowed = scope(current_user, registry)
@@ -139,7 +140,7 @@ def coverage_report():
     except BadParameter as exc:
         return jsonify(error=str(exc)), 400
     except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {exc}"), 503
+        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
     gaps = coverage_gaps(registry, totals)
     allowed = visible_departments(current_user, registry)
     gaps["offline"] = [r for r in gaps["offline"] if r["department"] in allowed]

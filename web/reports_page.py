@@ -31,6 +31,7 @@ from web.report_appeals import APPEALED, decided_list, original_text
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
+from web.unavailable import store_reason
 
 bp = Blueprint("report_page", __name__)
 
@@ -232,7 +233,7 @@ def month_report():
     try:
         summaries = month_summaries(runtime, registry, month, now)
     except QueryError as exc:
-        error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=str(exc))
+        error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=store_reason(exc))
         return render_template("reports.html", **page, error=error), 503
     original = add_up(summaries)
     adjustments, decided = appeals_of(registry, *month.bounds(hall))

@@ -17,6 +17,7 @@ from web.pages import STATE_ICONS, STATE_WORDS, STATES
 from web.roles import permission_required
 from web.scope import visible_windows
 from web.timeline_band import band_range, bars, ticks
+from web.unavailable import store_reason
 
 bp = Blueprint("window", __name__)
 
@@ -52,7 +53,7 @@ def show(window_id: str):
     try:
         view = load_day(runtime, registry, day, now)
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=str(exc))
+        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
         return render_template("window.html", **page, error=error, day=day, view=None), 503
     return render_template(
         "window.html",

@@ -273,6 +273,13 @@ def test_the_event_store_down_is_a_503_with_a_message(env):
     app = app_for(down)
     html = page(app, status=503)  # this month: today is always read from InfluxDB
     assert "事件库不可用" in html and "Traceback" not in html
+    assert "127.0.0.1" in html  # the hall manager may read operations: the detail helps them
+    # A department head is told it is unavailable, not where InfluxDB lives or what it said.
+    head = page(app, user=("civil-head", "pw-civil"), status=503)
+    assert "事件库不可用" in head and "详情已记入服务器日志" in head
+    assert "127.0.0.1" not in head and "8086" not in head
+    api = get(app, "/api/reports/departments", ("civil-head", "pw-civil"), 503, month=str(MONTH))
+    assert api.get_json() == {"error": "event store unavailable: details are in the server's log"}
 
 
 def test_every_drill_down_link_of_the_report_answers(app):
