@@ -10,10 +10,11 @@ needs for that registry (base topics, Tasmota layouts and ESPHome nodes come
 from it).
 
 Each family has `matches`, `subscriptions`, `convert` (guarded, for use on its
-own) and `parse` (raises Reject). Families: `native` (hallwatch/devices/…),
-`zigbee2mqtt` (zigbee2mqtt/… and other base topics), `tasmota` (tele/… and
-other FullTopics), `esphome` (registered nodes); clock readings of native `ts`
-and their policy: `timestamps`. The guide for installers is docs/DEVICES.md.
+own), `parse` (raises Reject) and `owner` (the device a topic names). Families:
+`native` (hallwatch/devices/…), `zigbee2mqtt` (zigbee2mqtt/… and other base
+topics), `tasmota` (tele/… and other FullTopics), `esphome` (registered nodes);
+clock readings of native `ts` and their policy: `timestamps`. The guide for
+installers is docs/DEVICES.md.
 """
 
 from __future__ import annotations
@@ -29,13 +30,22 @@ FAMILIES = (native, zigbee2mqtt, tasmota, esphome)
 
 Converted = ConversionResult | tuple[Event, ...] | None
 
-__all__ = ["FAMILIES", "Converted", "convert", "subscriptions"]
+__all__ = ["FAMILIES", "Converted", "convert", "owner", "subscriptions"]
 
 
 def subscriptions(registry: Registry) -> tuple[str, ...]:
     """The topic filters a collector subscribes to for `registry`, each once, in order."""
     filters = (f for family in FAMILIES for f in family.subscriptions(registry))
     return tuple(dict.fromkeys(filters))
+
+
+def owner(topic: str, registry: Registry) -> str | None:
+    """The device (or Zigbee2MQTT bridge) of `registry` a topic names, whatever its payload:
+    which hall a kept rejection belongs to. None for a topic no device of it uses."""
+    for family in FAMILIES:
+        if (found := family.owner(topic, registry)) is not None:
+            return found
+    return None
 
 
 def convert(topic: str, payload: bytes, received: datetime, registry: Registry) -> Converted:

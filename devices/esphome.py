@@ -57,6 +57,17 @@ def matches(topic: str, registry: Registry) -> bool:
     return len(parts) == 4 and parts[3] == STATE and parts[0] in nodes
 
 
+def owner(topic: str, registry: Registry) -> str | None:
+    """The registered device an ESPHome topic names (its object id), or for a topic of the
+    node as a whole (its status) the node's first device; None for another node's."""
+    for node, devices in registry.esphome_nodes.items():
+        if topic.startswith(node + "/"):
+            parts = topic[len(node) + 1 :].split("/")
+            named = devices.get(parts[1]) if len(parts) >= 2 else None
+            return (named or next(iter(devices.values()))).id
+    return None
+
+
 def subscriptions(registry: Registry) -> tuple[str, ...]:
     """Each node's status, and the state topics of the entities registered."""
     filters = []

@@ -50,6 +50,14 @@ def matches(topic: str, registry: Registry | None = None) -> bool:
     return topic.startswith(PREFIX)
 
 
+def owner(topic: str, registry: Registry) -> str | None:
+    """The registered device a native topic names (hallwatch/devices/<id>/…), or None."""
+    if not matches(topic):
+        return None
+    device_id = topic[len(PREFIX) :].split("/", 1)[0]
+    return device_id if device_id in registry.device_by_id else None
+
+
 def subscriptions(registry: Registry | None = None) -> tuple[str, ...]:
     """The native topics of every device."""
     return SUBSCRIPTIONS

@@ -110,6 +110,13 @@ def _split(topic: str, registry: Registry) -> tuple[dict[str, Device], str, str]
     return None
 
 
+def owner(topic: str, registry: Registry) -> str | None:
+    """The registered reader a Tasmota topic names, or None."""
+    split = _split(topic, registry)
+    device = split[0].get(split[1]) if split else None
+    return device.id if device else None
+
+
 @lru_cache(maxsize=256)
 def _layout(full_topic: str) -> re.Pattern[str]:
     """A FullTopic as an expression whose group `topic` is the device's Topic."""

@@ -138,6 +138,19 @@ def matches(topic: str, registry: Registry) -> bool:
     return base_of(topic, registry) is not None
 
 
+def owner(topic: str, registry: Registry) -> str | None:
+    """The registered device (or bridge) a Zigbee2MQTT topic names, or None."""
+    base = base_of(topic, registry)
+    if base is None:
+        return None
+    rest = topic[len(base) + 1 :]
+    if rest == "bridge" or rest.startswith("bridge/"):
+        bridge = bridge_id(base)
+        return bridge if bridge in registry.bridge_devices else None
+    named = [n for n in registry.zigbee2mqtt_names[base] if rest == n or rest.startswith(n + "/")]
+    return registry.zigbee2mqtt_names[base][max(named, key=len)].id if named else None
+
+
 def subscriptions(registry: Registry) -> tuple[str, ...]:
     """One filter per base topic."""
     return tuple(f"{base}/#" for base in sorted(registry.zigbee2mqtt_names))

@@ -17,6 +17,7 @@ from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
+from web.halls import rejections_seen_by
 from web.roles import can, permission_required
 from web.scope import visible_windows
 from web.timeparam import BadInstant, parse_instant
@@ -113,7 +114,9 @@ def rejected():
         start, end = _lookback()
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
-    rows = _runtime().store.rejected(start, end, limit=MAX_LISTED)
+    runtime = _runtime()
+    rows = runtime.store.rejected(start, end, limit=MAX_LISTED)
+    rows = rejections_seen_by(current_user, runtime.deployment(), rows)
     return jsonify([{**r, "time": r["time"].isoformat()} for r in rows])
 
 
@@ -125,7 +128,14 @@ def unknown_cards():
         start, end = _lookback()
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
-    rows = _runtime().store.unknown_cards(start, end)[:MAX_LISTED]
+    runtime = _runtime()
+    registry = runtime.registry()
+    devices = runtime.hall_devices(registry)  # the hall's own readers (None: one hall, all)
+    rows = [
+        r
+        for r in runtime.store.unknown_cards(start, end)
+        if devices is None or r["device"] in devices
+    ][:MAX_LISTED]
     return jsonify(
         [{**r, "printed": printed_number(r["uid"]), "time": r["time"].isoformat()} for r in rows]
     )

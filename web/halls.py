@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
+import devices
 from hallwatch.registry.deployment import Deployment
 
 HALL_ARG = "hall"
@@ -30,6 +31,16 @@ def allowed_halls(user, deployment: Deployment) -> list[str]:
         return [own] if own else []
     limited = getattr(user, "halls", ())
     return [h for h in deployment.ids if h in limited] if limited else list(deployment.ids)
+
+
+def rejections_seen_by(user, deployment: Deployment, rows: list[dict]) -> list[dict]:
+    """Kept rejections `user` may see: all for one who sees every hall; for a user limited to
+    some, only those whose topic names a device of one of their halls (`devices.owner`)."""
+    allowed = allowed_halls(user, deployment)
+    if set(allowed) >= set(deployment.ids):
+        return rows
+    halls = [deployment.by_id[h] for h in allowed]
+    return [r for r in rows if any(devices.owner(r.get("topic", ""), h) for h in halls)]
 
 
 def selected_hall() -> str | None:

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_timedelta, gettext, lazy_gettext
+from flask_login import current_user
 
 from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.spec import Registry
 from web import api, ops_cards, ops_registry, ops_users
+from web.halls import rejections_seen_by
 from web.ops_devices import DEVICE_STATES, device_lines, state_counts
 from web.roles import permission_required
 from web.unavailable import store_reason
@@ -145,7 +147,9 @@ def rejected():
     if error is None:
         try:
             start = end - timedelta(hours=hours)
-            rows = _runtime().store.rejected(start, end, limit=api.MAX_LISTED)
+            runtime = _runtime()
+            rows = runtime.store.rejected(start, end, limit=api.MAX_LISTED)
+            rows = rejections_seen_by(current_user, runtime.deployment(), rows)
         except QueryError as exc:
             error, status = gettext("事件库不可用:%(reason)s", reason=store_reason(exc)), 503
     return render_template(

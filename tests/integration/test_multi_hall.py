@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 
 from alerts.scheduler import AlertService
 from hallwatch.config import Settings
-from hallwatch.events import Heartbeat
-from hallwatch.influx.eventstore import event_point
+from hallwatch.events import BadgeRead, Heartbeat, Rejection
+from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
 from hallwatch.metrics.store import DaySummaryRow
 from hallwatch.mqtt import make_client
@@ -186,6 +186,37 @@ def test_a_hall_manager_of_one_hall_never_sees_the_other(deployment):
     assert "西1号窗口" in page and "东1号窗口" not in page
     assert 'href="/?hall=east"' in page and "/api/live?hall=west" in page
     assert "西城大厅" not in get(client, "/", "east_mgr").get_data(as_text=True)  # no switcher
+
+
+def test_kept_rejections_and_unknown_cards_stay_in_their_hall(deployment, influx_db):
+    """A user limited to one hall sees only the rejections whose topic names one of its
+    devices, and only the unknown cards read at its readers; an admin sees every hall's."""
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    second = timedelta(seconds=1)  # rejections have no tags: one instant holds one of them
+    rejections = [
+        Rejection("hallwatch/devices/e01-seat/events", b"{bad json", "bad JSON", now),
+        Rejection("hallwatch/devices/x01-seat/events", b"{bad json", "bad JSON", now + second),
+        Rejection("hallwatch/devices/nobody/events", b"{}", "unknown device", now + 2 * second),
+    ]
+    unknown = [BadgeRead("e01-card", now, "0A0B0C0D"), BadgeRead("x01-card", now, "0E0F0A0B")]
+    points = [rejection_point(r) for r in rejections] + [event_point(e, None) for e in unknown]
+    influx_db.write("\n".join(p.to_line() for p in points), precision="ns")
+    client = app_for(deployment).test_client()
+
+    def topics(who: str) -> set[str]:
+        return {r["topic"] for r in get(client, "/api/rejected", who).get_json()}
+
+    assert topics("east_mgr") == {"hallwatch/devices/e01-seat/events"}
+    assert topics("boss") == {r.topic for r in rejections}  # sees every hall, and no hall's
+    page = get(client, "/ops/rejected", "east_mgr").get_data(as_text=True)
+    assert "e01-seat" in page and "x01-seat" not in page and "nobody" not in page
+
+    def readers(who: str, **query) -> set[str]:
+        return {r["device"] for r in get(client, "/api/unknown-cards", who, **query).get_json()}
+
+    assert readers("east_mgr") == {"e01-card"}
+    assert readers("boss", hall="west") == {"x01-card"}
+    assert get(client, "/api/unknown-cards", "east_mgr", hall="west").status_code == 404
 
 
 def test_the_province_overview_ranks_the_halls_each_user_may_see(deployment):

@@ -425,3 +425,27 @@ def test_the_same_card_through_four_readers_is_the_same_person(hall):
     ]
     assert [r.uid for r in reads] == [CARD] * 4
     assert {hall.holder_of(r.uid).id for r in reads} == {"s001"}
+
+
+@pytest.mark.parametrize(
+    ("topic", "device"),
+    [
+        ("hallwatch/devices/usb/events", "usb"),
+        ("hallwatch/devices/no-such-reader/events", None),
+        ("zigbee2mqtt/EntranceDD", "pir"),
+        ("zigbee2mqtt/human presence detector/availability", "zg205z"),
+        ("z2m_east/seat_w02", "east"),
+        ("zigbee2mqtt/bridge/state", "zigbee2mqtt:zigbee2mqtt"),
+        ("zigbee2mqtt/someone_elses_sensor", None),
+        ("tele/tasmota_4A72B7/SENSOR", "rdm"),
+        ("homeautomation/wemos/tele/WEMOS4/SENSOR", "wemos"),
+        ("tele/not_ours/SENSOR", None),
+        ("esp-door/status", "esp-wiegand"),
+        ("esp-w01/binary_sensor/presence/state", "ld2410"),
+        ("esp-w01/text_sensor/tag/state", "esp-rc522"),
+        ("somewhere/else", None),
+    ],
+)
+def test_the_device_a_topic_names_whatever_its_payload(hall, topic, device):
+    """Which device (so which hall) a kept rejection belongs to: read from the topic alone."""
+    assert devices.owner(topic, hall) == device
