@@ -9,6 +9,10 @@ from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import is_working_day
 
 LEAD_IN = timedelta(hours=1)  # how far into the morning period the demo starts
+# The simulator has people arrive up to 20 minutes before opening (devices.dayplan): an
+# opening earlier than this would put their arrivals and taps on the day before, leaving
+# seats occupied with nobody signed in and every rostered person "absent".
+EARLIEST_OPENING = timedelta(minutes=30)
 
 
 def _clock(minutes: int) -> time:
@@ -17,12 +21,15 @@ def _clock(minutes: int) -> time:
 
 
 def shifted_hours(hall: HallSettings, now: datetime) -> tuple[tuple[time, time], ...]:
-    """The hall's opening periods moved so that `now` is an hour into the first one."""
+    """The hall's opening periods moved so that `now` is an hour into the first one (or, just
+    after midnight, so that the first opens EARLIEST_OPENING after it)."""
     local = now.astimezone(hall.tz)
     first_start = hall.hours[0][0]
-    offset = (local.hour * 60 + local.minute - int(LEAD_IN.total_seconds() // 60)) - (
-        first_start.hour * 60 + first_start.minute
+    opening = max(
+        local.hour * 60 + local.minute - int(LEAD_IN.total_seconds() // 60),
+        int(EARLIEST_OPENING.total_seconds() // 60),  # just after midnight: a little later
     )
+    offset = opening - (first_start.hour * 60 + first_start.minute)
     periods = []
     for start, end in hall.hours:
         s = start.hour * 60 + start.minute + offset

@@ -1,5 +1,6 @@
-from datetime import date, time
+from datetime import date, datetime, time
 
+from devices.dayplan import plan_day
 from hallwatch.demo.clock import fit_to_now
 from hallwatch.schedule import DaySchedule
 from tests.unit.hall import MONDAY, at, hall
@@ -31,3 +32,17 @@ def test_a_demo_started_on_a_listed_closed_day_still_opens_the_hall():
     closed = hall(closed_days=frozenset({MONDAY}))
     fitted, _ = fit_to_now(closed, at("10:00"))
     assert DaySchedule(fitted, MONDAY).rostered_at("W01", at("10:00")) == ["s001"]
+
+
+def test_a_demo_started_just_after_midnight_opens_late_enough_for_the_arrivals():
+    """Started at 00:37, the morning may not begin at midnight: the simulator's people arrive
+    up to 20 minutes before opening, and those taps would fall on the day before."""
+    now = at("00:37", day=SATURDAY)
+    fitted, notes = fit_to_now(hall(), now)
+    assert fitted.hall.hours[0][0] == time(0, 30)
+    assert "00:30" in notes[-1]
+    plan = plan_day(fitted, SATURDAY, seed=1)
+    taps = [m for m in plan.messages if "card" in m.topic or "reader" in m.topic]
+    assert taps and all(m.at.date() == SATURDAY for m in plan.messages)
+    first_in = min(m.at for m in taps)
+    assert first_in >= datetime.combine(SATURDAY, time(0, 0), tzinfo=fitted.hall.tz)
