@@ -46,7 +46,7 @@ def simulated_events(registry: Registry, day: date, seed: int) -> list[Event]:
             continue
         if isinstance(result, Rejection):
             raise SystemExit(f"the simulator sent what the collector rejects: {result}")
-        events.append(result)
+        events.extend(result if isinstance(result, tuple) else (result,))  # a node's status
     return sorted(events, key=lambda e: e.at)
 
 
