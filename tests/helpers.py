@@ -11,8 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -20,6 +22,17 @@ from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.mqtt import make_client
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the zone of the halls whose tests use fixed instants
+
+
+def midday_zone(now: datetime | None = None) -> ZoneInfo:
+    """A fixed-offset zone in which it is about noon now: a hall in it is an hour or more from
+    its midnight whenever the tests run, so "30 minutes ago" is always today there."""
+    hour = (now or datetime.now(UTC)).astimezone(UTC).hour
+    offset = 12 - hour  # −11 … +12 hours, all of them IANA Etc zones
+    return ZoneInfo("Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}")
+
 
 T = TypeVar("T")
 

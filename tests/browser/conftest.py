@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -31,10 +30,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.registry.db import make_engine, make_session_factory
 from hallwatch.services import Influxd, Mosquitto, free_port
-from tests.helpers import InfluxDB, deployment_env, hallwatch, influx_admin, wait_until
+from tests.helpers import (
+    InfluxDB,
+    deployment_env,
+    hallwatch,
+    influx_admin,
+    midday_zone,
+    wait_until,
+)
 from tests.integration.test_collector import publish, publisher
 
-HALL_TZ = ZoneInfo("Asia/Shanghai")
+# A zone where it is about noon whenever the tests run, so nothing "a while ago" is yesterday.
+HALL_TZ = midday_zone()
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never Playwright's own download
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
@@ -48,7 +55,7 @@ USERS = {
 HALL_YAML = """
 hall:
   name: 浏览器测试大厅
-  timezone: Asia/Shanghai
+  timezone: ZONE
   hours: [["00:00", "23:59"]]
   holidays: none
   working_days: [{today}]
@@ -80,7 +87,7 @@ roster:
   - {{staff: s002, window: W02, days: [mon, tue, wed, thu, fri, sat, sun]}}
   - {{staff: s003, window: W03, days: [mon, tue, wed, thu, fri, sat, sun]}}
   - {{staff: s004, window: W04, days: [mon, tue, wed, thu, fri, sat, sun]}}
-"""
+""".replace("ZONE", HALL_TZ.key)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -278,7 +285,7 @@ def _screenshot_name(nodeid: str) -> str:
 def page(browser, hall: BrowserHall, request: pytest.FixtureRequest):
     """A new page in a fresh context on the hall's web; its screenshot is kept afterwards."""
     context = browser.new_context(
-        base_url=hall.url, viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai"
+        base_url=hall.url, viewport=VIEWPORT, locale="zh-CN", timezone_id=HALL_TZ.key
     )
     tab = context.new_page()
     yield tab

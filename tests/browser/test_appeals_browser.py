@@ -4,7 +4,7 @@ and the monthly report shows the window 已申诉调整 with its original figure
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -44,7 +44,8 @@ def switch_user(page: Page, log_in, user: str) -> None:
 
 def w03_report(hall_url: str, day: str) -> dict:
     """W03's row of the month so far, from the JSON API (for the figures the page must show)."""
-    month_start = day[:8] + "01T00:00:00+08:00"
+    first = date.fromisoformat(day).replace(day=1)
+    month_start = datetime.combine(first, datetime.min.time(), tzinfo=HALL_TZ).isoformat()
     now = datetime.now(HALL_TZ).isoformat(timespec="seconds")
     answer = requests.get(
         f"{hall_url}/api/reports/windows",

@@ -27,10 +27,12 @@ from hallwatch.registry.store import import_file
 from hallwatch.registry.users import add_user
 from hallwatch.schedule import local_midnight
 from tests.conftest import database_url_for
-from tests.helpers import InfluxDB, deployment_env, influx_admin
-from tests.integration.test_pipeline import HALL_TZ, app_for, basic
+from tests.helpers import SHANGHAI, InfluxDB, deployment_env, influx_admin
+from tests.integration.test_pipeline import app_for, basic
 from tests.integration.test_reports_api import MONDAY, MONDAY_EVENTS, REPORT_HALL, THE_DAY, at
 from web.reports_api import bp as reports_bp
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 BACKENDS = pytest.mark.parametrize(
     "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

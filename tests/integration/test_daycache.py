@@ -8,12 +8,14 @@ from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore, event_point
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import hall_at
+from tests.helpers import midday_zone
 from tests.unit.hall import hall
 
-HALL = hall().hall
+ZONE = midday_zone().key  # about noon there whenever this runs: "minutes ago" is today
+HALL = hall(timezone=ZONE).hall
 
 TODAY = datetime.now(UTC).astimezone(HALL.tz).date()
-REGISTRY = hall(hours=((time(0, 0), time(23, 59)),), working_days=frozenset({TODAY}))
+REGISTRY = hall(timezone=ZONE, hours=((time(0, 0), time(23, 59)),), working_days=frozenset({TODAY}))
 
 
 class Clock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -29,7 +30,7 @@ ALL_WEEK = "[mon, tue, wed, thu, fri, sat, sun]"
 HALL_YAML = """
 hall:
   name: 测试大厅
-  timezone: Asia/Shanghai
+  timezone: {zone}
   hours: [["08:00", "12:00"], ["13:00", "18:00"]]
   holidays: none
   working_days: [{yesterday}, {today}]
@@ -77,7 +78,9 @@ def hall(deployment, tmp_path):  # noqa: F811
     yesterday = today - timedelta(days=1)
     hall_file = tmp_path / "pages.yaml"
     hall_file.write_text(
-        HALL_YAML.format(today=today, yesterday=yesterday, script=SCRIPT, week=ALL_WEEK),
+        HALL_YAML.format(
+            today=today, yesterday=yesterday, script=SCRIPT, week=ALL_WEEK, zone=HALL_TZ.key
+        ),
         encoding="utf-8",
     )
     hallwatch("import", str(hall_file), env=deployment)
@@ -194,7 +197,8 @@ def test_the_window_page_draws_a_past_day(hall):
     assert re.search(r'<rect class="seg staffed" x="9\.167%" y="0" width="10\.833%"', html)
     for word in ("在岗", "暂离", "空岗", "非办公时间", "状态未知"):
         assert word in re.search(r'<ul class="legend">.*?</ul>', html, re.S)[0]
-    assert f"/?at={yesterday}T08:55:00%2B08:00" in html  # replay at a segment's start
+    start = datetime.combine(yesterday, time(8, 55), tzinfo=HALL_TZ).isoformat()
+    assert f"/?at={quote(start, safe=':')}" in html  # replay at a segment's start
     assert "张三 · 签到" in html and "有人" in html and "无人" in html and "电量 87%" in html
     assert "孙八" in html and "请假 08:00–12:00, 13:00–18:00" in html
     devices = re.search(r'<section class="devices">.*?</section>', html, re.S)[0]

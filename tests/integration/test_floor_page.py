@@ -23,7 +23,7 @@ SCRIPT = "<script>alert(1)</script>"
 XSS_YAML = """
 hall:
   name: 测试大厅
-  timezone: Asia/Shanghai
+  timezone: {zone}
   hours: [["00:00", "23:59"]]
   holidays: none
   working_days: [{today}]
@@ -137,7 +137,8 @@ def test_security_headers_on_every_page(app):
 def test_names_are_escaped_everywhere(deployment, tmp_path):  # noqa: F811
     hall_file = tmp_path / "xss.yaml"
     hall_file.write_text(
-        XSS_YAML.format(today=datetime.now(HALL_TZ).date(), script=SCRIPT), encoding="utf-8"
+        XSS_YAML.format(today=datetime.now(HALL_TZ).date(), script=SCRIPT, zone=HALL_TZ.key),
+        encoding="utf-8",
     )
     hallwatch("import", str(hall_file), env=deployment)
     app = app_for(deployment)

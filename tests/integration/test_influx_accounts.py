@@ -17,10 +17,12 @@ from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient, QueryError, RetryableWriteError
 from hallwatch.provision import INFLUX_SECRETS_FILE, ProvisionError, load_secrets, provision_influx
 from hallwatch.services import Influxd
-from tests.helpers import InfluxDB, deployment_env, hallwatch, start_collector, wait_until
+from tests.helpers import SHANGHAI, InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import HALL_TZ, basic
+from tests.integration.test_pipeline import basic
 from web import create_app
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 DB = "hallwatch_secure"
 POINT = "hw_event,device=desk-w01-card,type=heartbeat received_ms=1i 1764300000000000000"

@@ -8,23 +8,23 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from hallwatch.config import Settings
 from hallwatch.services import Mosquitto
 from tests.conftest import database_url_for as _database_url
-from tests.helpers import deployment_env, hallwatch, wait_until
+from tests.helpers import deployment_env, hallwatch, midday_zone, wait_until
 from tests.integration.test_collector import publish, publisher
 from web import create_app
 from web.api import MQTT_CHECK_REUSE_S
 
-HALL_TZ = ZoneInfo("Asia/Shanghai")
+# A zone where it is about noon whenever the tests run, so nothing "a while ago" is yesterday.
+HALL_TZ = midday_zone()
 HALL_YAML = """
 hall:
   name: 测试大厅
-  timezone: Asia/Shanghai
+  timezone: ZONE
   hours: [["00:00", "23:59"]]
   holidays: none
   working_days: [{today}]
@@ -50,7 +50,7 @@ roster:
   - {{staff: s001, window: W01, days: [mon, tue, wed, thu, fri]}}
   - {{staff: s002, window: W02, days: [mon, tue, wed, thu, fri]}}
   - {{staff: s003, window: W03, days: [mon, tue, wed, thu, fri]}}
-"""
+""".replace("ZONE", HALL_TZ.key)
 
 
 BACKENDS = pytest.mark.parametrize(

@@ -18,10 +18,12 @@ from openpyxl import load_workbook
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.export import ranking_csv
 from hallwatch.services import free_port
-from tests.helpers import hallwatch
+from tests.helpers import SHANGHAI, hallwatch
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import HALL_TZ, app_for, basic
+from tests.integration.test_pipeline import app_for, basic
 from tests.integration.test_reports_api import MONDAY, MONDAY_EVENTS, REPORT_HALL, USERS
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 MONTH = "2026-11"
 THIS_MONTH = f"{datetime.now(HALL_TZ):%Y-%m}"

@@ -8,8 +8,11 @@ import pytest
 
 from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
 from hallwatch.influx.eventstore import event_point
+from tests.helpers import SHANGHAI
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import HALL_TZ, basic
+from tests.integration.test_pipeline import basic
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 MONDAY = date(2026, 11, 23)
 REPORT_HALL = """

@@ -18,8 +18,11 @@ from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.month import Month
 from hallwatch.services import free_port
+from tests.helpers import SHANGHAI
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import HALL_TZ, app_for, basic
+from tests.integration.test_pipeline import app_for, basic
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

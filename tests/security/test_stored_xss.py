@@ -8,9 +8,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.integration.test_pipeline import HALL_TZ
+from tests.helpers import SHANGHAI
 from tests.security.hostile_hall import PAYLOADS, RAW_MARKERS, HostileHall, path_of
 from web import SECURITY_HEADERS
+
+HALL_TZ = SHANGHAI  # the zone this module's hall file names
 
 # Query strings that make the pages show more (a past instant, a day, a filter, English).
 VARIANTS = ("", "?lang=en", "?status=all", "?hours=168", "?day={today}", "?at={now}")
