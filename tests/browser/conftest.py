@@ -258,6 +258,12 @@ def devices(hall: BrowserHall) -> Iterator[Devices]:
 # --- the browser --------------------------------------------------------------------------
 
 
+def _browser_env() -> dict[str, str]:
+    """This environment, but under `./dev test-at` Chromium has libfaketime fake its monotonic
+    clock as well as the wall clock: with only the wall clock moved its timers crawl."""
+    return {k: v for k, v in os.environ.items() if k != "FAKETIME_DONT_FAKE_MONOTONIC"}
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, headless, for the whole session."""
@@ -266,7 +272,9 @@ def browser():
         _unavailable(f"chromium not found at {CHROMIUM} nor on PATH")
     playwright = import_playwright().sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=path, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=path, headless=True, env=_browser_env()
+        )
     except Exception as exc:  # Playwright's own Error: the browser would not start
         playwright.stop()
         _unavailable(f"chromium at {path} did not start: {exc}")
