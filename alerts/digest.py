@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from alerts.messages import KIND_LABELS, alert_line, department_name, hall_clock
 from alerts.outbox import enqueue
-from alerts.recipients import DEPT_HEAD, HALL_MANAGER, digest_recipients
+from alerts.recipients import digest_recipients
+from hallwatch.access import DEPT_HEAD, HALL_MANAGER
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.models import UserRow
