@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from alerts.messages import KIND_LABELS, alert_line, department_name, hall_clock
 from alerts.outbox import enqueue
-from alerts.recipients import DEPT_HEAD, HALL_MANAGER, digest_recipients
+from alerts.recipients import digest_recipients
+from hallwatch.access import HALL_MANAGER, Scope
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.models import UserRow
@@ -75,12 +76,11 @@ def digest_text(
 
 def _scope(user: UserRow, alerts: list[AlertRow], registry: Registry) -> tuple[str, list[AlertRow]]:
     """What a user's digest covers: its name and its alerts."""
-    if user.role == HALL_MANAGER:
+    scope = Scope.of(user)  # digest_recipients: a hall manager or a department head
+    if scope.departments is None:
         return registry.hall.name, alerts
-    if user.role == DEPT_HEAD and user.department_id:
-        own = [alert for alert in alerts if alert.department_id == user.department_id]
-        return department_name(registry, user.department_id), own
-    return "", []
+    own = [alert for alert in alerts if scope.sees_department(alert.department_id)]
+    return (department_name(registry, user.department_id) if own else ""), own
 
 
 def morning_digest(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.notify import follow_up, on_opened
 from alerts.records import ReconcileResult, begin_write, reconcile
+from hallwatch.access import in_hall
 from hallwatch.alert_kinds import Episode
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.deployment import Deployment
@@ -130,7 +131,7 @@ class Evaluator:
         everyone = list(session.scalars(select(UserRow).order_by(UserRow.id)))
         settings = self.runtime.settings
         for registry in deployment.halls:
-            users = [u for u in everyone if in_hall(u, registry)]
+            users = in_hall(everyone, registry.hall.id)
             for hall, change in changes:
                 if hall is registry:
                     for row in change.opened:
@@ -149,12 +150,6 @@ def _deployment_of(runtime: Runtime) -> Deployment:
     if hasattr(runtime, "deployment"):
         return runtime.deployment(fresh=True)
     return Deployment((runtime.registry(fresh=True),))
-
-
-def in_hall(user: UserRow, registry: Registry) -> bool:
-    """Whether a user is told about this hall's alerts: limited to no hall, or to this one."""
-    halls = user.hall_codes
-    return not halls or registry.hall.id in halls
 
 
 def _not_foreign(foreign: frozenset[str]) -> list[ColumnElement[bool]]:

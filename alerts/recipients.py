@@ -1,4 +1,4 @@
-"""Who is told about an alert: pure rules over users' roles and departments.
+"""Who is told about an alert: the roles and scopes of hallwatch.access applied to users.
 
 Hall managers hear of every alert; a department head of those about their own
 department's windows, people and devices; admins only through escalation;
@@ -8,22 +8,10 @@ inspectors never (they read, they are not on duty).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
 
-HALL_MANAGER = "hall_manager"
-DEPT_HEAD = "dept_head"
-ADMIN = "admin"
+from hallwatch.access import P, holding, told_of
+
 ESCALATING_KINDS = frozenset({"empty_window", "pulled_back"})
-
-
-class Person(Protocol):
-    """What the rules read of a user (UserRow has it)."""
-
-    role: str
-    department_id: str | None
-
-
-P = TypeVar("P", bound=Person)
 
 
 def recipients(alert_kind: str, department_id: str | None, users: Iterable[P]) -> list[P]:
@@ -32,25 +20,16 @@ def recipients(alert_kind: str, department_id: str | None, users: Iterable[P]) -
     Every kind, known or added later, goes to the same people: a rule that
     fires must never go unheard for want of a routing entry.
     """
-    return [
-        user
-        for user in users
-        if user.role == HALL_MANAGER
-        or (
-            user.role == DEPT_HEAD
-            and department_id is not None
-            and user.department_id == department_id
-        )
-    ]
+    return told_of(department_id, users)
 
 
 def escalation_recipients(alert_kind: str, users: Iterable[P]) -> list[P]:
     """Admins, for the kinds that escalate; nobody for the others."""
     if alert_kind not in ESCALATING_KINDS:
         return []
-    return [user for user in users if user.role == ADMIN]
+    return holding("hear_escalations", users)
 
 
 def digest_recipients(users: Iterable[P]) -> list[P]:
     """Department heads (their department) and hall managers (the whole hall)."""
-    return [user for user in users if user.role in (DEPT_HEAD, HALL_MANAGER)]
+    return holding("read_digest", users)

@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.messages import describe
+from hallwatch.access import Scope
 from hallwatch.alert_kinds import Episode
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.models import DepartmentRow
@@ -30,7 +31,6 @@ from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 log = logging.getLogger(__name__)
 
 KEY_BATCH = 500  # keys per IN (…) look-up, well under every backend's parameter limit
-DEPT_HEAD = "dept_head"  # the one role whose alerts are scoped to a department
 
 
 @dataclass
@@ -217,25 +217,17 @@ def alert_json(row: AlertRow, tz: tzinfo) -> dict:
     }
 
 
-def in_halls(halls) -> list:
-    """WHERE clauses keeping the alerts of departments in `halls` (hall ids)."""
+def in_halls(halls: list[str]) -> ColumnElement[bool]:
+    """WHERE clause keeping the alerts of departments in `halls` (hall ids)."""
     hall_of = func.coalesce(DepartmentRow.hall_code, DEFAULT_HALL_ID)  # NULL: from before halls
-    return [AlertRow.department_id.in_(select(DepartmentRow.id).where(hall_of.in_(list(halls))))]
+    return AlertRow.department_id.in_(select(DepartmentRow.id).where(hall_of.in_(halls)))
 
 
 def visible_to(user, hall: str | None = None) -> list:
-    """WHERE clauses limiting alerts to what `user` may see: a department head only theirs,
-    a user limited to halls only theirs; with `hall`, only that hall's."""
-    scope = []
-    if getattr(user, "halls", ()):
-        scope += in_halls(user.halls)
-    if hall is not None:
-        scope += in_halls([hall])
-    if user.role != DEPT_HEAD:
-        return scope
-    if not user.department_id:
-        return [false()]  # a department head without a department sees nothing
-    return [*scope, AlertRow.department_id == user.department_id]
+    """WHERE clauses limiting alerts to what `user` may see (hallwatch.access.Scope): a
+    department head only theirs, a user limited to halls only theirs; with `hall`, only
+    that hall's."""
+    return Scope.of(user).where(in_halls, AlertRow.department_id, hall)
 
 
 def acknowledge(

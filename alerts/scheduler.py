@@ -28,10 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from alerts.digest import morning_digest
-from alerts.evaluate import Evaluator, foreign_departments, in_hall
+from alerts.evaluate import Evaluator, foreign_departments
 from alerts.lease import make_holder, release, try_acquire
 from alerts.outbox import deliver_due
 from alerts.records import begin_write
+from hallwatch.access import in_hall
 from hallwatch.influx.client import InfluxError
 from hallwatch.metrics.jobs import BACKFILL_DAYS, LATE_DAYS, refresh_days
 from hallwatch.registry.models import UserRow
@@ -175,7 +176,7 @@ class AlertService:
             with self.runtime.sessions() as session:
                 begin_write(session)
                 everyone = session.scalars(select(UserRow).order_by(UserRow.id))
-                users = [user for user in everyone if in_hall(user, registry)]
+                users = in_hall(everyone, registry.hall.id)
                 added = morning_digest(
                     session, registry, users, self.runtime.settings, yesterday, now, foreign
                 )

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from alerts.records import visible_to
+from hallwatch.access import DEPT_HEAD
 from hallwatch.day_people import PersonDay, people_of_day
 from hallwatch.influx.client import QueryError
 from hallwatch.registry.alerting import AlertRow
@@ -66,7 +67,7 @@ def index():
     runtime = _runtime()
     registry = runtime.registry()
     allowed = visible_departments(current_user, registry)
-    if current_user.role == "dept_head" and allowed:
+    if current_user.role == DEPT_HEAD and allowed:
         return redirect(url_for(".show", dept_id=next(iter(allowed))))
     error, counts = None, {}
     try:

@@ -13,24 +13,19 @@ from flask import Flask, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 import devices
+from hallwatch.access import Scope
 from hallwatch.registry.deployment import Deployment
 
 HALL_ARG = "hall"
 
 
 def allowed_halls(user, deployment: Deployment) -> list[str]:
-    """The ids of the halls `user` may see, in deployment order.
+    """The ids of the halls `user` may see, in deployment order (hallwatch.access.Scope).
 
     A department head sees their department's hall; a user limited to halls, those;
     everyone else (and the anonymous, who see only public pages) every hall.
     """
-    if not getattr(user, "is_authenticated", False):
-        return list(deployment.ids)
-    if user.role == "dept_head":
-        own = deployment.hall_of_department.get(user.department_id or "")
-        return [own] if own else []
-    limited = getattr(user, "halls", ())
-    return [h for h in deployment.ids if h in limited] if limited else list(deployment.ids)
+    return Scope.of(user).halls_in(deployment)
 
 
 def rejections_seen_by(user, deployment: Deployment, rows: list[dict]) -> list[dict]:

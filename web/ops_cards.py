@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired, ValidationError
 
+from hallwatch.access import Scope
 from hallwatch.cards import printed_number
 from hallwatch.registry import values
 from hallwatch.registry.parse import RegistryError
@@ -98,7 +99,7 @@ def register_from_form() -> Refusal | None:
         return Refusal(form.card.data or "", form.staff.data or "", errors, [])
     person = registry.staff_by_id[form.staff.data]
     try:
-        halls = tuple(getattr(current_user, "halls", ()))
+        halls = Scope.of(current_user).halls
         register_card(runtime.sessions, person.id, form.card.data, datetime.now(UTC), halls)
     except RegistryError as exc:
         return Refusal(form.card.data, person.id, [], problem_rows(exc.problems))

@@ -28,13 +28,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import func, select
 
+from hallwatch.access import Scope
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.models import REGISTRY_MODELS
 from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.store import ImportSummary, SectionCounts, import_file
 from web.limits import MAX_UPLOAD_BYTES
-from web.scope import in_their_halls
 
 YAML_TYPE = "application/yaml; charset=utf-8"  # RFC 9512
 SUMMARY_KEY = "ops_import_summary"  # the last import's counts, shown once after the redirect
@@ -113,8 +113,7 @@ def _import(data: bytes, filename: str) -> ImportSummary:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         try:
-            halls = tuple(getattr(current_user, "halls", ()))
-            return import_file(_runtime().sessions, path, halls=halls)
+            return import_file(_runtime().sessions, path, halls=Scope.of(current_user).halls)
         except RegistryError as exc:
             raise RegistryError([p.replace(path, filename) for p in exc.problems]) from exc
     finally:
@@ -177,7 +176,8 @@ def download() -> Response:
     """The halls the user may see, from the database, as a registry file (attachment)."""
     runtime = _runtime()
     deployment = runtime.deployment(fresh=True)
-    halls = tuple(r for r in deployment.halls if in_their_halls(current_user, r))
+    scope = Scope.of(current_user)
+    halls = tuple(r for r in deployment.halls if scope.sees_hall(r.hall.id))
     if not halls:
         abort(404)
     now = datetime.now(runtime.registry().hall.tz)

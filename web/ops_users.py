@@ -27,10 +27,9 @@ from wtforms.validators import (
 )
 
 from alerts.channels import channels_of
+from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR, ROLES
 from hallwatch.registry.models import ID_LEN
 from hallwatch.registry.users import (
-    DEPARTMENT_ROLE,
-    ROLES,
     UserChangeRefused,
     create_user,
     delete_user,
@@ -43,10 +42,10 @@ from hallwatch.registry.users import (
 MIN_PASSWORD_CHARS = 8  # for passwords set on the page; the CLI leaves this to the operator
 
 ROLE_WORDS = {
-    "admin": lazy_gettext("管理员"),
-    "hall_manager": lazy_gettext("大厅负责人"),
-    "dept_head": lazy_gettext("部门负责人"),
-    "inspector": lazy_gettext("督查"),
+    ADMIN: lazy_gettext("管理员"),
+    HALL_MANAGER: lazy_gettext("大厅负责人"),
+    DEPT_HEAD: lazy_gettext("部门负责人"),
+    INSPECTOR: lazy_gettext("督查"),
 }
 CHANNEL_WORDS = {
     "email": lazy_gettext("邮件"),
@@ -70,9 +69,9 @@ def _username(form, field) -> None:
 
 
 def _department_iff_dept_head(form, field) -> None:
-    if form.role.data == DEPARTMENT_ROLE and not field.data:
+    if form.role.data == DEPT_HEAD and not field.data:
         raise ValidationError(gettext("部门负责人必须选择所属部门"))
-    if form.role.data != DEPARTMENT_ROLE and field.data:
+    if form.role.data != DEPT_HEAD and field.data:
         raise ValidationError(gettext("只有部门负责人属于某个部门,请留空"))
 
 
@@ -167,7 +166,7 @@ def _with_departments(form: UserForm, departments: dict[str, str]) -> UserForm:
 def _save_halls(db, user, form: UserForm) -> None:
     """A department head's hall is their department's; the others are limited as chosen."""
     if _halls():
-        set_user_halls(db, user, [] if form.role.data == DEPARTMENT_ROLE else form.halls.data)
+        set_user_halls(db, user, [] if form.role.data == DEPT_HEAD else form.halls.data)
 
 
 def _channel_target(kind: str, target: str) -> str:

@@ -18,6 +18,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask_babel import format_date, format_datetime, format_decimal, gettext, lazy_gettext
 from flask_login import current_user
 
+from hallwatch.access import DEPT_HEAD
 from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, window_rows
 from hallwatch.metrics.appeals import Adjustment, adjust, published
@@ -258,7 +259,7 @@ def month_report():
         appealed_word=APPEALED,
         departments=[d for d in registry.departments if d.id in allowed],
         legend=[(key, MARK_ICONS[key], MARK_WORDS[key]) for key in LEGEND],
-        dept_head=current_user.role == "dept_head",
+        dept_head=current_user.role == DEPT_HEAD,
     )
 
 
@@ -266,7 +267,7 @@ def _chosen_department(registry: Registry, allowed: set[str]) -> str | None:
     """`?department=` (a department head: always their own); out of scope or unknown: 404."""
     chosen = request.args.get("department", "").strip()
     if not chosen:
-        return next(iter(allowed)) if current_user.role == "dept_head" and allowed else None
+        return next(iter(allowed)) if current_user.role == DEPT_HEAD and allowed else None
     if chosen not in allowed or chosen not in registry.department_by_id:
         abort(404)
     return chosen

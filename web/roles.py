@@ -1,4 +1,4 @@
-"""Roles as data: what each role may do, and the one decorator views use to ask."""
+"""The one decorator views use to ask what a role may do (hallwatch.access.PERMISSIONS)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,12 @@ from functools import wraps
 from flask import jsonify, render_template, request
 from flask_login import current_user, login_required
 
-# Permission → roles holding it. A dept_head reads only their department (web.scope).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "read_hall": frozenset({"admin", "hall_manager", "dept_head", "inspector"}),
-    "read_operations": frozenset({"admin", "hall_manager", "inspector"}),
-    "operate": frozenset({"admin", "hall_manager"}),
-    "acknowledge": frozenset({"admin", "hall_manager", "dept_head"}),
-    "administer": frozenset({"admin"}),
-    "appeal": frozenset({"dept_head"}),  # file and withdraw appeals, their department's only
-    "decide_appeals": frozenset({"admin", "hall_manager"}),
-}
+from hallwatch.access import may
 
 
 def can(user, permission: str) -> bool:
-    """Whether a (possibly anonymous) user holds `permission`."""
-    return bool(getattr(user, "is_authenticated", False)) and user.role in PERMISSIONS[permission]
+    """Whether a (possibly anonymous) user holds `permission` (hallwatch.access.PERMISSIONS)."""
+    return bool(getattr(user, "is_authenticated", False)) and may(user, permission)
 
 
 def permission_required(permission: str):

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import yaml
 
+from hallwatch.access import HALL_MANAGER
 from hallwatch.config import Settings
 from hallwatch.demo.clock import fit_to_now
 from hallwatch.influx.client import InfluxClient
@@ -139,7 +140,7 @@ def run_demo(web_port: int = 8080) -> None:
         password = _password(var)
         _run_hallwatch("import", str(hall_file), env=env)
         _run_hallwatch(
-            "user", "add", DEMO_USER, "--role", "hall_manager", "--password", password, env=env
+            "user", "add", DEMO_USER, "--role", HALL_MANAGER, "--password", password, env=env
         )
         _run_hallwatch(
             "user", "channel", "add", DEMO_USER, "--kind", "email", "--target", DEMO_EMAIL, env=env

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import event, false, inspect, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from hallwatch.access import Scope
 from hallwatch.metrics.appeals import (
     EPISODE_KINDS,
     REASONS,
@@ -36,7 +37,6 @@ from hallwatch.registry.spec import Registry
 PENDING, ACCEPTED, REJECTED, WITHDRAWN = "pending", "accepted", "rejected", "withdrawn"
 FINAL = (ACCEPTED, REJECTED, WITHDRAWN)
 OPEN = (PENDING, ACCEPTED)  # those that do or may excuse something
-DEPT_HEAD = "dept_head"
 REASON_MAX_CHARS = NOTE_MAX_CHARS = 500
 
 
@@ -139,18 +139,9 @@ def file_appeal(session: Session, filing: Filing, filed_by: str, now: datetime) 
 
 
 def visible_to(user, hall: str | None = None) -> list:
-    """WHERE clauses: a department head sees their department's appeals, a user limited
-    to halls those halls'; with `hall`, only that hall's."""
-    scope = []
-    if getattr(user, "halls", ()):
-        scope.append(AppealRow.hall_code.in_(list(user.halls)))
-    if hall is not None:
-        scope.append(AppealRow.hall_code == hall)
-    if user.role != DEPT_HEAD:
-        return scope
-    if not user.department_id:
-        return [false()]
-    return [*scope, AppealRow.department_id == user.department_id]
+    """WHERE clauses (hallwatch.access.Scope): a department head sees their department's
+    appeals, a user limited to halls those halls'; with `hall`, only that hall's."""
+    return Scope.of(user).where(AppealRow.hall_code.in_, AppealRow.department_id, hall)
 
 
 def find(session: Session, appeal_id: int, scope: list) -> AppealRow | None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
+from hallwatch.access import Scope
 from hallwatch.cards import canonical_or_none
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
@@ -313,14 +314,14 @@ def import_file(
     with session_factory() as session, session.begin():
         hold_registry(session)
         if halls:
-            deployment = _within(session, deployment, halls)
+            deployment = _within(session, deployment, Scope(tuple(halls)))
         return apply_deployment(session, deployment, now or datetime.now(UTC))
 
 
-def _within(session: Session, uploaded: Deployment, halls: Collection[str]) -> Deployment:
+def _within(session: Session, uploaded: Deployment, scope: Scope) -> Deployment:
     in_force = set(current_halls(session))  # none yet: load_deployment's default is no hall
     current = [r for r in load_deployment(session).halls if r.hall.id in in_force]
-    return parse_deployment(deployment_yaml(within_halls(current, uploaded, halls)))
+    return parse_deployment(deployment_yaml(within_halls(current, uploaded, scope)))
 
 
 def hold_registry(session: Session) -> None:
@@ -349,7 +350,7 @@ def register_card(
     with session_factory() as session, session.begin():
         hold_registry(session)
         current = load_deployment(session)
-        if halls and current.hall_of_staff.get(staff_id) not in halls:
+        if not Scope(tuple(halls)).sees_hall(current.hall_of_staff.get(staff_id)):
             raise RegistryError([f"staff: '{staff_id}' is not in a hall you manage"])
         written = dump_deployment(current)
         try:

@@ -10,13 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from hallwatch.access import ADMIN, DEPT_HEAD, ROLES
 from hallwatch.registry.alerting import ChannelRow
 from hallwatch.registry.models import ID_LEN, DepartmentRow, HallRow, UserHallRow, UserRow
 from hallwatch.registry.spec import DEFAULT_HALL_ID
 from hallwatch.registry.throttle import clear_failures
-
-ROLES = ("admin", "hall_manager", "dept_head", "inspector")
-DEPARTMENT_ROLE = "dept_head"  # the one role scoped to a department
 
 
 @cache
@@ -36,12 +34,12 @@ def _check_username(username: str) -> None:
 
 def _department_for(session: Session, role: str, department: str | None) -> str | None:
     """The department a user of `role` belongs to, or ValueError saying what is missing."""
-    if role != DEPARTMENT_ROLE:
+    if role != DEPT_HEAD:
         if department is not None:
-            raise ValueError(f"role {role} has no department; only {DEPARTMENT_ROLE} takes one")
+            raise ValueError(f"role {role} has no department; only {DEPT_HEAD} takes one")
         return None
     if not department:
-        raise ValueError(f"role {DEPARTMENT_ROLE} needs a department (--department ID)")
+        raise ValueError(f"role {DEPT_HEAD} needs a department (--department ID)")
     row = session.get(DepartmentRow, department)
     if row is None or row.retired_at is not None:
         raise ValueError(f"department {department!r} is not in the current registry")
@@ -158,7 +156,7 @@ def create_user(
 
 
 def _admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(UserRow).where(UserRow.role == "admin"))
+    return session.scalar(select(func.count()).select_from(UserRow).where(UserRow.role == ADMIN))
 
 
 def update_user(
@@ -183,7 +181,7 @@ def update_user(
     if role != user.role:
         if user_id == acting_user_id:
             raise UserChangeRefused("own_role", f"user {user.username!r} may not change own role")
-        if user.role == "admin" and _admins(session) <= 1:
+        if user.role == ADMIN and _admins(session) <= 1:
             raise UserChangeRefused("last_admin", f"{user.username!r} is the last admin")
     user.department_id = _department_for(session, role, department)
     user.role = role
@@ -205,7 +203,7 @@ def delete_user(session: Session, user_id: int, acting_user_id: int | None = Non
         raise UserChangeRefused("missing", f"no user with id {user_id}")
     if user_id == acting_user_id:
         raise UserChangeRefused("self", f"user {user.username!r} may not delete themselves")
-    if user.role == "admin" and _admins(session) <= 1:
+    if user.role == ADMIN and _admins(session) <= 1:
         raise UserChangeRefused("last_admin", f"{user.username!r} is the last admin")
     session.execute(sa_delete(ChannelRow).where(ChannelRow.user_id == user_id))
     session.delete(user)

@@ -11,13 +11,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch import runtime as runtime_module
+from hallwatch.access import DEPT_HEAD, ROLES
 from hallwatch.config import Settings
 from hallwatch.demo.run import DEMO_HALL
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, WindowRow
 from hallwatch.registry.parse import RegistryError, parse_registry
 from hallwatch.registry.store import import_file, load_registry, registry_revision
-from hallwatch.registry.users import ROLES, add_user, authenticate
+from hallwatch.registry.users import add_user, authenticate
 from hallwatch.registry.values import CARD_FORMS
 from hallwatch.runtime import Runtime
 
@@ -294,7 +295,7 @@ def hall_sessions(sessions, tmp_path) -> sessionmaker[Session]:
 
 
 @BACKENDS
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "dept_head"])
+@pytest.mark.parametrize("role", [r for r in ROLES if r != DEPT_HEAD])
 def test_a_user_logs_in_with_their_password_only(hall_sessions, role):
     with hall_sessions() as session:
         add_user(session, "wang", role, "correct horse")

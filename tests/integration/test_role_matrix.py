@@ -19,19 +19,20 @@ from pathlib import Path
 import pytest
 from flask import Flask, url_for
 
+from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.users import add_user
 from tests.helpers import InfluxDB, deployment_env, hallwatch, influx_admin
 from tests.integration.test_pipeline import HALL_TZ, HALL_YAML, app_for, basic
 
-ROLES = ("admin", "hall_manager", "dept_head", "inspector")
+ROLES = (ADMIN, HALL_MANAGER, DEPT_HEAD, INSPECTOR)  # and, as user names, the users of each
 WHO = ("anonymous", *ROLES)
 READERS = frozenset(ROLES)  # read_hall: everyone logged in (a dept_head within scope)
-OPS_READERS = frozenset({"admin", "hall_manager", "inspector"})
-OPERATORS = frozenset({"admin", "hall_manager"})
-ACKNOWLEDGERS = frozenset({"admin", "hall_manager", "dept_head"})
-ADMINS = frozenset({"admin"})
-APPELLANTS = frozenset({"dept_head"})
+OPS_READERS = frozenset({ADMIN, HALL_MANAGER, INSPECTOR})
+OPERATORS = frozenset({ADMIN, HALL_MANAGER})
+ACKNOWLEDGERS = frozenset({ADMIN, HALL_MANAGER, DEPT_HEAD})
+ADMINS = frozenset({ADMIN})
+APPELLANTS = frozenset({DEPT_HEAD})
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Hall:
 
     def args(self, who: str, department: str | None = None) -> dict:
         """Real values for every path argument, from `who`'s own department by default."""
-        department = department or ("tax" if who == "dept_head" else "civil")
+        department = department or ("tax" if who == DEPT_HEAD else "civil")
         return {
             "window_id": {"civil": "W01", "tax": "W03"}[department],
             "dept_id": department,
@@ -192,7 +193,7 @@ def built_hall(tmp: Path, mosquitto, influxd) -> Iterator[tuple[dict, Flask, dic
     app = app_for(env)
     with app.extensions["hallwatch"].sessions() as db:
         for role in ROLES:
-            department = "tax" if role == "dept_head" else None
+            department = "tax" if role == DEPT_HEAD else None
             add_user(db, role, role, password_of(role), department)
         spare = add_user(db, "spare", "inspector", password_of("spare")).id
         alerts = {"civil": add_alert(db, "civil", "W01"), "tax": add_alert(db, "tax", "W03")}

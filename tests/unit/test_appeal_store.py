@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hallwatch.access import DEPT_HEAD, HALL_MANAGER, INSPECTOR
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.registry.appeals import (
     AppealDecided,
@@ -28,9 +29,9 @@ from hallwatch.registry.models import AppealRow
 from tests.unit.hall import MONDAY, at
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # a week after the Monday appealed
-BOSS = SimpleNamespace(role="hall_manager", department_id=None, halls=())
-CIVIL_HEAD = SimpleNamespace(role="dept_head", department_id="civil", halls=())
-TAX_HEAD = SimpleNamespace(role="dept_head", department_id="tax", halls=())
+BOSS = SimpleNamespace(role=HALL_MANAGER, department_id=None, halls=())
+CIVIL_HEAD = SimpleNamespace(role=DEPT_HEAD, department_id="civil", halls=())
+TAX_HEAD = SimpleNamespace(role=DEPT_HEAD, department_id="tax", halls=())
 STRETCH = Filing(
     hall="main",
     department="civil",
@@ -185,5 +186,5 @@ def test_department_heads_see_their_own_and_decide_nothing_of_others(sessions):
         assert db.scalars(select(AppealRow).where(*visible_to(TAX_HEAD))).all() == []
         assert decide(db, appeal, True, "x", "n", NOW, visible_to(TAX_HEAD)) is None
         assert len(db.scalars(select(AppealRow).where(*visible_to(CIVIL_HEAD))).all()) == 1
-        limited = SimpleNamespace(role="inspector", department_id=None, halls=("north",))
+        limited = SimpleNamespace(role=INSPECTOR, department_id=None, halls=("north",))
         assert db.scalars(select(AppealRow).where(*visible_to(limited))).all() == []

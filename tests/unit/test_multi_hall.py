@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.evaluate import foreign_departments
+from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR
 from hallwatch.metrics.province import HallStanding, rank_halls
 from hallwatch.registry.parse import RegistryError, parse_deployment, parse_registry
 from hallwatch.registry.spec import DEFAULT_HALL_ID
@@ -187,7 +188,7 @@ def user(role: str, halls: tuple[str, ...] = (), department: str | None = None):
 def test_a_hall_manager_of_one_hall_sees_nothing_of_another():
     deployment = parse_deployment(TWO_HALLS)
     east, west = deployment.halls
-    manager = user("hall_manager", ("east",))
+    manager = user(HALL_MANAGER, ("east",))
     assert allowed_halls(manager, deployment) == ["east"]
     assert visible_windows(manager, east) == {"E01"}
     assert visible_windows(manager, west) == set()
@@ -196,9 +197,9 @@ def test_a_hall_manager_of_one_hall_sees_nothing_of_another():
 
 def test_unscoped_users_see_every_hall_and_a_department_head_their_departments():
     deployment = parse_deployment(TWO_HALLS)
-    assert allowed_halls(user("admin"), deployment) == ["east", "west"]
-    assert allowed_halls(user("inspector"), deployment) == ["east", "west"]
-    assert allowed_halls(user("dept_head", department="tax"), deployment) == ["west"]
+    assert allowed_halls(user(ADMIN), deployment) == ["east", "west"]
+    assert allowed_halls(user(INSPECTOR), deployment) == ["east", "west"]
+    assert allowed_halls(user(DEPT_HEAD, department="tax"), deployment) == ["west"]
     assert allowed_halls(SimpleNamespace(is_authenticated=False), deployment) == ["east", "west"]
 
 

@@ -10,6 +10,7 @@ import pytest
 from alerts.notify import CLOSE_GRACE, in_hours
 from alerts.outbox import backoff
 from alerts.recipients import digest_recipients, escalation_recipients, recipients
+from hallwatch import access
 from hallwatch.alert_kinds import ALERT_KINDS
 from tests.unit.hall import at, hall
 
@@ -21,11 +22,11 @@ class User:
     department_id: str | None = None
 
 
-MANAGER = User("wang", "hall_manager")
-CIVIL_HEAD = User("li", "dept_head", "civil")
-TAX_HEAD = User("zhao", "dept_head", "tax")
-ADMIN = User("root", "admin")
-INSPECTOR = User("jian", "inspector")
+MANAGER = User("wang", access.HALL_MANAGER)
+CIVIL_HEAD = User("li", access.DEPT_HEAD, "civil")
+TAX_HEAD = User("zhao", access.DEPT_HEAD, "tax")
+ADMIN = User("root", access.ADMIN)
+INSPECTOR = User("jian", access.INSPECTOR)
 EVERYONE = (MANAGER, CIVIL_HEAD, TAX_HEAD, ADMIN, INSPECTOR)
 
 REGISTRY = hall()
@@ -54,7 +55,7 @@ def test_admins_and_inspectors_are_never_first_recipients():
 
 
 def test_a_head_without_a_department_is_told_nothing():
-    assert recipients("absent", "civil", [User("x", "dept_head", None)]) == []
+    assert recipients("absent", "civil", [User("x", access.DEPT_HEAD, None)]) == []
 
 
 def test_only_empty_windows_and_pulled_back_staff_escalate_to_admins():

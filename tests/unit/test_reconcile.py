@@ -16,6 +16,7 @@ import alerts.records
 from alerts.channels import add_channel
 from alerts.evaluate import Evaluator
 from alerts.records import acknowledge, alert_json, reconcile
+from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER
 from hallwatch.alert_kinds import Episode
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow, OutboxRow
@@ -213,8 +214,8 @@ def user(role: str, department: str | None = None, name: str = "someone"):
 def test_a_department_head_acknowledges_only_their_departments_alerts(sessions):
     civil, tax = run(sessions, [empty_w01(), absent_s003()]).opened
     with sessions() as session:
-        assert acknowledge(session, civil.id, user("dept_head", "tax"), None, NOW) is None
-        row = acknowledge(session, tax.id, user("dept_head", "tax", "taxhead"), " 已处理 ", NOW)
+        assert acknowledge(session, civil.id, user(DEPT_HEAD, "tax"), None, NOW) is None
+        row = acknowledge(session, tax.id, user(DEPT_HEAD, "tax", "taxhead"), " 已处理 ", NOW)
         session.commit()
     assert (row.status, row.acknowledged_by, row.acknowledged_at) == (
         "acknowledged",
@@ -222,13 +223,11 @@ def test_a_department_head_acknowledges_only_their_departments_alerts(sessions):
         NOW,
     )
     with sessions() as session:
-        again = acknowledge(
-            session, tax.id, user("hall_manager", name="boss"), "me too", at("10:45")
-        )
+        again = acknowledge(session, tax.id, user(HALL_MANAGER, name="boss"), "me too", at("10:45"))
         session.commit()
     assert (again.acknowledged_by, again.acknowledged_at) == ("taxhead", NOW)  # the first stands
     with sessions() as session:
-        assert acknowledge(session, 999, user("admin"), None, NOW) is None
+        assert acknowledge(session, 999, user(ADMIN), None, NOW) is None
 
 
 # --- evaluate: reconcile + notify in one transaction ----------------------------------
@@ -249,7 +248,7 @@ def runtime(sessions):
             DepartmentRow(id=d, name=n, created_at=NOW, updated_at=NOW)
             for d, n in (("civil", "民政局"), ("tax", "税务局"))
         )
-        add_user(session, "boss", "hall_manager", "pw", now=NOW)
+        add_user(session, "boss", HALL_MANAGER, "pw", now=NOW)
         add_channel(session, "boss", "webhook", "http://127.0.0.1:9/hook", now=NOW)
         session.commit()
     return SimpleNamespace(
