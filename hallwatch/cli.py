@@ -265,7 +265,7 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     ingest.look_again = lambda: refuse_if_running(target, settings.collector_id, ingest.presence)
     _stop_on_signals(ingest.stop)
     if metrics_port:
-        from hallwatch.telemetry import ingest_registry
+        from collector.figures import ingest_registry
 
         _serve_metrics(ingest_registry(ingest), metrics_port, settings)
     log.info(
