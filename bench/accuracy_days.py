@@ -5,7 +5,7 @@
 
 Builds a hall of two groups of windows, one with mmWave radars and one with PIRs at the seats
 (native firmware form, so the devices' own `ts` places every event in a fast replay), plans
-`--days` working days before today with realistic devices (devices.sensing: PIR stillness and
+`--days` working days before today with realistic devices (simulator.sensing: PIR stillness and
 timeouts, radar flickers and ghosts, missed, double and forgotten card taps, clock skew, Wi-Fi
 dropouts and gateway restarts), publishes them all as fast as the broker takes them to our own
 Mosquitto, lets `hallwatch collector` (a real process, registry imported with `hallwatch
@@ -44,8 +44,6 @@ import paho.mqtt.client as mqtt
 import devices
 from bench.accuracy_score import Score, score_day
 from bench.scale_out import points_written
-from devices import sensing
-from devices.dayplan import DayPlan, plan_day
 from hallwatch import rules
 from hallwatch.events import Event, Rejection
 from hallwatch.influx.client import InfluxClient
@@ -55,6 +53,8 @@ from hallwatch.registry.spec import Registry
 from hallwatch.schedule import DaySchedule, is_working_day, local_midnight
 from hallwatch.services import Influxd, Mosquitto, find_binary
 from hallwatch.timeline import sweep
+from simulator import sensing
+from simulator.dayplan import DayPlan, plan_day
 
 GROUPS = {"radar": ("R", "radar"), "pir": ("P", "pir")}  # department → window prefix, sensing
 DB = "hallwatch_accuracy"

@@ -522,9 +522,9 @@ def simulate(mode, day, speed, seed, truth, registry_file, accounts_file, hall_i
     Several halls are played at once, each on its own calendar day; with --truth, each
     hall's ground truth goes to its own file (truth-HALL.csv for --truth truth.csv).
     """
-    from devices.simulator import run_simulation
     from hallwatch.provision import load_secrets
     from hallwatch.registry.deployment import UnknownHall
+    from simulator.simulator import run_simulation
 
     settings = _settings()
     if registry_file:

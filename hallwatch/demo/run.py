@@ -37,10 +37,10 @@ from hallwatch.provision import (
 )
 from hallwatch.registry.parse import parse_registry
 from hallwatch.services import Influxd, Mosquitto, free_port, port_is_free
+from simulator import DEMO_HALL
 
 log = logging.getLogger(__name__)
 
-DEMO_HALL = Path(__file__).with_name("hall.yaml")
 PREFERRED_MQTT_PORT = 18830
 PREFERRED_INFLUX_PORT = 18086
 PREFERRED_SMTP_PORT = 18025

@@ -140,8 +140,8 @@ def test_a_missing_mqtt_ca_file_is_refused_at_start(tmp_path: Path):
 
 
 def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
-    from devices.simulator import Simulator
     from hallwatch.config import MqttTarget
+    from simulator.simulator import Simulator
     from tests.unit.test_simulator import FakeClient, demo_registry, monday
 
     registry = demo_registry()

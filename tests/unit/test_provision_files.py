@@ -83,7 +83,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_reload_is_refused_while_the_broker_cannot_read_the_files(open_dir, broker_as_nobody):
-    registry = ROOT / "hallwatch/demo/hall.yaml"
+    registry = ROOT / "simulator/hall.yaml"
     out = open_dir / "mqtt"
     pid = str(broker_as_nobody.pid)
     done = _cli("--registry", str(registry), "--out", str(out), "--reload", pid)
