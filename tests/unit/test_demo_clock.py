@@ -1,6 +1,6 @@
 from datetime import date, datetime, time
 
-from hallwatch.demo.clock import fit_to_now
+from console.demo.clock import fit_to_now
 from hallwatch.schedule import DaySchedule
 from simulator.dayplan import plan_day
 from tests.unit.hall import MONDAY, at, hall

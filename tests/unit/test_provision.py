@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hallwatch.config import ConfigError, InfluxAuth, Settings
-from hallwatch.provision import (
+from console.provision import (
     Account,
     ProvisionError,
     account_password,
@@ -20,6 +19,7 @@ from hallwatch.provision import (
     mosquitto_hash,
     provision_broker,
 )
+from hallwatch.config import ConfigError, InfluxAuth, Settings
 from hallwatch.registry.parse import parse_registry
 
 HALL = parse_registry("""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hallwatch.provision import (
+from console.provision import (
     FileAccess,
     ProvisionError,
     check_broker_can_read,
@@ -78,7 +78,7 @@ def broker_as_nobody():
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "hallwatch.cli", "provision", *args]
+    command = [sys.executable, "-m", "console.cli", "provision", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
