@@ -5,7 +5,7 @@
 
 Builds a hall of two groups of windows, one with mmWave radars and one with PIRs at the seats
 (native firmware form, so the devices' own `ts` places every event in a fast replay), plans
-`--days` working days before today with realistic devices (devices.sensing: PIR stillness and
+`--days` working days before today with realistic devices (simulator.sensing: PIR stillness and
 timeouts, radar flickers and ghosts, missed, double and forgotten card taps, clock skew, Wi-Fi
 dropouts and gateway restarts), publishes them all as fast as the broker takes them to our own
 Mosquitto, lets `hallwatch collector` (a real process, registry imported with `hallwatch
@@ -44,8 +44,7 @@ import paho.mqtt.client as mqtt
 import devices
 from bench.accuracy_score import Score, score_day
 from bench.scale_out import points_written
-from devices import sensing
-from devices.dayplan import DayPlan, plan_day
+from console.services import Influxd, Mosquitto, find_binary
 from hallwatch import rules
 from hallwatch.events import Event, Rejection
 from hallwatch.influx.client import InfluxClient
@@ -53,8 +52,9 @@ from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import DaySchedule, is_working_day, local_midnight
-from hallwatch.services import Influxd, Mosquitto, find_binary
 from hallwatch.timeline import sweep
+from simulator import sensing
+from simulator.dayplan import DayPlan, plan_day
 
 GROUPS = {"radar": ("R", "radar"), "pir": ("P", "pir")}  # department → window prefix, sensing
 DB = "hallwatch_accuracy"
@@ -146,7 +146,7 @@ def _env(work: Path, broker: Mosquitto, influx: Influxd) -> dict[str, str]:
 
 
 def _start_collector(env: dict[str, str], log: Path) -> subprocess.Popen:
-    cli = [sys.executable, "-m", "hallwatch.cli"]
+    cli = [sys.executable, "-m", "console.cli"]
     with log.open("w") as out:
         process = subprocess.Popen([*cli, "collector"], env=env, stdout=out, stderr=out)
     deadline = time.monotonic() + 60
@@ -433,7 +433,7 @@ def _through_services(work: Path, registry: Registry, plans: list[DayPlan], grac
     collector = None
     try:
         env = _env(work, broker, influxd)
-        cli = [sys.executable, "-m", "hallwatch.cli"]
+        cli = [sys.executable, "-m", "console.cli"]
         subprocess.run([*cli, "import", str(work / "hall.yaml")], env=env, check=True)
         collector = _start_collector(env, work / "collector.log")
         influx = InfluxClient(influxd.url, DB)

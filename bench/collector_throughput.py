@@ -4,7 +4,7 @@
         [--soak-rate R] [--out docs/BENCHMARKS.md]
 
 Everything runs on loopback in a temporary directory: our own Mosquitto and influxd
-(`hallwatch.services`, the same configuration as the demo and the tests), and a SQLite
+(`console.services`, the same configuration as the demo and the tests), and a SQLite
 registry of 200 windows, each with a native seat sensor, loaded with `hallwatch import`.
 Every message is a native presence event with its own (device, ts), so every message is
 its own point and `count(occupied)` in InfluxDB proves zero loss.
@@ -53,10 +53,10 @@ from typing import Any
 import paho.mqtt
 import paho.mqtt.client as mqtt
 
+from console.services import HOST, Influxd, Mosquitto, ensure_binaries, find_binary
 from hallwatch.events import PresenceReport
 from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier
 from hallwatch.influx.eventstore import event_point
-from hallwatch.services import HOST, Influxd, Mosquitto, ensure_binaries, find_binary
 
 WINDOWS = 200
 TOPIC_FILTER = "hallwatch/devices/+/events"
@@ -470,7 +470,7 @@ class Bench:
 
 def hallwatch_command() -> list[str]:
     script = Path(sys.executable).parent / "hallwatch"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hallwatch.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "console.cli"]
 
 
 def count_points(client: InfluxClient) -> int | None:
@@ -1016,7 +1016,7 @@ def report(args: argparse.Namespace, results: dict, command: str) -> str:
         f"N = {args.messages:,} native presence messages per run (QoS {args.qos}, "
         f"{args.publishers} publisher process(es), {WINDOWS} seat sensors, every message its "
         f"own point); each measurement repeated {repeat} times, medians in bold. Broker: "
-        "`hallwatch.services.Mosquitto` as the demo runs it (persistence, autosave every "
+        "`console.services.Mosquitto` as the demo runs it (persistence, autosave every "
         f"second, `max_inflight_messages 1000`){queue_note}.",
         "",
         "**Machine:** " + "; ".join(f"{k} {v}" for k, v in results["machine"].items()),

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench.collector_throughput import cpu_seconds
 from bench.scale_out import count_in, points_written
+from console.services import Influxd
 from hallwatch.influx.client import InfluxClient
-from hallwatch.services import Influxd
 
 SIZES = (100_000, 400_000, 800_000)
 QUERIES = 5

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 
-from hallwatch.services import Influxd, Mosquitto, free_port
+from console.services import Influxd, Mosquitto, free_port
 
 READY_TIMEOUT_S = 60.0
 ARRIVAL_TIMEOUT_S = 60.0
@@ -112,7 +112,7 @@ def run(people: int, gap_s: float) -> dict:
         "HALLWATCH_SECRET_KEY": "bench",
         "HALLWATCH_COLLECTOR_ID": "bench-latency",
     }
-    cli = [sys.executable, "-m", "hallwatch.cli"]
+    cli = [sys.executable, "-m", "console.cli"]
     processes: list[subprocess.Popen] = []
     try:
         hall = work / "hall.yaml"

@@ -4,7 +4,7 @@
     python -m bench.scale_out --quick          # everything at tiny scale, < 60 s
 
 Everything on loopback in a temporary directory: our Mosquitto and influxd
-(`hallwatch.services`), a SQLite registry of --desks desks (a window with a seat
+(`console.services`), a SQLite registry of --desks desks (a window with a seat
 sensor, a card reader and a rostered person each) plus a few probe windows, and
 `hallwatch web`. Publisher processes simulate the desks (bench/scale_out_load.py).
 
@@ -58,8 +58,8 @@ from bench.collector_throughput import (
 )
 from bench.scale_out_load import BareSubscriber, DeskPool, PahoSubscriber, badge_uid, desk_id
 from bench.web_speed import hall_timezone
+from console.services import HOST, Influxd, Mosquitto, ensure_binaries, free_port
 from hallwatch.influx.client import InfluxClient, QueryError
-from hallwatch.services import HOST, Influxd, Mosquitto, ensure_binaries, free_port
 
 NODE_RED_DIR = Path(__file__).resolve().parent / "node-red"
 HALLWATCH_DB, NODE_RED_DB = "hallwatch", "nodered"

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from hallwatch.services import HOST, find_binary
+from console.services import HOST, find_binary
 
 TOPIC_FILTER = "hallwatch/devices/+/events"
 BADGE_EVERY = 10  # one message in ten is a card read

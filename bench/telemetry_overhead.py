@@ -20,7 +20,8 @@ from types import SimpleNamespace
 from prometheus_client import generate_latest
 
 from collector.collector import CollectorStats
-from hallwatch.telemetry import ingest_registry, rejection_kind
+from collector.figures import ingest_registry
+from hallwatch.telemetry import rejection_kind
 from web.metrics_route import WebFigures
 
 REPEAT = 5

@@ -3,7 +3,7 @@
     python -m bench.web_speed [--clients 10] [--requests 100] [--page-requests 40]
 
 Everything on loopback in a temporary directory: our own Mosquitto and influxd
-(`hallwatch.services`), a SQLite registry of 200 windows (10 departments, a seat
+(`console.services`), a SQLite registry of 200 windows (10 departments, a seat
 sensor and a card reader at every window, one person rostered at each) loaded
 with `hallwatch import`, and `hallwatch web` as a real process (waitress, 8
 threads). A working day of events is written straight to InfluxDB in batches
@@ -41,10 +41,10 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from console.services import Influxd, Mosquitto, ensure_binaries, free_port
 from hallwatch.events import BadgeRead, DeviceStatus, Event, PresenceReport
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import event_point
-from hallwatch.services import Influxd, Mosquitto, ensure_binaries, free_port
 
 WINDOWS = 200
 DEPARTMENTS = 10
@@ -274,7 +274,7 @@ def run(args: argparse.Namespace) -> None:
             "HALLWATCH_INFLUX_DB": "hallwatch",
             "HALLWATCH_SECRET_KEY": "bench",
         }
-        cli = [sys.executable, "-m", "hallwatch.cli"]
+        cli = [sys.executable, "-m", "console.cli"]
         (work / "hall.yaml").write_text(registry_yaml(tz, today), encoding="utf-8")
         for command in (
             ["import", str(work / "hall.yaml")],

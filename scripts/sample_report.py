@@ -4,7 +4,7 @@
     .venv/bin/python scripts/sample_report.py [--month 2026-11] [--seed 1] [--out PATH]
 
 For every day of the month, `plan_day` (what `hallwatch simulate` publishes) plans the
-demo hall's device traffic (hallwatch/demo/hall.yaml); each message goes through the
+demo hall's device traffic (simulator/hall.yaml); each message goes through the
 collector's own converters (`devices.convert`) into events, and `day_summary` sums up the
 day as the reports do, as of the morning after the month. No broker, no InfluxDB, no
 database: the same month and seed give the same file, byte for byte (the workbook's
@@ -23,16 +23,16 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from devices import convert
-from devices.dayplan import plan_day
 from hallwatch.events import Event, Rejection
 from hallwatch.metrics import DaySummary, day_summary
 from hallwatch.metrics.export import month_report, workbook_bytes
 from hallwatch.metrics.month import Month
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
+from simulator.dayplan import plan_day
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_HALL = ROOT / "hallwatch" / "demo" / "hall.yaml"
+DEMO_HALL = ROOT / "simulator" / "hall.yaml"
 AS_OF = time(9, 0)  # hall time on the morning after the month: every day is over
 CORE_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 

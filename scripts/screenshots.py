@@ -79,7 +79,7 @@ class Demo:
         self.password: str | None = None
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "demo"],
+            [sys.executable, "-m", "console.cli", "demo"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -151,7 +151,7 @@ def make_dept_head(department: str) -> Login:
     password = secrets.token_urlsafe(12)
     env = dict(os.environ)
     env.setdefault("HALLWATCH_DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'hallwatch.sqlite3'}")
-    command = [sys.executable, "-m", "hallwatch.cli", "user", "add", DEPT_HEAD]
+    command = [sys.executable, "-m", "console.cli", "user", "add", DEPT_HEAD]
     command += ["--role", "dept_head", "--department", department, "--password", password]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hallwatch.services import Influxd, Mosquitto, ensure_binaries
+from console.services import Influxd, Mosquitto, ensure_binaries
 from tests.helpers import InfluxDB, influx_admin, start_collector
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"

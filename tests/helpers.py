@@ -112,7 +112,7 @@ def influx_admin(url: str, statement: str) -> None:
 def hallwatch(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
     """Run `hallwatch ARGS` as a real process with `env`; output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", *args],
+        [sys.executable, "-m", "console.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -142,7 +142,7 @@ def start_collector(env: dict[str, str], log: Path, *args: str) -> subprocess.Po
     """
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector", *args],
+            [sys.executable, "-m", "console.cli", "collector", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

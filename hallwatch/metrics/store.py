@@ -23,38 +23,20 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Date, Integer, String, Text, delete, inspect, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from hallwatch.metrics.day import DaySummary, StaffCounts, WindowMinutes
-from hallwatch.registry.models import ID_LEN, Base, UTCDateTime
+from hallwatch.registry.day_summaries import DaySummaryRow
 from hallwatch.registry.spec import DEFAULT_HALL_ID, Registry
 from hallwatch.schedule import is_working_day, local_midnight, works_on
 
 FORMAT = 2  # of the JSON and of the fingerprint: bump to recompute every stored day
-FINGERPRINT_LEN = 64  # sha256, hex
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RECENT_REGISTRIES = 4  # registries whose fingerprints are kept (the current one, mostly)
-
-
-LEGACY_TABLE = "day_summaries"  # one row per day, from before several halls: the first hall's
-
-
-class DaySummaryRow(Base):
-    """One closed day of one hall: its summary and what it was computed from."""
-
-    __tablename__ = "hall_day_summaries"
-
-    hall: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(FINGERPRINT_LEN))
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    newest_received: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    event_count: Mapped[int] = mapped_column(Integer)
-    summary: Mapped[str] = mapped_column(Text)
 
 
 @dataclass(frozen=True)
@@ -344,30 +326,3 @@ def save_summary(
 def _stored(row: DaySummaryRow) -> StoredDay:
     receipts = Receipts(row.event_count, row.newest_received)
     return StoredDay(row.day, row.fingerprint, row.computed_at, receipts)
-
-
-def adopt_legacy_rows(connection: Connection) -> int:
-    """Move the rows of the one-hall table (`day_summaries`) to the first current hall.
-
-    Databases from before several halls kept one row per day; they were the only
-    hall's, which is the first hall of the registry. Moved once (the old table is
-    emptied in the same transaction), so a later change of the first hall adopts nothing.
-    """
-    if not inspect(connection).has_table(LEGACY_TABLE):
-        return 0
-    first = connection.execute(
-        text("SELECT code FROM hall WHERE retired_at IS NULL ORDER BY seq, id LIMIT 1")
-    ).first()
-    hall = (first[0] if first else None) or DEFAULT_HALL_ID
-    columns = "day, fingerprint, computed_at, newest_received, event_count, summary"
-    moved = connection.execute(
-        text(
-            f"INSERT INTO {DaySummaryRow.__tablename__} (hall, {columns}) "
-            f"SELECT CAST(:hall AS VARCHAR({ID_LEN})), {columns} FROM {LEGACY_TABLE} AS old "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {DaySummaryRow.__tablename__} AS new "
-            f"WHERE new.hall = CAST(:hall AS VARCHAR({ID_LEN})) AND new.day = old.day)"
-        ),
-        {"hall": hall},
-    ).rowcount
-    connection.execute(text(f"DELETE FROM {LEGACY_TABLE}"))
-    return moved

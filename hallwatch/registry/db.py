@@ -10,10 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hallwatch.metrics.store import adopt_legacy_rows  # its table hangs on Base too
-
 # Tables on Base; appeals also refuses changes to decided appeals.
 from hallwatch.registry import alerting, appeals, sessions, throttle  # noqa: F401
+from hallwatch.registry.day_summaries import adopt_legacy_rows
 from hallwatch.registry.models import Base
 
 log = logging.getLogger(__name__)

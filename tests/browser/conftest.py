@@ -28,8 +28,8 @@ import pytest
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
+from console.services import Influxd, Mosquitto, free_port
 from hallwatch.registry.db import make_engine, make_session_factory
-from hallwatch.services import Influxd, Mosquitto, free_port
 from tests.helpers import (
     InfluxDB,
     deployment_env,
@@ -135,7 +135,7 @@ class BrowserHall:
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", *args],
+            [sys.executable, "-m", "console.cli", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -182,7 +182,7 @@ def _add_users(env: dict[str, str]) -> None:
     for name, (password, role, department) in USERS.items():
         extra = ["--department", department] if department else []
         args = ["user", "add", name, "--role", role, *extra, "--password", password]
-        command = [sys.executable, "-m", "hallwatch.cli", *args]
+        command = [sys.executable, "-m", "console.cli", *args]
         adding.append(
             subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, text=True, stderr=subprocess.STDOUT

@@ -91,7 +91,7 @@ class CollectorProcess:
         before = self._log().count("subscribing")
         with self.log_path.open("a") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hallwatch.cli", "collector", *self.args],
+                [sys.executable, "-m", "console.cli", "collector", *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.faults.harness import Stream, assert_each_once, base_ms, fault_env, new_database
 from tests.helpers import wait_until
 
 
 def second_collector(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", "collector"],
+        [sys.executable, "-m", "console.cli", "collector"],
         env=env,
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_two_collectors_started_in_the_same_instant_on_one_id_leave_one_running(
 def launch(env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
+            [sys.executable, "-m", "console.cli", "collector"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

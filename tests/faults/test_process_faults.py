@@ -8,7 +8,7 @@ waits (tests/integration/test_collector.py).
 
 from __future__ import annotations
 
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.faults.harness import (
     Stream,
     assert_each_once,

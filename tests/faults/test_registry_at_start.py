@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from collector.spool import spool_summary
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.conftest import PG_ADMIN, PG_URL
 from tests.faults.harness import (
     HALL_YAML,
@@ -66,7 +66,7 @@ def launch(env: dict, log_path) -> subprocess.Popen:
     """The collector process, without waiting for it to subscribe (it must not, yet)."""
     with log_path.open("a") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "collector"],
+            [sys.executable, "-m", "console.cli", "collector"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

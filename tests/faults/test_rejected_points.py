@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.faults.harness import (
     SEAT_TOPIC,
     assert_each_once,

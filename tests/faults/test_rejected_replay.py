@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.faults.harness import (
     HALL_YAML,
     SEAT_TOPIC,

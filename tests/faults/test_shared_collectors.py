@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hallwatch.services import Influxd, Mosquitto
+from console.services import Influxd, Mosquitto
 from tests.faults.harness import (
     CollectorProcess,
     Stream,
@@ -187,7 +187,7 @@ def test_leave_is_refused_outside_a_group(registry_url, tmp_path):
         registry_url, "mqtt://127.0.0.1:9", InfluxDB("http://127.0.0.1:9", "x"), tmp_path
     )
     run = subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", "collector", "--leave"],
+        [sys.executable, "-m", "console.cli", "collector", "--leave"],
         env=env, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert run.returncode == 2 and "--leave needs --group" in run.stderr
@@ -203,7 +203,7 @@ def test_a_second_collector_under_a_members_id_stops_at_start_and_the_member_kee
     pair = group(1)
     member = pair.members[0]
     twin = subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", "collector", *GROUP],
+        [sys.executable, "-m", "console.cli", "collector", *GROUP],
         env=member.env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     client_id = member.env["HALLWATCH_COLLECTOR_ID"]

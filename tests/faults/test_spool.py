@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from collector.spool import STATUS_FILE, Spool, SpoolConfigError, SpoolSettings, spool_summary
+from console.services import Influxd, Mosquitto
 from hallwatch.events import Heartbeat
 from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.users import add_user
-from hallwatch.services import Influxd, Mosquitto
 from tests.faults.harness import (
     SEAT,
     SEAT_TOPIC,

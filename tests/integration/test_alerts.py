@@ -181,7 +181,7 @@ def schedulers(deployment, tmp_path):
         log = tmp_path / f"alerts-{len(started)}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "hallwatch.cli", "alerts"],
+                [sys.executable, "-m", "console.cli", "alerts"],
                 env=deployment,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -10,8 +10,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from console.services import BROKER_MAX_QUEUED_BYTES, BROKER_MESSAGE_SIZE_LIMIT, Mosquitto
 from devices.payload import MAX_PAYLOAD_BYTES
-from hallwatch.services import BROKER_MAX_QUEUED_BYTES, BROKER_MESSAGE_SIZE_LIMIT, Mosquitto
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

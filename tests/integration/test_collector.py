@@ -11,11 +11,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from collector import collector as collector_module
+from console.services import BROKER_MESSAGE_SIZE_LIMIT, Influxd
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Registry
-from hallwatch.services import BROKER_MESSAGE_SIZE_LIMIT, Influxd
 from tests.helpers import RunningCollector, wait_until
 from tests.unit.hall import hall
 

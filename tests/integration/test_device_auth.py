@@ -20,16 +20,16 @@ from urllib.parse import quote
 import pytest
 
 import devices
-from hallwatch.config import MqttTarget, Settings
-from hallwatch.mqtt import make_client
-from hallwatch.provision import (
+from console.provision import (
     ACL_FILE,
     PASSWD_FILE,
     account_password,
     provision_broker,
 )
+from console.services import Mosquitto, TlsFiles
+from hallwatch.config import MqttTarget, Settings
+from hallwatch.mqtt import make_client
 from hallwatch.registry.parse import parse_registry
-from hallwatch.services import Mosquitto, TlsFiles
 from tests.helpers import InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 
 HALL_YAML = """

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from console.provision import INFLUX_SECRETS_FILE, ProvisionError, load_secrets, provision_influx
+from console.services import Influxd
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient, QueryError, RetryableWriteError
-from hallwatch.provision import INFLUX_SECRETS_FILE, ProvisionError, load_secrets, provision_influx
-from hallwatch.services import Influxd
 from tests.helpers import SHANGHAI, InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 from tests.integration.test_collector import publish, publisher
 from tests.integration.test_pipeline import basic

@@ -122,7 +122,7 @@ def test_the_alert_scheduler_counts_its_evaluations(deployment, tmp_path):
     log_path = tmp_path / "alerts.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "alerts", "--metrics-port", str(port)],
+            [sys.executable, "-m", "console.cli", "alerts", "--metrics-port", str(port)],
             env=deployment["env"],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -235,7 +235,7 @@ def test_a_metrics_port_already_taken_is_a_clear_error(registry_url, tmp_path):
         env = fault_env(registry_url, "mqtt://127.0.0.1:9", nowhere, tmp_path)
         env["HALLWATCH_ALERTS_METRICS_PORT"] = str(port)
         done = subprocess.run(
-            [sys.executable, "-m", "hallwatch.cli", "alerts"],
+            [sys.executable, "-m", "console.cli", "alerts"],
             env=env,
             capture_output=True,
             text=True,

@@ -15,11 +15,12 @@ import pytest
 from prometheus_client import generate_latest
 
 from collector.collector import CollectorStats
+from collector.figures import ingest_registry
 from hallwatch.config import Settings
 from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport, Rejection
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.registry.db import create_schema, make_engine
-from hallwatch.telemetry import AlertFigures, ingest_registry
+from hallwatch.telemetry import AlertFigures
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "hallwatch-dashboard.json"
 # What Grafana puts in place of its macros and of the device variable set to All.

@@ -19,18 +19,18 @@ import pytest
 from sqlalchemy import select, text
 
 from alerts.scheduler import AlertService
+from console.provision import account_password
+from console.services import Mosquitto
 from hallwatch.config import Settings
 from hallwatch.events import BadgeRead, Heartbeat, Rejection
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
 from hallwatch.metrics.store import DaySummaryRow
 from hallwatch.mqtt import make_client
-from hallwatch.provision import account_password
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.store import import_file, load_deployment
 from hallwatch.registry.users import add_user
-from hallwatch.services import Mosquitto
 from tests.conftest import database_url_for
 from tests.helpers import deployment_env, hallwatch, wait_until
 from tests.integration.test_collector import publish, publisher

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 
 from alerts.channels import add_channel
 from alerts.outbox import deliver_due
-from hallwatch.cli import _setup_logging
+from console.cli import _setup_logging
 from tests.helpers import wait_until
 from tests.integration.test_device_auth import make_ca_and_server_cert
 from tests.integration.test_notifications import (  # noqa: F401 (fixtures)

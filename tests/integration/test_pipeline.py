@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from console.services import Mosquitto
 from hallwatch.config import Settings
-from hallwatch.services import Mosquitto
 from tests.conftest import database_url_for as _database_url
 from tests.helpers import deployment_env, hallwatch, midday_zone, wait_until
 from tests.integration.test_collector import publish, publisher

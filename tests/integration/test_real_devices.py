@@ -15,12 +15,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from collector.collector import CLOCKS_FILE
+from console.services import Mosquitto
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Device, Registry, bridge_id
-from hallwatch.services import Mosquitto
 from hallwatch.state import hall_at
 from tests.helpers import RunningCollector, wait_until
 from tests.unit.hall import hall

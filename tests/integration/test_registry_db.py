@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from hallwatch import runtime as runtime_module
 from hallwatch.access import DEPT_HEAD, ROLES
 from hallwatch.config import Settings
-from hallwatch.demo.run import DEMO_HALL
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, WindowRow
 from hallwatch.registry.parse import RegistryError, parse_registry
@@ -21,6 +20,7 @@ from hallwatch.registry.store import import_file, load_registry, registry_revisi
 from hallwatch.registry.users import add_user, authenticate
 from hallwatch.registry.values import CARD_FORMS
 from hallwatch.runtime import Runtime
+from simulator import DEMO_HALL
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=7)

@@ -15,9 +15,9 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
+from console.services import free_port
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.export import ranking_csv
-from hallwatch.services import free_port
 from tests.helpers import SHANGHAI, hallwatch
 from tests.integration.deployments import hall_deployment
 from tests.integration.test_pipeline import app_for, basic

@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from console.services import free_port
 from hallwatch.events import BadgeRead, DeviceStatus, PresenceReport
 from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.month import Month
-from hallwatch.services import free_port
 from tests.helpers import SHANGHAI
 from tests.integration.deployments import hall_deployment
 from tests.integration.test_pipeline import app_for, basic

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import requests
 
-from hallwatch.services import Influxd, Mosquitto, ServiceError, port_is_free
+from console.services import Influxd, Mosquitto, ServiceError, port_is_free
 from tests.helpers import wait_until
 
 

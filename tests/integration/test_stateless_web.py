@@ -21,12 +21,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from console.services import free_port
 from hallwatch.config import ConfigError, Settings
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.store import import_file
 from hallwatch.registry.throttle import ADDRESS, LoginFailureRow
 from hallwatch.registry.users import add_user
-from hallwatch.services import free_port
 from tests.conftest import database_url_for
 from tests.helpers import InfluxDB, deployment_env, influx_admin, wait_until
 from tests.integration.test_login_security import LOCKED_WORDS
@@ -62,7 +62,7 @@ def start_web(env: dict, home: Path, log: Path) -> tuple[subprocess.Popen, str]:
     home.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hallwatch.cli", "web", "--host", "127.0.0.1"]
+            [sys.executable, "-m", "console.cli", "web", "--host", "127.0.0.1"]
             + ["--port", str(port)],
             env=env,
             cwd=home,

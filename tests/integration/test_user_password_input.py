@@ -19,7 +19,7 @@ from hallwatch.registry.users import authenticate
 
 def run(env: dict, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hallwatch.cli", "user", "add", *args],
+        [sys.executable, "-m", "console.cli", "user", "add", *args],
         env=env,
         input=stdin,
         capture_output=True,

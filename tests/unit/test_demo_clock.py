@@ -1,8 +1,8 @@
 from datetime import date, datetime, time
 
-from devices.dayplan import plan_day
-from hallwatch.demo.clock import fit_to_now
+from console.demo.clock import fit_to_now
 from hallwatch.schedule import DaySchedule
+from simulator.dayplan import plan_day
 from tests.unit.hall import MONDAY, at, hall
 
 SATURDAY = date(2026, 11, 28)

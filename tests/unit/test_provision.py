@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hallwatch.config import ConfigError, InfluxAuth, Settings
-from hallwatch.provision import (
+from console.provision import (
     Account,
     ProvisionError,
     account_password,
@@ -20,6 +19,7 @@ from hallwatch.provision import (
     mosquitto_hash,
     provision_broker,
 )
+from hallwatch.config import ConfigError, InfluxAuth, Settings
 from hallwatch.registry.parse import parse_registry
 
 HALL = parse_registry("""
@@ -140,8 +140,8 @@ def test_a_missing_mqtt_ca_file_is_refused_at_start(tmp_path: Path):
 
 
 def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
-    from devices.simulator import Simulator
     from hallwatch.config import MqttTarget
+    from simulator.simulator import Simulator
     from tests.unit.test_simulator import FakeClient, demo_registry, monday
 
     registry = demo_registry()

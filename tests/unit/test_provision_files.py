@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hallwatch.provision import (
+from console.provision import (
     FileAccess,
     ProvisionError,
     check_broker_can_read,
@@ -78,12 +78,12 @@ def broker_as_nobody():
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "hallwatch.cli", "provision", *args]
+    command = [sys.executable, "-m", "console.cli", "provision", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_reload_is_refused_while_the_broker_cannot_read_the_files(open_dir, broker_as_nobody):
-    registry = ROOT / "hallwatch/demo/hall.yaml"
+    registry = ROOT / "simulator/hall.yaml"
     out = open_dir / "mqtt"
     pid = str(broker_as_nobody.pid)
     done = _cli("--registry", str(registry), "--out", str(out), "--reload", pid)

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hallwatch.cards import card_hex
-from hallwatch.demo.run import DEMO_HALL
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
 from hallwatch.registry.parse import RegistryError, parse_deployment
@@ -32,6 +31,7 @@ from hallwatch.registry.spec import (
     StaffMember,
     Window,
 )
+from simulator import DEMO_HALL
 from tests.unit.hall import MONDAY, at, hall, with_leave
 
 # Contract §2, as written there.

@@ -103,7 +103,7 @@ def test_the_contract_example_reads_as_written():
 
 
 def test_the_shipped_demo_hall_reads():
-    from hallwatch.demo.run import DEMO_HALL
+    from simulator import DEMO_HALL
 
     registry = parse_registry(DEMO_HALL.read_text(encoding="utf-8"))
 

@@ -1,11 +1,11 @@
-"""The simulator's realistic devices (devices/sensing.py) and their day plans."""
+"""The simulator's realistic devices (simulator/sensing.py) and their day plans."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from devices import sensing
-from devices.dayplan import plan_day
 from hallwatch.schedule import containing, subtract
+from simulator import sensing
+from simulator.dayplan import plan_day
 from tests.unit.test_simulator import demo_registry
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

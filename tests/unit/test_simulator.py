@@ -16,8 +16,6 @@ import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devices.dayplan import DayPlan, PlannedMessage, ground_truth_csv, plan_day
-from devices.simulator import Simulator, run_simulation
 from hallwatch.cards import canonical
 from hallwatch.config import MqttTarget
 from hallwatch.events import Rejection, event_type
@@ -31,8 +29,10 @@ from hallwatch.registry.spec import (
     StaffMember,
     Window,
 )
+from simulator.dayplan import DayPlan, PlannedMessage, ground_truth_csv, plan_day
+from simulator.simulator import Simulator, run_simulation
 
-DEMO_HALL = Path(__file__).parents[2] / "hallwatch" / "demo" / "hall.yaml"
+DEMO_HALL = Path(__file__).parents[2] / "simulator" / "hall.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 11, 23)
 TRAINING_DAY = date(2026, 12, 2)  # 胡斌 (s015) is at training from 1 Dec 13:30 to 2 Dec 17:30

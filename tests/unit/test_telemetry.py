@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import devices
 from collector.collector import CollectorStats
+from collector.figures import ingest_registry
 from hallwatch.events import Rejection
 from hallwatch.telemetry import (
     OTHER_REJECTION,
     AlertFigures,
-    ingest_registry,
     rejection_kind,
     rejection_kinds,
 )

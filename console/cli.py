@@ -265,7 +265,7 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
     ingest.look_again = lambda: refuse_if_running(target, settings.collector_id, ingest.presence)
     _stop_on_signals(ingest.stop)
     if metrics_port:
-        from hallwatch.telemetry import ingest_registry
+        from collector.figures import ingest_registry
 
         _serve_metrics(ingest_registry(ingest), metrics_port, settings)
     log.info(
@@ -522,9 +522,9 @@ def simulate(mode, day, speed, seed, truth, registry_file, accounts_file, hall_i
     Several halls are played at once, each on its own calendar day; with --truth, each
     hall's ground truth goes to its own file (truth-HALL.csv for --truth truth.csv).
     """
-    from devices.simulator import run_simulation
-    from hallwatch.provision import load_secrets
+    from console.provision import load_secrets
     from hallwatch.registry.deployment import UnknownHall
+    from simulator.simulator import run_simulation
 
     settings = _settings()
     if registry_file:
@@ -690,7 +690,7 @@ def provision(
     Idempotent: kept accounts keep their passwords. The InfluxDB admin password comes
     from HALLWATCH_INFLUX_ADMIN_PASSWORD (or is generated on a server without users).
     """
-    from hallwatch.provision import (
+    from console.provision import (
         ProvisionError,
         check_broker_can_read,
         file_access,
@@ -760,7 +760,7 @@ def _registry_file(file: Path, nothing_done: str):
 @click.option("--web-port", type=int, default=8080, show_default=True)
 def demo(web_port: int) -> None:
     """The whole system on one machine: services, demo hall, collector, web, simulator."""
-    from hallwatch.demo.run import run_demo
+    from console.demo.run import run_demo
 
     run_demo(web_port=web_port)
 

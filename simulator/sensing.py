@@ -1,6 +1,6 @@
 """Realistic seat sensors, card readers and networks for the simulator (pure; issue 16, part 3).
 
-The planned day (`devices.dayplan`) knows when each clerk really sat at the window. These
+The planned day (`simulator.dayplan`) knows when each clerk really sat at the window. These
 functions turn that ground truth into what real devices would have reported:
 
 - a PIR reports *motion*, not people: a clerk who sits still is missed, and the seat is

@@ -9,7 +9,7 @@ from hallwatch.registry.spec import HallSettings, Registry
 from hallwatch.schedule import is_working_day
 
 LEAD_IN = timedelta(hours=1)  # how far into the morning period the demo starts
-# The simulator has people arrive up to 20 minutes before opening (devices.dayplan): an
+# The simulator has people arrive up to 20 minutes before opening (simulator.dayplan): an
 # opening earlier than this would put their arrivals and taps on the day before, leaving
 # seats occupied with nobody signed in and every rostered person "absent".
 EARLIEST_OPENING = timedelta(minutes=30)

@@ -23,11 +23,8 @@ from urllib.parse import quote
 
 import yaml
 
-from hallwatch.access import HALL_MANAGER
-from hallwatch.config import Settings
-from hallwatch.demo.clock import fit_to_now
-from hallwatch.influx.client import InfluxClient
-from hallwatch.provision import (
+from console.demo.clock import fit_to_now
+from console.provision import (
     ACL_FILE,
     DEFAULT_COLLECTOR_USER,
     PASSWD_FILE,
@@ -36,12 +33,15 @@ from hallwatch.provision import (
     provision_broker,
     provision_influx,
 )
+from console.services import Influxd, Mosquitto, free_port, port_is_free
+from hallwatch.access import HALL_MANAGER
+from hallwatch.config import Settings
+from hallwatch.influx.client import InfluxClient
 from hallwatch.registry.parse import parse_registry
-from hallwatch.services import Influxd, Mosquitto, free_port, port_is_free
+from simulator import DEMO_HALL
 
 log = logging.getLogger(__name__)
 
-DEMO_HALL = Path(__file__).with_name("hall.yaml")
 PREFERRED_MQTT_PORT = 18830
 PREFERRED_INFLUX_PORT = 18086
 PREFERRED_SMTP_PORT = 18025
@@ -78,11 +78,11 @@ def _password(var: Path) -> str:
 
 
 def _hallwatch(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hallwatch.cli", *args], env=env)
+    return subprocess.Popen([sys.executable, "-m", "console.cli", *args], env=env)
 
 
 def _run_hallwatch(*args: str, env: dict) -> None:
-    subprocess.run([sys.executable, "-m", "hallwatch.cli", *args], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "console.cli", *args], env=env, check=True)
 
 
 def _mail_catcher(var: Path, port: int) -> subprocess.Popen:
@@ -183,7 +183,7 @@ def run_demo(web_port: int = 8080) -> None:
 def _echoing(command: str, env: dict, marker: str) -> tuple[subprocess.Popen, threading.Event]:
     """Start `hallwatch COMMAND`, copy its output to ours, and flag when `marker` appears."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "hallwatch.cli", command],
+        [sys.executable, "-m", "console.cli", command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
 """Play a planned day over MQTT, as the hall's badge readers and seat sensors would.
 
-The plan (`devices.dayplan`) is pure; this module is its I/O side: one paho-mqtt
+The plan (`simulator.dayplan`) is pure; this module is its I/O side: one paho-mqtt
 client publishing every planned message at its due time (or, given the accounts
 `hallwatch provision` wrote, one connection per device account, each logging in
 as that device, as a hall with authentication on requires). Two ways to map the
@@ -36,12 +36,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from devices import sim_payloads
-from devices.dayplan import REPORT_INTERVAL_S, DayPlan, PlannedMessage, plan_day
-from devices.dayplan import write_ground_truth_csv as write_ground_truth_csv
 from hallwatch.config import MqttTarget
 from hallwatch.mqtt import KEEPALIVE_S, make_client
 from hallwatch.registry.spec import Registry
+from simulator import sim_payloads
+from simulator.dayplan import REPORT_INTERVAL_S, DayPlan, PlannedMessage, plan_day
+from simulator.dayplan import write_ground_truth_csv as write_ground_truth_csv
 
 log = logging.getLogger(__name__)
 

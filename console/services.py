@@ -525,7 +525,7 @@ class Influxd(_Service):
     def _write_config(self) -> list[str]:
         root = self.workdir
         text = f"""\
-# Written by hallwatch.services; unknown keys are silently ignored by influxd.
+# Written by console.services; unknown keys are silently ignored by influxd.
 reporting-disabled = true
 # Debian's build spells it this way.
 reporting-enabled = false

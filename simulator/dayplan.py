@@ -3,7 +3,7 @@
 `plan_day` turns the registry and a seed into what the hall's devices would
 publish on one day, each message already in its device's own payload form
 (native JSON, Zigbee2MQTT, Tasmota), together with the ground truth of who sat
-at which window minute by minute. With `realism` (devices.sensing) the devices
+at which window minute by minute. With `realism` (simulator.sensing) the devices
 behave like real ones: PIRs and radars, missed card reads, clock skew, outages.
 Timestamps inside payloads (`ts`, Tasmota `Time`, Zigbee2MQTT `last_seen`) are
 the planned instants (plus the device's clock error, with `realism`), so a replay shows a
@@ -28,8 +28,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from devices import sensing
-from devices.sim_payloads import (
+from hallwatch import schedule
+from hallwatch.registry.spec import Device, Registry, StaffMember
+from hallwatch.schedule import DaySchedule, Duty, Interval, containing, subtract, union
+from simulator import sensing
+from simulator.sim_payloads import (
     PlannedMessage,
     SeatModel,
     badge,
@@ -40,9 +43,6 @@ from devices.sim_payloads import (
     stable,
     status,
 )
-from hallwatch import schedule
-from hallwatch.registry.spec import Device, Registry, StaffMember
-from hallwatch.schedule import DaySchedule, Duty, Interval, containing, subtract, union
 
 REPORT_INTERVAL_S = 60.0  # presence sensors re-report their current state this often
 HEARTBEAT_INTERVAL_S = 300.0  # native devices' heartbeat
@@ -637,7 +637,7 @@ def plan_day(
 
     `is_working_day` overrides the hall's calendar (default: `hallwatch.schedule`,
     which honours statutory holidays, make-up days, closed_days and working_days).
-    `realism` plays real devices (devices.sensing: PIRs and radars, missed card reads,
+    `realism` plays real devices (simulator.sensing: PIRs and radars, missed card reads,
     clock skew, outages) instead of the idealised seat sensors.
     The same registry, day, seed and realism always give the same plan.
     """
