@@ -52,7 +52,7 @@ from hallwatch.influx.client import (
 )
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.influx.lineprotocol import LineProtocolError
-from hallwatch.mqtt import CutPayload, Publish
+from hallwatch.mqtt import CutPayload, Publish, hang_up
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
 from hallwatch.telemetry import rejection_kind, write_seconds
@@ -375,8 +375,7 @@ class Collector:
             )
         if self.refused is None:  # the `here` that stands now is the other collector's
             one_session.withdraw(self.client, self.collector_id)
-        self.client.disconnect()
-        self.client.loop_stop()
+        hang_up(self.client)
         self._save_clocks(force=True)
         log.info("collector stopped: %s", self.summary())
 

@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 
 from hallwatch.config import MqttTarget
 from hallwatch.mqtt import COLLECTORS_ROOT as ROOT
-from hallwatch.mqtt import KEEPALIVE_S, make_client
+from hallwatch.mqtt import KEEPALIVE_S, hang_up, make_client
 
 LOOK_WAIT_S = 5.0  # for the broker's echo, then for a live answer to `who`
 
@@ -128,8 +128,7 @@ class _Look:
             self.answered.wait(self.wait_s)
             return self.live  # None: a `here` left behind by a collector long gone
         finally:
-            client.disconnect()
-            client.loop_stop()
+            hang_up(client)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:

@@ -354,5 +354,18 @@ def delete_session(target: MqttTarget, client_id: str, timeout_s: float = 10.0) 
                 raise ConnectionError(f"broker did not accept {client_id!r} within {timeout_s} s")
             time.sleep(0.05)
     finally:
-        client.disconnect()
+        hang_up(client)
+
+
+def hang_up(client: mqtt.Client) -> None:
+    """Disconnect and stop the network thread started by `loop_start`.
+
+    After `disconnect()` the thread ends by itself and clears the client's thread, which can
+    fall between `loop_stop`'s check and its join: paho 2.2 then raises AttributeError from
+    inside `loop_stop`, though the thread is stopped as asked.
+    """
+    client.disconnect()
+    try:
         client.loop_stop()
+    except AttributeError:
+        pass

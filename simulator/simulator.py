@@ -37,7 +37,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from hallwatch.config import MqttTarget
-from hallwatch.mqtt import KEEPALIVE_S, make_client
+from hallwatch.mqtt import KEEPALIVE_S, hang_up, make_client
 from hallwatch.registry.spec import Registry
 from simulator import sim_payloads
 from simulator.dayplan import REPORT_INTERVAL_S, DayPlan, PlannedMessage, plan_day
@@ -171,8 +171,7 @@ class Simulator:
             self._flush()
         finally:
             for client in self._clients.values():
-                client.disconnect()
-                client.loop_stop()
+                hang_up(client)
         log.info("simulation finished: %d messages published", self.published)
         return self.published
 
