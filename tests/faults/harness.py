@@ -17,9 +17,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import requests
 
 from hallwatch.config import Settings
 from hallwatch.mqtt import make_client
@@ -67,9 +69,15 @@ def new_database(influx_url: str) -> InfluxDB:
     return db
 
 
-def base_ms(ago: timedelta = timedelta(minutes=30)) -> int:
+def base_ms(ago: timedelta = timedelta(minutes=30), now: datetime | None = None) -> int:
     """A whole-second device time in the trusted range, as epoch milliseconds."""
-    return int((datetime.now(UTC) - ago).timestamp()) * 1000
+    return int(((now or datetime.now(UTC)) - ago).timestamp()) * 1000
+
+
+def store_clock(influx_url: str) -> datetime:
+    """InfluxDB's own time (its Date header), to the second: it judges retention by it."""
+    date = requests.get(f"{influx_url}/ping", timeout=10).headers["Date"]
+    return parsedate_to_datetime(date).astimezone(UTC)
 
 
 def heartbeat(seq: int, base: int) -> dict:

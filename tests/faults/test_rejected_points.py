@@ -4,7 +4,7 @@ in `hw_rejected` with InfluxDB's reason (or, when even that cannot be stored, co
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from console.services import Influxd, Mosquitto
 from tests.faults.harness import (
@@ -15,6 +15,7 @@ from tests.faults.harness import (
     heartbeat,
     new_database,
     one_off,
+    store_clock,
     stored_count,
     stored_seqs,
 )
@@ -62,12 +63,15 @@ def test_points_beyond_the_retention_policy_are_kept_as_rejected(
     broker, influxd = start_service(Mosquitto), start_service(Influxd)
     db = new_database(influxd.url)
     influx_admin(
-        db.url, f'CREATE RETENTION POLICY "hour" ON "{db.db}" DURATION 1h REPLICATION 1 DEFAULT'
+        db.url, f'CREATE RETENTION POLICY "two_days" ON "{db.db}" DURATION 2d REPLICATION 1 DEFAULT'
     )
     ingest = collector(fault_env(registry_url, broker.url, db, tmp_path / "spool"))
     ingest.start()
-    recent, old = base_ms(timedelta(minutes=10)), base_ms(timedelta(hours=2))
-    # Two hours old is a trusted device time (a backlog) but beyond a one-hour retention.
+    # Three days old is a trusted device time (a backlog, by the collector's clock) but beyond
+    # a two-day retention (by InfluxDB's clock): true whatever the two clocks say, within
+    # three weeks of each other, as under `./dev test-at`, where InfluxDB keeps the true time.
+    recent = base_ms(timedelta(minutes=10))
+    old = base_ms(timedelta(days=3), min(store_clock(db.url), datetime.now(UTC)))
     messages = [
         (SEAT_TOPIC, json.dumps(heartbeat(seq, old if seq % 2 else recent))) for seq in range(200)
     ]

@@ -23,8 +23,6 @@ from hallwatch.registry.db import create_schema, make_engine
 from hallwatch.telemetry import AlertFigures
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "hallwatch-dashboard.json"
-# What Grafana puts in place of its macros and of the device variable set to All.
-MACROS = {"$timeFilter": "time > now() - 6h", "$__interval": "1m", "$device": ".*"}
 PROMQL_NAME = re.compile(r"\bhallwatch_[a-z_]+")
 SERIES_SUFFIXES = ("", "_bucket", "_count", "_sum")
 
@@ -51,7 +49,15 @@ def targets(board: dict, kind: str) -> list[tuple[str, dict]]:
 
 
 def as_grafana_sends(query: str) -> str:
-    for macro, value in MACROS.items():
+    """The query with what Grafana puts in place of its macros (a 6-hour range ending now, in
+    absolute epoch milliseconds as Grafana writes it) and of the device variable set to All."""
+    end = int(datetime.now(UTC).timestamp() * 1000)
+    macros = {
+        "$timeFilter": f"time >= {end - 6 * 3_600_000}ms and time <= {end}ms",
+        "$__interval": "1m",
+        "$device": ".*",
+    }
+    for macro, value in macros.items():
         query = query.replace(macro, value)
     assert not re.search(r"\$\w", query), f"a Grafana variable this test does not know: {query}"
     return query
