@@ -210,7 +210,7 @@ def send_wecom(row: OutboxRow, settings: Settings) -> None:
 
 
 def webhook_body(row: OutboxRow) -> dict[str, Any]:
-    """The alert's fields (contract §4) as enqueued, plus subject and text."""
+    """The alert's fields (docs/API.md) as enqueued, plus subject and text."""
     return {**(row.payload or {}), "subject": row.subject, "text": row.body}
 
 

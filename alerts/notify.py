@@ -50,7 +50,7 @@ def in_hours(registry: Registry, now: datetime, after_close: timedelta = timedel
 
 
 def alert_payload(alert: AlertRow, registry: Registry, reason: str) -> dict[str, Any]:
-    """The alert as the API shows it (contract §4 fields), plus why this message is sent."""
+    """The alert as the API shows it (docs/API.md fields), plus why this message is sent."""
     return {**alert_json(alert, registry.hall.tz), "reason": reason}
 
 

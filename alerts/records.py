@@ -198,7 +198,7 @@ def _iso(at: datetime | None, tz: tzinfo) -> str | None:
 
 
 def alert_json(row: AlertRow, tz: tzinfo) -> dict:
-    """Contract §4 fields (times ISO-8601 with the hall's offset), plus a few extras."""
+    """docs/API.md fields (times ISO-8601 with the hall's offset), plus a few extras."""
     return {
         "id": row.id,
         "kind": row.kind,

@@ -108,7 +108,7 @@ def new_base_ms() -> int:
 
 
 def registry_yaml() -> str:
-    """A hall of WINDOWS windows, each with a native seat sensor (contract §2)."""
+    """A hall of WINDOWS windows, each with a native seat sensor (docs/REGISTRY.md)."""
     lines = [
         "hall:",
         "  name: 压测大厅",

@@ -1,4 +1,4 @@
-"""How long do the §5 reports take for a month and a year of a 200-window hall?
+"""How long do the monthly reports take for a month and a year of a 200-window hall?
 
     python -m bench.report_speed [--template-days 3] [--repeat 3] [--keep]
 

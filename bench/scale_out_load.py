@@ -1,6 +1,6 @@
 """The load of bench/scale_out.py: simulated desks in publisher processes, and a bare subscriber.
 
-Every desk has a seat sensor and a card reader (native JSON, contract §3). Message j of the
+Every desk has a seat sensor and a card reader (native JSON, docs/DEVICES.md). Message j of the
 run goes to desk j % desks; one in BADGE_EVERY is a card read, the others seat reports. Its
 `ts` is base_ms + j, so every message is its own InfluxDB point (device, time) and a count
 over a range of time is a count of messages.

@@ -1,4 +1,4 @@
-"""The `hallwatch` command (contract §1)."""
+"""The `hallwatch` command (docs/OPERATIONS.md, commands)."""
 
 from __future__ import annotations
 

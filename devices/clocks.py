@@ -1,7 +1,7 @@
 """When did a Zigbee2MQTT or Tasmota event happen? The receipt time, placed right after outages.
 
 Zigbee2MQTT and Tasmota publish live, so an event's time is when HallWatch
-received it (contract §3), and their own clock readings are kept beside it
+received it (docs/DEVICES.md), and their own clock readings are kept beside it
 (`device_time`): Zigbee2MQTT's `last_seen` repeats the earlier message's value
 on the `occupancy: false` it generates after a PIR's timeout, and Tasmota's
 `Time` is in whatever time zone the device was given (stock firmware: a fixed UTC+1).

@@ -1,6 +1,6 @@
 """The HallWatch native payload form, and the payload primitives all three forms share.
 
-Topics (contract §3):
+Topics (docs/DEVICES.md):
 
 - `hallwatch/devices/<device_id>/events`, a JSON object whose `type` is
   `badge` (`uid` a card number as text: hex, or `dec:` digits; optional `action`

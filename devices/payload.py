@@ -67,7 +67,7 @@ def guarded(
         return converter(topic, raw, received, registry)
     except Reject as exc:
         return Rejection(topic, raw, str(exc), received)
-    except Exception as exc:  # the contract: a poison message never stops the collector
+    except Exception as exc:  # a poison message never stops the collector
         reason = f"converter error: {type(exc).__name__}: {exc}"[: SHOWN_CHARS * 4]
         return Rejection(topic, raw, reason, received)
 

@@ -15,7 +15,7 @@ topic:
     Size 4 or 8 is a keypad entry, not a card.
   A numeric UID is the card's decimal number; every UID becomes the canonical
   card (hallwatch.cards: 7748328 → "763AE8", the same as SetOption123's hex
-  form). A section without `UID` falls back to `Data` (contract §3). Keys are
+  form). A section without `UID` falls back to `Data` (docs/DEVICES.md). Keys are
   matched without regard to case.
   Without a card section the message is a heartbeat.
 - `STATE` (every TelePeriod) → a heartbeat with uptime, heap, load and Wi-Fi

@@ -1,4 +1,4 @@
-"""What an alert is about, as the pure rules produce it (contract §4 kinds)."""
+"""What an alert is about, as the pure rules produce it (docs/OPERATIONS.md kinds)."""
 
 from __future__ import annotations
 

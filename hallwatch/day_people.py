@@ -3,7 +3,7 @@
 Pure: it reads a day's `Sweep` (the counted badge reads its tracker kept, the
 day's schedule) and the `absent`/`pulled_back` episodes of `hallwatch.rules`,
 so a person shows as absent exactly when the alert rule says so. A late
-sign-in (contract §5) is a first sign-in at a rostered window after the
+sign-in (docs/API.md) is a first sign-in at a rostered window after the
 person's first opening period had started.
 """
 

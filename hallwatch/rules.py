@@ -1,4 +1,4 @@
-"""The alert rules (contract §4) as pure functions of (registry, events, now).
+"""The alert rules (docs/OPERATIONS.md) as pure functions of (registry, events, now).
 
 `episodes()` returns every alert episode of `now`'s hall day up to `now`, each
 with the key that identifies it across evaluations and, when it has already

@@ -46,7 +46,7 @@ def calendar_warning(hall: HallSettings, day: date) -> str | None:
 
 
 def is_working_day(hall: HallSettings, day: date) -> bool:
-    """Contract §2: weekday or listed/make-up working day, and not a holiday or closed day."""
+    """docs/REGISTRY.md: weekday or listed/make-up working day, and not a holiday or closed day."""
     if day in hall.closed_days:
         return False
     if day in hall.working_days:

@@ -37,7 +37,7 @@ class DeviceFacts:
     extra: dict[str, float] = field(default_factory=dict)
 
     def online(self, at: datetime, offline_after: timedelta) -> bool:
-        """Contract §4: the last status decides; a device that never sent one must not be silent.
+        """The last status decides; a device that never sent one must not be silent.
 
         This is the device's own evidence; `HallTracker.device_online` adds its bridge's.
         """
@@ -254,7 +254,7 @@ class HallTracker:
         return "away", changed_at
 
     def device_online(self, device: str, at: datetime) -> bool:
-        """Whether a device counts as online at `at` (contract §4, and the device's own silence
+        """Whether a device counts as online at `at` (by its statuses and its own silence
         allowance): its last status, else its silence; never while its Zigbee2MQTT bridge
         says it is offline (a dead bridge's devices keep their last reading)."""
         facts = self.devices.get(device)

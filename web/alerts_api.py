@@ -1,4 +1,4 @@
-"""JSON API, alerts (contract §4): list them, acknowledge one.
+"""JSON API, alerts (docs/API.md): list them, acknowledge one.
 
 A department head's scope is applied in the query (alerts.records.visible_to),
 so an alert of another department is simply not found: 404, like an unknown id.

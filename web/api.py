@@ -1,4 +1,4 @@
-"""JSON API, first part: the live hall and the health check (contract §4)."""
+"""JSON API, first part: the live hall and the health check (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

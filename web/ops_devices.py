@@ -1,5 +1,6 @@
 """The devices page's table: every registry device with what its messages say, from the
-state function's device facts (online per contract §4 is `DeviceFacts.online`, nowhere else)."""
+state function's device facts (online is
+`DeviceFacts.online`, nowhere else)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pages: the floor view of the hall's windows, live or replayed (contract §6).
+"""Pages: the floor view of the hall's windows, live or replayed (docs/OPERATIONS.md).
 
 The page is rendered whole on the server (it works without JavaScript) and then
 kept current by web/static/floor.js, which polls /api/live and /api/alerts and

@@ -2,7 +2,7 @@
 
 What the hall publishes (MISSION: "the public may see the published monthly
 ranking of departments"): rank, staffed ratio, days a department left its
-windows and empty minutes, the same numbers as §5 ranks on. Absences and
+windows and empty minutes, the same numbers the report ranks on. Absences and
 pull-backs stay inside: a department of one window worker would name them.
 Only ended months are shown (default: the last one), back PUBLIC_MONTHS. Off
 with HALLWATCH_PUBLIC_RANKING=0: a 404, as if it did not exist.

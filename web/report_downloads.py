@@ -1,4 +1,4 @@
-"""Report downloads (contract §5 as files): the month as a workbook, CSV, and the public ranking.
+"""Report downloads (docs/API.md as files): the month as a workbook, CSV, and the public ranking.
 
 - `/reports/<YYYY-MM>.xlsx` — the workbook (汇总, 窗口逐日, 人员, 说明);
 - `/reports/<YYYY-MM>.csv` — the department ranking alone, as the summary sheet;

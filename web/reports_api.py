@@ -1,4 +1,4 @@
-"""JSON API, reports (contract §5): minutes per window, counts per person, the department ranking.
+"""JSON API, reports (docs/API.md): minutes per window, counts per person, the department ranking.
 
 Each answer adds up day summaries (`hallwatch.metrics`), which `DaySummaries`
 reads from the event store and keeps for closed days. A department head gets

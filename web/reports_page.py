@@ -1,7 +1,7 @@
 """The monthly report page: the department ranking, two bar charts and each person's days.
 
 `/reports?month=YYYY-MM` (default this month, hall time) adds up the month's
-day summaries as the §5 API does (`DaySummaries`, shared with it), ranks the
+day summaries as the report API (docs/API.md) does (`DaySummaries`, shared with it), ranks the
 departments on the whole hall and shows a department head only their own
 department. `&department=ID` narrows the windows and the calendar to one
 department: where a ranking row leads. Charts are SVG drawn here with

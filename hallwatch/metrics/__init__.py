@@ -1,13 +1,13 @@
-"""Assessment metrics (contract §5) as pure functions of (registry, events, `now`).
+"""Assessment metrics (docs/API.md) as pure functions of (registry, events, `now`).
 
 `day.day_summary()` turns one hall day's events into a `DaySummary`, clipped to
 any [start, end) that may cut the day anywhere; `report.add_up()` sums
 summaries, so a month is the sum of its days (and a closed day can be
 precomputed once); `report.window_rows()`, `staff_rows()` and
-`department_rows()` give the JSON objects of §5. `source` reads the days from
+`department_rows()` give the report rows of docs/API.md. `source` reads the days from
 the event store (the only module here that does I/O).
 
-The rules decided here, beyond the contract's words:
+The rules decided here, beyond what docs/API.md says of them:
 
 - **Minutes** are the day's sweep segments (`hallwatch.timeline`) clipped to
   the range; a segment in state `closed` is not scheduled. Nothing is counted

@@ -108,7 +108,7 @@ def mark_rows(rows: list[dict], original: list[dict], key: str, touched: set[str
 
 
 def published(rows_of, key: str, registry: Registry, totals: Totals, adjustments) -> list[dict]:
-    """`rows_of(registry, totals)` (a §5 row function) with the accepted appeals applied,
+    """`rows_of(registry, totals)` (a report row function) with the accepted appeals applied,
     each row marked `appealed` with its `original` (see `mark_rows`)."""
     adjustments = list(adjustments)
     adjusted = rows_of(registry, adjust(totals, adjustments))

@@ -1,4 +1,4 @@
-"""Reports as files (contract §5): a month as an Excel workbook or as CSV, with Chinese headers.
+"""Reports as files (docs/API.md): a month as an Excel workbook or as CSV, with Chinese headers.
 
 Pure: `month_report()` turns a month's day summaries (read by the caller, e.g.
 with `DaySummaries.between()`) into the rows of three tables: the department
@@ -261,7 +261,7 @@ def month_report(
 
 
 def ranking_note(row: dict) -> str:
-    """Why a department has no rank (contract §5: coverage below 95 %, or nothing measured)."""
+    """Why a department has no rank (docs/API.md: coverage below 95 %, or nothing measured)."""
     if row["rank"] is not None:
         return ""
     if row["staffed_ratio"] is None:

@@ -3,7 +3,7 @@
 Pure. The report page (`web.reports_page`) shows a month as a calendar of
 each person's days; a `DaySummary` already holds everything a mark needs
 (the person's `StaffCounts` of the day, and whether the hall was collecting),
-so a mark is a function of one summary and can never disagree with the §5
+so a mark is a function of one summary and can never disagree with the report
 numbers of the same month. The windows a person was rostered at come from the
 day's schedule (`DaySchedule`), for links to that window's day.
 

@@ -1,7 +1,7 @@
-"""Day summaries added up into the report rows of contract §5, and the department ranking.
+"""Day summaries added up into the report rows of docs/API.md, and the department ranking.
 
 Pure. `add_up()` sums any number of `DaySummary`s (a month is the sum of its
-days); the `*_rows()` functions return the §5 JSON objects with numbers
+days); the `*_rows()` functions return the report JSON objects (docs/API.md) with numbers
 rounded as published, and `department_rows()` ranks on those published
 numbers, so anyone can check a ranking from the notice itself.
 """
@@ -18,9 +18,9 @@ from hallwatch.registry.spec import Registry
 from hallwatch.schedule import Interval, union
 
 MICROSECONDS_PER_MINUTE = Decimal(60_000_000)
-MINUTES_STEP = Decimal("0.1")  # contract §5: minutes to 0.1
+MINUTES_STEP = Decimal("0.1")  # docs/API.md: minutes to 0.1
 RATIO_STEP = Decimal("0.001")  # staffed_ratio and coverage to 0.1 %
-RANKED_COVERAGE = 0.95  # contract §5: only departments measured at least this much are ranked
+RANKED_COVERAGE = 0.95  # docs/API.md: only departments measured at least this much are ranked
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -80,7 +80,7 @@ def coverage(m: WindowMinutes) -> float | None:
 
 
 def window_rows(registry: Registry, totals: Totals) -> list[dict]:
-    """One §5 object per window, in registry order."""
+    """One report object (docs/API.md) per window, in registry order."""
     rows = []
     for window in registry.windows:
         m = totals.window(window.id)
@@ -101,7 +101,7 @@ def window_rows(registry: Registry, totals: Totals) -> list[dict]:
 
 
 def staff_rows(registry: Registry, totals: Totals) -> list[dict]:
-    """One §5 object per person, in registry order."""
+    """One report object (docs/API.md) per person, in registry order."""
     rows = []
     for person in registry.staff:
         c = totals.person(person.id)
@@ -149,7 +149,7 @@ def coverage_gaps(registry: Registry, totals: Totals) -> dict:
 
 
 def department_rows(registry: Registry, totals: Totals) -> list[dict]:
-    """One §5 object per department, best first, ranked (see `hallwatch.metrics`)."""
+    """One report row per department, best first, ranked (see `hallwatch.metrics`)."""
     rows = [_department_row(registry, totals, d.id, d.name) for d in registry.departments]
     return rank(rows)
 

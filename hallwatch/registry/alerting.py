@@ -36,7 +36,7 @@ class AlertRow(Base):
 
     @property
     def status(self) -> str:
-        """Contract §4: open, acknowledged (still unresolved) or resolved."""
+        """docs/OPERATIONS.md: open, acknowledged (still unresolved) or resolved."""
         if self.resolved_at is not None:
             return "resolved"
         return "acknowledged" if self.acknowledged_at is not None else "open"

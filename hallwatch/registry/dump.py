@@ -1,4 +1,4 @@
-"""A deployment written back as a registry file (contract §2, docs/MULTI-HALL.md).
+"""A deployment written back as a registry file (docs/REGISTRY.md, docs/MULTI-HALL.md).
 
 The inverse of `parse_deployment`: `parse_deployment(deployment_yaml(d)) == d` for
 every deployment the parser can produce. One hall whose id is `main` is written in
@@ -189,7 +189,7 @@ def add_badge(mapping: dict[str, Any], staff_id: str, card: str) -> dict[str, An
 
 
 class _Line(dict):
-    """An entry of a section: a flow mapping on one line, as the contract writes them."""
+    """An entry of a section: a flow mapping on one line, as docs/REGISTRY.md writes them."""
 
 
 class _Row(list):
@@ -197,12 +197,12 @@ class _Row(list):
 
 
 class _Quoted(str):
-    """Times, dates and cards in double quotes, as the contract writes them."""
+    """Times, dates and cards in double quotes, as docs/REGISTRY.md writes them."""
 
 
 class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False):
-        return super().increase_indent(flow, False)  # "  - {…}" under a key, as in §2
+        return super().increase_indent(flow, False)  # "  - {…}" under a key, as in docs/REGISTRY.md
 
 
 _Dumper.add_representer(

@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-ID_LEN = 64  # contract §2: ids are [A-Za-z0-9_-]{1,64}
+ID_LEN = 64  # docs/REGISTRY.md: ids are [A-Za-z0-9_-]{1,64}
 TEXT_LEN = 200
 KEY_LEN = 64  # sha256 hex digest for roster and leave
 

@@ -1,10 +1,10 @@
-"""Read the registry file (contract §2) into a `Registry`, reporting every problem at once.
+"""Read the registry file (docs/REGISTRY.md) into a `Registry`, reporting every problem at once.
 
 Pure: no database, no clock. Every scalar is read as text and converted per key,
 so `09:00`, `001` or `2026-12-31` mean the same quoted or not.
 
-Two forms (docs/MULTI-HALL.md): one `hall:` with the sections beside it (contract
-§2, a deployment of one hall whose id is `main`), or `halls:`, a
+Two forms (docs/MULTI-HALL.md): one `hall:` with the sections beside it (docs/REGISTRY.md,
+a deployment of one hall whose id is `main`), or `halls:`, a
 list of halls each with its `id`, its settings and its own sections. Ids, cards and
 firmware names are unique across the whole file; references stay within a hall.
 """
@@ -216,7 +216,7 @@ class _Parser:
         return ident
 
     def hall(self, value: Any) -> HallSettings:
-        """The settings of a single `hall:` (contract §2: its id is always `main`)."""
+        """The settings of a single `hall:` (docs/REGISTRY.md: its id is always `main`)."""
         defaults = HallSettings()
         if value is None:
             return defaults
@@ -497,7 +497,7 @@ def _sections(parser: _Parser, data: dict[Any, Any], settings: HallSettings) -> 
 
 
 def _one_hall(data: dict[Any, Any], problems: list[str]) -> Registry:
-    """The contract §2 form: `hall:` and the sections at the top level."""
+    """The docs/REGISTRY.md form: `hall:` and the sections at the top level."""
     problems += [
         f"top level: unknown key '{key}' (expected {', '.join(SECTIONS)})"
         for key in data

@@ -20,7 +20,7 @@ Period = tuple[time, time]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 DEFAULT_HOURS: tuple[Period, ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
-DEFAULT_HALL_ID = "main"  # the id of a hall given as a single `hall:` (contract §2)
+DEFAULT_HALL_ID = "main"  # the id of a hall given as a single `hall:` (docs/REGISTRY.md)
 ZIGBEE2MQTT_BASE = "zigbee2mqtt"  # Zigbee2MQTT's default `mqtt.base_topic`
 TASMOTA_FULL_TOPIC = "%prefix%/%topic%/"  # Tasmota's default `FullTopic`
 TASMOTA_TELEMETRY = "tele"  # Tasmota's %prefix% for the telemetry HallWatch reads

@@ -230,7 +230,7 @@ def db(hall_env: dict[str, str]) -> Iterator[sessionmaker[Session]]:
 
 
 class Devices:
-    """The hall's devices as the collector hears them: native JSON over MQTT (contract §3)."""
+    """The hall's devices as the collector hears them: native JSON over MQTT (docs/DEVICES.md)."""
 
     def __init__(self, mqtt_url: str):
         self.client = publisher(mqtt_url)

@@ -119,5 +119,5 @@ def test_a_duplicated_tap_is_one_point_and_a_second_tap_is_another(mosquitto, in
     good = [r for r in rows if r["uid"] == "04A1B2C3"]
     assert [r["time"] for r in good] == [at * 1000, (at + 10) * 1000]
     # A reader with a 1970 clock is stamped at receipt, so a redelivery is a second point
-    # (the 60-second rule of contract §3 still counts such taps once).
+    # (the 60-second rule of docs/DEVICES.md still counts such taps once).
     assert len([r for r in rows if r["uid"] == "04A1B2C4"]) == 2

@@ -32,7 +32,7 @@ from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
 
 MANAGER = ("boss", "pw-boss")
 INSPECTOR = ("eye", "pw-eye-123")
-CARD, PRINTED = "8EC793", "0009357203"  # the contract's dec:0009357203
+CARD, PRINTED = "8EC793", "0009357203"  # docs/REGISTRY.md's dec:0009357203
 CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

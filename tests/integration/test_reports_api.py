@@ -1,4 +1,4 @@
-"""The §5 report API on real InfluxDB and a real registry database: one hand-built Monday."""
+"""The report API (docs/API.md) on real InfluxDB and a real registry: one hand-built Monday."""
 
 from __future__ import annotations
 

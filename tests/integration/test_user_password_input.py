@@ -1,7 +1,7 @@
 """`hallwatch user add`: the password need not be on the command line (`ps`, shell history).
 
 A real process against a real SQLite registry: `--password PW` still works (the
-contract's form), `--password-stdin` reads it from a pipe, and without either on a
+documented form), `--password-stdin` reads it from a pipe, and without either on a
 non-terminal the command refuses, saying how, rather than waiting on a prompt.
 """
 

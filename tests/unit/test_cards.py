@@ -18,7 +18,7 @@ from hallwatch.cards import (
 
 @pytest.mark.parametrize("written", ["008EC793", "8ec793", "dec:9357203", "dec:0009357203"])
 def test_the_contracts_three_spellings_are_one_card(written):
-    # Contract §2 "Cards"; 008EC793 is Tasmota's own RDM6300 example (xsns_51_rdm6300.ino,
+    # docs/REGISTRY.md "Cards"; 008EC793 is Tasmota's own RDM6300 example (xsns_51_rdm6300.ino,
     # frame 02-14-008EC793-CE-03), printed on the card as 0009357203.
     assert canonical(written) == "8EC793"
 

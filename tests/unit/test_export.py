@@ -1,4 +1,4 @@
-"""The month as files (contract §5): the workbook read back with openpyxl, and the CSV as Excel
+"""The month as files (docs/API.md): the workbook read back with openpyxl, and the CSV as Excel
 reads it (UTF-8 with BOM)."""
 
 from __future__ import annotations

@@ -371,7 +371,7 @@ def test_an_ld2410_binary_sensor_is_presence(hall):
 
 def test_an_esphome_tag_reads_in_either_of_its_forms(hall):
     # rc522.cpp / nfc.cpp format_uid: "74-10-37-94"; MQTT text sensors publish under sensor/
-    # (mqtt_text_sensor.cpp), the contract names text_sensor/: both are read.
+    # (mqtt_text_sensor.cpp), docs/DEVICES.md names text_sensor/: both are read.
     for component in ("sensor", "text_sensor"):
         event = heard(hall, f"esp-w01/{component}/tag/state", b"74-10-37-94")
         assert (event.device, event.uid, event.source) == ("esp-rc522", "74103794", "esphome")

@@ -154,9 +154,7 @@ def test_no_import_loop_between_top_level_packages():
     described = [
         " -> ".join(group)
         + ": "
-        + "; ".join(
-            f"{a} -> {b} ({arrows[a][b]})" for a in group for b in group if b in arrows[a]
-        )
+        + "; ".join(f"{a} -> {b} ({arrows[a][b]})" for a in group for b in group if b in arrows[a])
         for group in loops(arrows)
     ]
     assert described == []

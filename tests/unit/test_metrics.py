@@ -1,4 +1,4 @@
-"""Assessment metrics (contract §5) from hand-built days of the test hall, in exact minutes."""
+"""Assessment metrics (docs/API.md) from hand-built days of the test hall, in exact minutes."""
 
 from datetime import date, timedelta
 
@@ -42,7 +42,7 @@ def window_minutes(events, window="W01", online=True, **kwargs) -> dict:
 
 
 def person(events, staff="s002", **kwargs) -> dict:
-    """One person's §5 row for the day."""
+    """One person's report row (docs/API.md) for the day."""
     registry = kwargs.pop("registry", None) or hall()
     day = summary(ONLINE + events, registry=registry, **kwargs)
     return next(r for r in staff_rows(registry, add_up([day])) if r["staff"] == staff)

@@ -239,7 +239,7 @@ def test_the_same_friendly_name_under_two_bases_is_two_devices():
     [(r"\n", "U+000A"), (r"\r", "U+000D"), (r"\t", "U+0009"), (r"\u2028", "U+2028")],
 )
 def test_a_control_character_anywhere_in_the_text_refuses_the_file(escaped, code):
-    # Contract §2: no text (names, firmware names, reasons) may hold a control character.
+    # docs/REGISTRY.md: no text (names, firmware names, reasons) may hold a control character.
     with pytest.raises(RegistryError) as caught:
         parse_registry(HALL.replace("name: 1号窗口", f'name: "1号{escaped}窗口"', 1))
     assert caught.value.problems == [

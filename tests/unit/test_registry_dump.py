@@ -1,6 +1,6 @@
 """A deployment written back as a registry file reads back as the same deployment.
 
-Table-driven over the contract's example, the demo hall, the unit tests' hall, a file of
+Table-driven over docs/REGISTRY.md's example, the demo hall, the unit tests' hall, a file of
 several halls and the awkward corners (clock changes, firmware settings, names YAML would
 misread); then Hypothesis over halls built the way the parser could have read them.
 """
@@ -34,7 +34,7 @@ from hallwatch.registry.spec import (
 from simulator import DEMO_HALL
 from tests.unit.hall import MONDAY, at, hall, with_leave
 
-# Contract §2, as written there.
+# docs/REGISTRY.md, as written there.
 CONTRACT_EXAMPLE = """\
 hall:
   name: 示例县政务服务大厅
@@ -380,7 +380,7 @@ def deployments(draw) -> Deployment:
     count = draw(st.integers(1, 3))
     hall_ids = draw(st.lists(IDS, min_size=count, max_size=count, unique=True))
     if count == 1 and draw(st.booleans()):
-        hall_ids = ["main"]  # the contract's single `hall:` form
+        hall_ids = ["main"]  # the single `hall:` form
     return Deployment(
         tuple(draw(halls(hall_id, f"h{i}", cards)) for i, hall_id in enumerate(hall_ids))
     )

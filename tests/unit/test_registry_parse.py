@@ -1,4 +1,4 @@
-"""The registry file parser: the contract's example reads, and every bad entry is named."""
+"""The registry file parser: the format's own example reads, and every bad entry is named."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hallwatch.registry.values import CARD_FORMS
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS_MON_FRI = ("mon", "tue", "wed", "thu", "fri")
 
-# Contract §2, verbatim.
+# docs/REGISTRY.md, verbatim.
 CONTRACT_EXAMPLE = """\
 hall:
   name: 示例县政务服务大厅
@@ -40,7 +40,7 @@ roster:
   - {staff: s001, window: W01, days: [mon, tue, wed, thu, fri]}   # optional: from, until (dates); hours (overrides hall hours)
 leave:
   - {staff: s001, from: "2026-11-23T09:00", until: "2026-11-23T12:00", reason: 培训}
-"""  # noqa: E501 - copied from the contract as written
+"""  # noqa: E501 - the example as written
 
 # A small hall in block style, to which each bad case appends or swaps one line.
 HALL = """\
@@ -90,7 +90,7 @@ def test_the_contract_example_reads_as_written():
     assert registry.hall == HallSettings(name="示例县政务服务大厅", timezone="Asia/Shanghai")
     assert registry.window_by_id["W01"].position == (1, 1)
     assert registry.staff_by_badge["04A1B2C3"].name == "张三"
-    assert registry.holder_of("dec:0009357203").name == "张三"  # the contract's second badge
+    assert registry.holder_of("dec:0009357203").name == "张三"  # the example's second badge
     assert registry.zigbee2mqtt_names["zigbee2mqtt"]["seat_w01"].window == "W01"
     assert registry.tasmota_topics["%prefix%/%topic%/"]["civil_door"] == Device(
         "office-civil", "badge_reader", department="civil", tasmota="civil_door"
