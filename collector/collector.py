@@ -42,7 +42,7 @@ from collector.inbox import Inbox, ReceiptClock
 from collector.spool import Spool, SpoolSettings, write_status
 from devices.clocks import CONTACT_SOURCES, PLACED_SOURCES, DeviceClocks, reading_of
 from devices.payload import MAX_PAYLOAD_BYTES
-from hallwatch.events import BadgeRead, DeviceStatus, Event, Rejection
+from hallwatch.events import BadgeRead, DeviceStatus, Event, Rejection, RejectionKind
 from hallwatch.influx.client import (
     BadPointsError,
     BodyTooLarge,
@@ -55,7 +55,7 @@ from hallwatch.influx.lineprotocol import LineProtocolError
 from hallwatch.mqtt import CutPayload, Publish, hang_up
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.spec import Registry
-from hallwatch.telemetry import rejection_kind, write_seconds
+from hallwatch.telemetry import write_seconds
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class CollectorStats:
     last_write: datetime | None = None
     write_failures: int = 0  # failed InfluxDB writes, each retry counted
     placed_late: int = 0  # events that waited in the broker, placed by their device's clock
-    rejected_by_kind: dict[str, int] = field(default_factory=dict)  # telemetry.rejection_kind
+    rejected_by_kind: dict[str, int] = field(default_factory=dict)  # events.RejectionKind
     write_seconds: Histogram = field(default_factory=write_seconds)  # /write round trips
     extra: dict = field(default_factory=dict)
 
@@ -411,7 +411,7 @@ class Collector:
                 self.stats.internal_errors += 1
                 log.exception("internal error converting a message from %s", message.topic)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
-                lines = [self._rejection_line(message, reason)]
+                lines = [self._rejection_line(message, reason, RejectionKind.INTERNAL_ERROR)]
             pairs += [(line, message) for line in lines]
         return pairs
 
@@ -421,9 +421,8 @@ class Collector:
         if isinstance(message.payload, CutPayload):  # over any device's limit: never converted
             size = message.payload.size
             reason = f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
-            return [
-                self._rejection_line(message, f"{reason}; its first {len(message.payload)} kept")
-            ]
+            reason += f"; its first {len(message.payload)} kept"
+            return [self._rejection_line(message, reason, RejectionKind.TOO_LARGE)]
         result = converted(message.topic, message.payload, message.received, deployment, registry)
         if message.retained and not isinstance(result, Rejection):
             result = _still_news(result)
@@ -432,7 +431,7 @@ class Collector:
             return []
         try:
             if isinstance(result, Rejection):
-                self._count_rejection(result.reason)
+                self._count_rejection(result.kind)
                 return [rejection_point(result).to_line()]
             events = result if isinstance(result, tuple) else (result,)
             return [
@@ -440,7 +439,8 @@ class Collector:
                 for e in events
             ]
         except LineProtocolError as exc:
-            return [self._rejection_line(message, f"cannot store: {exc}")]
+            reason = f"cannot store: {exc}"
+            return [self._rejection_line(message, reason, RejectionKind.UNSTORABLE)]
 
     def _placed(self, event: Event, message: Inbound) -> Event:
         """A live form's event at its receipt, or where its clock puts it if it waited."""
@@ -458,15 +458,14 @@ class Collector:
         self.stats.placed_late += 1
         return replace(event, at=placement.at)
 
-    def _rejection_line(self, message: Inbound, reason: str) -> str:
-        self._count_rejection(reason)
+    def _rejection_line(self, message: Inbound, reason: str, kind: RejectionKind) -> str:
+        self._count_rejection(kind)
         return rejection_point(
-            Rejection(message.topic, message.payload, reason[:1000], message.received)
+            Rejection(message.topic, message.payload, reason[:1000], message.received, kind)
         ).to_line()
 
-    def _count_rejection(self, reason: str) -> None:
+    def _count_rejection(self, kind: RejectionKind) -> None:
         self.stats.rejected += 1
-        kind = rejection_kind(reason)
         self.stats.rejected_by_kind[kind] = self.stats.rejected_by_kind.get(kind, 0) + 1
 
     def _store(self, pairs, deadline: float | None) -> None:
@@ -626,7 +625,13 @@ class Collector:
                 self.influx.write(
                     [
                         rejection_point(
-                            Rejection(message.topic, kept, said, message.received)
+                            Rejection(
+                                message.topic,
+                                kept,
+                                said,
+                                message.received,
+                                RejectionKind.UNSTORABLE,
+                            )
                         ).to_line()
                     ]
                 )
