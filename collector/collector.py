@@ -75,6 +75,7 @@ LEAVE_REPORT_S = 10.0  # how often a leaving collector says what it still waits 
 # A session the broker ends this soon after it began was most likely taken over by another
 # process connecting with the same client id (MQTT-3.1.4-2): the two evict each other.
 TAKEN_OVER_S = 5.0
+UNREADABLE_TOPIC = b"(a topic that is not UTF-8)"  # in place of one paho's reader cannot show
 CLOCKS_FILE = "clocks.json"  # what the collector learned of device clocks, beside its spool
 CLOCKS_SAVE_S = 60.0  # how often it is saved (and at stop)
 
@@ -129,6 +130,8 @@ class Collector:
         group: str | None = None,
         spool: SpoolSettings | None = None,
         leave: bool = False,
+        *,
+        collector_id: str,  # the MQTT client id `client` was made with
     ):
         self.client = client
         self.influx = influx
@@ -151,7 +154,6 @@ class Collector:
         self.receipts = ReceiptClock()  # paho's thread only
         self.spool_after_s = settings.spool_after_s
         self.spool: Spool | None = None
-        collector_id = bytes(getattr(client, "_client_id", b"")).decode("utf-8", "replace")
         self.collector_id = collector_id
         self.presence = one_session.Presence()
         self._who = one_session.who_topic(collector_id).encode()
@@ -260,17 +262,20 @@ class Collector:
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
         if time.monotonic() - self._connected_at < TAKEN_OVER_S:
             self.taken_over.set()  # the worker looks who else is here (settle_takeover)
-            client_id = bytes(client._client_id).decode("utf-8", "replace")
             log.warning(
                 "the broker ended the session within %.0f s of its start: is another collector "
                 "connecting as %r? Each collector needs its own HALLWATCH_COLLECTOR_ID",
                 TAKEN_OVER_S,
-                client_id,
+                self.collector_id,
             )
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
         """One message from paho's own reader (a plain paho client): as a read of one."""
-        publish = (message._topic, message.payload, message.qos, message.mid, message.retain)
+        try:
+            topic = message.topic.encode()
+        except UnicodeDecodeError:  # MQTT forbids it (Mosquitto refuses it); paho keeps no
+            topic = UNREADABLE_TOPIC  # public copy of the bytes: kept as a rejection all the same
+        publish = (topic, message.payload, message.qos, message.mid, message.retain)
         self._on_publishes(client, [publish])
 
     def _on_publishes(self, client, publishes: list[Publish]):
