@@ -19,8 +19,8 @@ from types import SimpleNamespace
 
 from prometheus_client import generate_latest
 
-from collector.collector import CollectorStats
 from collector.figures import ingest_registry
+from collector.status import CollectorStats
 from hallwatch.events import RejectionKind
 from web.metrics_route import WebFigures
 

@@ -12,8 +12,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import devices
-from collector.collector import CollectorStats
 from collector.figures import ingest_registry
+from collector.status import CollectorStats
 from devices.payload import guarded
 from hallwatch.events import Rejection, RejectionKind
 from hallwatch.telemetry import AlertFigures, rejection_kinds
