@@ -1,23 +1,31 @@
 """What the collector counts (its log line, /healthz and /metrics read it) and status.json,
-rewritten beside its spool for /healthz and the devices page (spool.read_statuses)."""
+rewritten beside its spool (spool depth and counters) for /healthz and the devices page,
+which read `spool_summary`."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import Histogram
 
-from collector.inbox import Inbox
-from collector.spool import Spool, write_status
 from hallwatch.telemetry import write_seconds
+
+if TYPE_CHECKING:
+    from collector.inbox import Inbox
+    from collector.spool import Spool
 
 log = logging.getLogger(__name__)
 
-STATUS_INTERVAL_S = 1.0  # how often status.json is rewritten
+STATUS_FILE = "status.json"
+STATUS_INTERVAL_S = 1.0  # how often it is rewritten
 
 
 @dataclass
@@ -96,3 +104,45 @@ class StatusFile:
                 "placed_late": s.placed_late,
             },
         }
+
+
+def write_status(directory: Path, status: dict) -> None:
+    """Replace `status.json` atomically (readers never see half a file)."""
+    path = Path(directory) / STATUS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_statuses(root: Path) -> list[dict]:
+    """The last status of every collector spooling under `root` (unreadable ones skipped)."""
+    statuses = []
+    for path in sorted(Path(root).glob(f"*/{STATUS_FILE}")):
+        with contextlib.suppress(OSError, ValueError):
+            statuses.append(json.loads(path.read_text(encoding="utf-8")))
+    return statuses
+
+
+def spool_summary(root: Path) -> dict | None:
+    """Spool depth summed over the collectors under `root`, and why any cannot write to
+    InfluxDB now (`write_errors`, when some cannot); None when none reports."""
+    reports = read_statuses(root)
+    statuses = [s for s in reports if isinstance(s.get("spool"), dict)]
+    if not statuses:
+        return None
+    oldest = [s["spool"]["oldest"] for s in statuses if s["spool"].get("oldest")]
+    summary = {
+        "points": sum(int(s["spool"].get("points", 0)) for s in statuses),
+        "bytes": sum(int(s["spool"].get("bytes", 0)) for s in statuses),
+        "oldest": min(oldest) if oldest else None,
+    }
+    corrupt = [name for s in statuses for name in s["spool"].get("corrupt") or ()]
+    if corrupt:  # damaged segments kept aside: acknowledged points an operator must see to
+        summary["corrupt"] = corrupt
+    errors = [s["influx_error"] for s in reports if s.get("influx_error")]
+    if errors:  # e.g. the collector's write account refused while the web's reads work
+        summary["write_errors"] = errors
+    registry = [s["registry_error"] for s in reports if s.get("registry_error")]
+    if registry:  # a collector that cannot read the registry takes no messages
+        summary["registry_errors"] = registry
+    return summary
