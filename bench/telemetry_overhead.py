@@ -2,7 +2,7 @@
 
     python -m bench.telemetry_overhead
 
-- collector, per rejected message: `rejection_kind` on a real converter's reason;
+- collector, per rejected message: counting it under its kind;
 - collector, per InfluxDB /write: the write-latency histogram's timer around the call;
 - web, per request: the after_request hook's counter and histogram updates;
 - a scrape of the collector's /metrics exposition (`generate_latest`).
@@ -19,9 +19,9 @@ from types import SimpleNamespace
 
 from prometheus_client import generate_latest
 
-from collector.collector import CollectorStats
 from collector.figures import ingest_registry
-from hallwatch.telemetry import rejection_kind
+from collector.status import CollectorStats
+from hallwatch.events import RejectionKind
 from web.metrics_route import WebFigures
 
 REPEAT = 5
@@ -38,14 +38,18 @@ def main() -> None:
     web = WebFigures()
     ingest = SimpleNamespace(stats=stats, queue=queue.Queue(), spool=None)
     registry = ingest_registry(ingest)
-    reason = "'uid' must be a hex string, not the number 7"
+
+    def count(kind: RejectionKind) -> None:  # as collector/ counts one
+        stats.rejected_by_kind[kind] = stats.rejected_by_kind.get(kind, 0) + 1
 
     def timed() -> None:
         with stats.write_seconds.time():
             pass
 
     figures = {
-        "rejection_kind (per rejected message)": per_call_us(lambda: rejection_kind(reason)),
+        "rejection count (per rejected message)": per_call_us(
+            lambda: count(RejectionKind.BAD_FIELD)
+        ),
         "write timer (per InfluxDB /write)": per_call_us(timed),
         "web hook (per request)": per_call_us(lambda: web.answered("api.live", "GET", 200, 0.01)),
         "collector exposition (per scrape)": per_call_us(lambda: generate_latest(registry), 500),

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from collector.collector import card_holder, converted
+from collector.conversion import card_holder, converted
 from hallwatch.events import Rejection
 from hallwatch.influx.client import BadPointsError, BodyTooLarge
 from hallwatch.influx.eventstore import EventStore, event_point, from_ns, to_ns

@@ -16,14 +16,12 @@ Replay reads the oldest segment first; the caller deletes a segment only after
 InfluxDB accepted every point in it. Writes are idempotent (event time and
 tags), so a segment replayed twice after a crash overwrites its own points.
 
-The collector also writes `status.json` next to its segments (spool depth and
-counters) for `/healthz` and the devices page, which read `read_statuses()`.
+The collector also writes `status.json` next to its segments (collector/status.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import struct
@@ -41,7 +39,6 @@ DEFAULT_SPOOL_MAX_MB = 512.0  # ~3.5 million points of ~150 bytes: hours of a la
 DEFAULT_MAX_QUEUE = 20_000  # messages held in memory before paho's thread waits
 DEFAULT_SPOOL_AFTER_S = 30.0  # an outage this long (or a full queue) sends batches to disk
 SEGMENT_BYTES = 4 * 1024 * 1024  # a new segment starts past this size
-STATUS_FILE = "status.json"
 _MAGIC = b"HWS1"
 _HEADER = struct.Struct(">4sIIIQ")  # magic, payload bytes, crc32, points, spooled at (ms)
 _SEGMENT_GLOB = "seg-*.hws"
@@ -384,48 +381,3 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# --- status for /healthz ---------------------------------------------------------------
-
-
-def write_status(directory: Path, status: dict) -> None:
-    """Replace `status.json` atomically (readers never see half a file)."""
-    path = Path(directory) / STATUS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_statuses(root: Path) -> list[dict]:
-    """The last status of every collector spooling under `root` (unreadable ones skipped)."""
-    statuses = []
-    for path in sorted(Path(root).glob(f"*/{STATUS_FILE}")):
-        with contextlib.suppress(OSError, ValueError):
-            statuses.append(json.loads(path.read_text(encoding="utf-8")))
-    return statuses
-
-
-def spool_summary(root: Path) -> dict | None:
-    """Spool depth summed over the collectors under `root`, and why any cannot write to
-    InfluxDB now (`write_errors`, when some cannot); None when none reports."""
-    reports = read_statuses(root)
-    statuses = [s for s in reports if isinstance(s.get("spool"), dict)]
-    if not statuses:
-        return None
-    oldest = [s["spool"]["oldest"] for s in statuses if s["spool"].get("oldest")]
-    summary = {
-        "points": sum(int(s["spool"].get("points", 0)) for s in statuses),
-        "bytes": sum(int(s["spool"].get("bytes", 0)) for s in statuses),
-        "oldest": min(oldest) if oldest else None,
-    }
-    corrupt = [name for s in statuses for name in s["spool"].get("corrupt") or ()]
-    if corrupt:  # damaged segments kept aside: acknowledged points an operator must see to
-        summary["corrupt"] = corrupt
-    errors = [s["influx_error"] for s in reports if s.get("influx_error")]
-    if errors:  # e.g. the collector's write account refused while the web's reads work
-        summary["write_errors"] = errors
-    registry = [s["registry_error"] for s in reports if s.get("registry_error")]
-    if registry:  # a collector that cannot read the registry takes no messages
-        summary["registry_errors"] = registry
-    return summary

@@ -261,7 +261,14 @@ def collector(group: str | None, leave: bool, metrics_port: int) -> None:
 
     check_alone()  # before opening its spool, which is the other process's too
     client = make_client(target, settings.collector_id, persistent=True, manual_ack=True, bulk=True)
-    ingest = Collector(client, runtime.influx, _registry_reader(runtime), group=group, leave=leave)
+    ingest = Collector(
+        client,
+        runtime.influx,
+        _registry_reader(runtime),
+        group=group,
+        leave=leave,
+        collector_id=settings.collector_id,
+    )
     ingest.look_again = lambda: refuse_if_running(target, settings.collector_id, ingest.presence)
     _stop_on_signals(ingest.stop)
     if metrics_port:

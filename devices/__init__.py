@@ -23,7 +23,7 @@ from datetime import datetime
 
 from devices import esphome, native, tasmota, zigbee2mqtt
 from devices.payload import Reject, guarded, shown
-from hallwatch.events import ConversionResult, Event
+from hallwatch.events import ConversionResult, Event, RejectionKind
 from hallwatch.registry.spec import Registry
 
 FAMILIES = (native, zigbee2mqtt, tasmota, esphome)
@@ -57,4 +57,6 @@ def _dispatch(topic: str, payload: bytes, received: datetime, registry: Registry
     for family in FAMILIES:
         if family.matches(topic, registry):
             return family.parse(topic, payload, received, registry)  # guarded once, above
-    raise Reject(f"no device payload form uses the topic {shown(topic)}")
+    raise Reject(
+        f"no device payload form uses the topic {shown(topic)}", RejectionKind.UNKNOWN_TOPIC
+    )

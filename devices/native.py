@@ -36,6 +36,7 @@ from hallwatch.events import (
     DeviceStatus,
     Heartbeat,
     PresenceReport,
+    RejectionKind,
 )
 from hallwatch.registry.spec import Device, Registry
 
@@ -76,11 +77,14 @@ def parse(
     """`convert` without its guard: raises Reject (devices.convert guards it once)."""
     parts = topic[len(PREFIX) :].split("/")
     if not matches(topic) or len(parts) != 2 or parts[1] not in ("events", "status"):
-        raise Reject(f"not a native device topic (expected {PREFIX}<device>/events or /status)")
+        raise Reject(
+            f"not a native device topic (expected {PREFIX}<device>/events or /status)",
+            RejectionKind.UNKNOWN_TOPIC,
+        )
     device_id, channel = parts
     device = registry.device_by_id.get(device_id)
     if device is None:
-        raise Reject(f"unknown device {shown(device_id)}")
+        raise Reject(f"unknown device {shown(device_id)}", RejectionKind.UNKNOWN_DEVICE)
     if channel == "status":
         online = status_word(payload)
         if online is None:

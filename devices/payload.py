@@ -17,7 +17,7 @@ from hallwatch.cards import (
     printed_bytes,
     reversed_bytes,
 )
-from hallwatch.events import ConversionResult, Rejection
+from hallwatch.events import ConversionResult, Rejection, RejectionKind
 from hallwatch.registry.spec import Device, DeviceKind, Registry
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # larger messages are refused unread
@@ -56,6 +56,10 @@ Converter = Callable[[str, bytes, datetime, Registry], ConversionResult | None]
 class Reject(Exception):
     """Raised inside a converter: the message cannot be understood, for the reason given."""
 
+    def __init__(self, reason: str, kind: RejectionKind = RejectionKind.BAD_FIELD):
+        super().__init__(reason)
+        self.kind = kind
+
 
 def guarded(
     converter: Converter, topic: str, payload: bytes, received: datetime, registry: Registry
@@ -66,10 +70,10 @@ def guarded(
     try:
         return converter(topic, raw, received, registry)
     except Reject as exc:
-        return Rejection(topic, raw, str(exc), received)
+        return Rejection(topic, raw, str(exc), received, exc.kind)
     except Exception as exc:  # a poison message never stops the collector
         reason = f"converter error: {type(exc).__name__}: {exc}"[: SHOWN_CHARS * 4]
-        return Rejection(topic, raw, reason, received)
+        return Rejection(topic, raw, reason, received, RejectionKind.CONVERTER_ERROR)
 
 
 def decode_text(payload: bytes) -> str:
@@ -77,11 +81,16 @@ def decode_text(payload: bytes) -> str:
     # Checked here, where a payload is first read, so ignored topics are ignored at any size
     # (Zigbee2MQTT's retained bridge/devices runs to hundreds of kilobytes).
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise Reject(f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+        raise Reject(
+            f"payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit",
+            RejectionKind.TOO_LARGE,
+        )
     try:
         text = payload.decode()  # not "utf-8-sig": that codec is Python, this one is C
     except UnicodeDecodeError as exc:
-        raise Reject(f"payload is not UTF-8 (bad byte at offset {exc.start})") from None
+        raise Reject(
+            f"payload is not UTF-8 (bad byte at offset {exc.start})", RejectionKind.BAD_ENCODING
+        ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -89,22 +98,26 @@ def decode_json(payload: bytes) -> object:
     """The payload as a JSON value; NaN and Infinity are not JSON."""
     text = decode_text(payload)
     if not text.strip():
-        raise Reject("empty payload, expected JSON")
+        raise Reject("empty payload, expected JSON", RejectionKind.BAD_JSON)
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise Reject(f"bad JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise Reject(
+            f"bad JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", RejectionKind.BAD_JSON
+        ) from None
     except RecursionError:
-        raise Reject("bad JSON: nested too deeply") from None
+        raise Reject("bad JSON: nested too deeply", RejectionKind.BAD_JSON) from None
     except ValueError as exc:  # NaN/Infinity, or an integer with thousands of digits
-        raise Reject(f"bad JSON: {exc}") from None
+        raise Reject(f"bad JSON: {exc}", RejectionKind.BAD_JSON) from None
 
 
 def decode_object(payload: bytes) -> dict:
     """The payload as a JSON object."""
     value = decode_json(payload)
     if not isinstance(value, dict):
-        raise Reject(f"payload must be a JSON object, not {describe(value)}")
+        raise Reject(
+            f"payload must be a JSON object, not {describe(value)}", RejectionKind.BAD_JSON
+        )
     return value
 
 
@@ -192,7 +205,10 @@ def as_number(value: object) -> float | None:
 def require_kind(device: Device, kind: DeviceKind, what: str) -> None:
     """Refuse an event the registered device cannot produce."""
     if device.kind != kind:
-        raise Reject(f"device {shown(device.id)} is a {device.kind}; {what} needs a {kind}")
+        raise Reject(
+            f"device {shown(device.id)} is a {device.kind}; {what} needs a {kind}",
+            RejectionKind.WRONG_DEVICE_KIND,
+        )
 
 
 def describe(value: object) -> str:

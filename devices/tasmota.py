@@ -53,7 +53,7 @@ from devices.payload import (
     shown,
     status_word,
 )
-from hallwatch.events import BadgeRead, ConversionResult, DeviceStatus, Heartbeat
+from hallwatch.events import BadgeRead, ConversionResult, DeviceStatus, Heartbeat, RejectionKind
 from hallwatch.registry.spec import (
     TASMOTA_FULL_TOPIC,
     TASMOTA_TELEMETRY,
@@ -152,7 +152,7 @@ def parse(
     devices, device_topic, suffix = split
     device = devices.get(device_topic)
     if device is None:
-        raise Reject(f"unknown tasmota topic {shown(device_topic)}")
+        raise Reject(f"unknown tasmota topic {shown(device_topic)}", RejectionKind.UNKNOWN_DEVICE)
     if suffix == "LWT":
         online = status_word(payload)
         if online is None:

@@ -49,7 +49,13 @@ from devices.payload import (
     shown,
     status_word,
 )
-from hallwatch.events import ConversionResult, DeviceStatus, Heartbeat, PresenceReport
+from hallwatch.events import (
+    ConversionResult,
+    DeviceStatus,
+    Heartbeat,
+    PresenceReport,
+    RejectionKind,
+)
 from hallwatch.registry.spec import Device, Registry, bridge_id
 
 BRIDGE = "bridge"
@@ -169,7 +175,10 @@ def parse(
     """`convert` without its guard: raises Reject (devices.convert guards it once)."""
     base = base_of(topic, registry)
     if base is None:
-        raise Reject("not a Zigbee2MQTT topic (expected <base topic>/<friendly name>)")
+        raise Reject(
+            "not a Zigbee2MQTT topic (expected <base topic>/<friendly name>)",
+            RejectionKind.UNKNOWN_TOPIC,
+        )
     rest = topic[len(base) + 1 :]
     if rest == BRIDGE_STATE:
         return _bridge(base, payload, received, registry)
@@ -185,7 +194,10 @@ def parse(
     device = names.get(name)
     if device is None:
         unknown = name if suffix == AVAILABILITY else rest
-        raise Reject(f"unknown zigbee2mqtt device {shown(unknown)} under {shown(base)}")
+        raise Reject(
+            f"unknown zigbee2mqtt device {shown(unknown)} under {shown(base)}",
+            RejectionKind.UNKNOWN_DEVICE,
+        )
     if suffix == AVAILABILITY:
         online = status_word(payload)
         if online is None:
@@ -256,7 +268,7 @@ def _attribute(
     value = _plain_value(text)
     if isinstance(value, dict):
         # A whole state object: another device whose name extends a registered one.
-        raise Reject(f"unknown zigbee2mqtt device {shown(rest)}")
+        raise Reject(f"unknown zigbee2mqtt device {shown(rest)}", RejectionKind.UNKNOWN_DEVICE)
     occupied = value if name in OCCUPANCY_KEYS and isinstance(value, bool) else None
     if occupied is None and name in PRESENCE_ENUM_KEYS:
         occupied = presence_word(name, value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 BadgeAction = Literal["in", "out"]
@@ -67,14 +68,32 @@ class DeviceStatus:
     source: PayloadSource = "native"
 
 
+class RejectionKind(StrEnum):
+    """Why a message was rejected, in a few words a dashboard can group by (the `reason`
+    label of the collector's figures). The reason text quotes device input, so it is never
+    a label; the kind is chosen where the rejection is made."""
+
+    UNKNOWN_DEVICE = "unknown_device"
+    UNKNOWN_TOPIC = "unknown_topic"
+    TOO_LARGE = "too_large"
+    BAD_ENCODING = "bad_encoding"
+    BAD_JSON = "bad_json"
+    WRONG_DEVICE_KIND = "wrong_device_kind"
+    CONVERTER_ERROR = "converter_error"
+    INTERNAL_ERROR = "internal_error"
+    UNSTORABLE = "unstorable"
+    BAD_FIELD = "bad_field"  # a key missing or of the wrong type, a bad timestamp, …
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A message we could not understand, kept with the reason so nothing is lost."""
 
     topic: str
     payload: bytes
-    reason: str
+    reason: str  # stored as written; the kind is not stored
     received: datetime
+    kind: RejectionKind = RejectionKind.BAD_FIELD
 
 
 Event = BadgeRead | PresenceReport | Heartbeat | DeviceStatus

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import struct
 import time
 from collections.abc import Callable
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 
 from hallwatch.config import MqttTarget
 
+log = logging.getLogger(__name__)
+
+# The paho-mqtt release BulkClient is proven against (its private parts are those of this
+# release; requirements.txt and pyproject.toml pin it). Under any other a bulk client is
+# paho's own Client: slower, but it reads only paho's public API.
+PROVEN_PAHO = "2.2.0"
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 KEEPALIVE_S = 30
@@ -48,8 +56,8 @@ class BulkClient(mqtt.Client):
 
     This overrides paho's `_sock_recv`, `_sock_close`, `loop_read` and
     `_handle_on_message`, and uses `_packet_read`, `_loop_rc_handle`, `_packet_queue` and
-    `_last_bytes_received`: private parts of the version pinned in requirements.txt
-    (tests/unit/test_mqtt_bulk.py checks that they are still there).
+    `_last_bytes_received`: private parts of PROVEN_PAHO (tests/unit/test_mqtt_bulk.py
+    checks that they are still there). make_client uses it only under that release.
     """
 
     def __init__(self, *args, **kwargs):
@@ -320,9 +328,10 @@ def make_client(
 ) -> mqtt.Client:
     """A MQTT 3.1.1 client; `persistent` keeps the broker session (clean_session=False).
 
-    `bulk` makes a BulkClient, for a subscriber of a heavy stream of small messages.
+    `bulk` makes a BulkClient, for a subscriber of a heavy stream of small messages (under
+    PROVEN_PAHO only: see bulk_client_class).
     """
-    client = (BulkClient if bulk else mqtt.Client)(
+    client = (bulk_client_class() if bulk else mqtt.Client)(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=not persistent,
@@ -337,6 +346,19 @@ def make_client(
         client.tls_set(ca_certs=target.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return client
+
+
+def bulk_client_class(installed: str = paho.mqtt.__version__) -> type[mqtt.Client]:
+    """BulkClient under the paho-mqtt release it is proven against, else paho's own Client."""
+    if installed == PROVEN_PAHO:
+        return BulkClient
+    log.warning(
+        "paho-mqtt %s is installed but the bulk reader is proven against %s only: "
+        "reading with paho's own reader (slower)",
+        installed,
+        PROVEN_PAHO,
+    )
+    return mqtt.Client
 
 
 def delete_session(target: MqttTarget, client_id: str, timeout_s: float = 10.0) -> None:

@@ -3,7 +3,8 @@
 Every process builds its own `CollectorRegistry` (nothing global, nothing at import time).
 The collector's counts are the ones it already keeps in `CollectorStats` for its log line
 and `/healthz`: `IngestFigures` (collector/figures.py) reads them at scrape time instead of
-counting twice; its rejection kinds and write histogram are named here. The alert scheduler
+counting twice; the labels of its rejection kinds (hallwatch.events.RejectionKind) and its
+write histogram are named here. The alert scheduler
 counts its jobs and deliveries in `AlertFigures`. The web app's own figures are in
 web/metrics_route.py.
 
@@ -15,10 +16,11 @@ The collector and the alert scheduler have no web server of their own, so each s
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from hallwatch.events import RejectionKind
 
 log = logging.getLogger(__name__)
 
@@ -28,37 +30,10 @@ DEFAULT_METRICS_HOST = "127.0.0.1"  # the metrics ports have no login: loopback 
 WRITE_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 JOB_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
-# Why a message was rejected, in a few words a dashboard can group by. A rejection's own
-# reason quotes device input, so it can never be a label: `rejection_kind` maps it to one of
-# these by how the reason begins (devices/ words them), so quoted input cannot pick the kind.
-REJECTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern, re.IGNORECASE))
-    for kind, pattern in (
-        ("unknown_device", r"unknown (device|zigbee2mqtt device|tasmota topic) "),
-        ("unknown_topic", r"(not a native device topic|not a zigbee2mqtt topic|no device payload)"),
-        ("too_large", r"payload is \d+ bytes, over"),
-        ("bad_encoding", r"payload is not utf-8"),
-        ("bad_json", r"(bad json|empty payload|payload must be a json object)"),
-        ("wrong_device_kind", r"device \S+ is an? \w+; "),
-        ("converter_error", r"converter error"),
-        ("internal_error", r"internal error"),
-        ("unstorable", r"cannot store"),
-    )
-)
-OTHER_REJECTION = "bad_field"  # a key missing or of the wrong type, a bad timestamp, …
-
-
-def rejection_kind(reason: str) -> str:
-    """The bounded label for a rejection reason (see REJECTION_KINDS)."""
-    for kind, pattern in REJECTION_KINDS:
-        if pattern.match(reason):
-            return kind
-    return OTHER_REJECTION
-
 
 def rejection_kinds() -> tuple[str, ...]:
-    """Every value the `reason` label of rejected messages can take."""
-    return (*(kind for kind, _ in REJECTION_KINDS), OTHER_REJECTION)
+    """Every value the `reason` label of rejected messages can take (events.RejectionKind)."""
+    return tuple(kind.value for kind in RejectionKind)
 
 
 def write_seconds() -> Histogram:

@@ -176,7 +176,9 @@ class RunningCollector:
             from tests.unit.hall import hall
 
             load_registry = hall
-        self.collector = Collector(client, InfluxClient(influx_url, db), load_registry)
+        self.collector = Collector(
+            client, InfluxClient(influx_url, db), load_registry, collector_id=self.client_id
+        )
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
         self.thread.start()

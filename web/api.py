@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
 
-from collector.spool import DEFAULT_SPOOL_DIR, spool_summary
+from collector.spool import DEFAULT_SPOOL_DIR
+from collector.status import spool_summary
 from hallwatch.cards import printed_number
 from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import collector.collector as collector_module
+import collector.conversion as conversion_module
 from tests.faults.harness import (
     CARD_TOPIC,
     SEAT_TOPIC,
@@ -47,14 +47,14 @@ def test_poison_and_a_bug_for_one_message_never_stop_the_stream(
     mosquitto, influx_db, running, monkeypatch
 ):
     buggy = {40, 160}
-    real = collector_module.event_point
+    real = conversion_module.event_point
 
     def event_point(event, staff=None):  # a bug in our own code, for two messages only
         if int(getattr(event, "extra", {}).get("seq", -1)) in buggy:
             raise KeyError("simulated bug")
         return real(event, staff)
 
-    monkeypatch.setattr(collector_module, "event_point", event_point)
+    monkeypatch.setattr(conversion_module, "event_point", event_point)
     base = base_ms()
     messages: list[tuple[str, bytes | str]] = []
     for seq in range(300):

@@ -12,7 +12,7 @@ import uuid
 import psycopg
 import pytest
 
-from collector.spool import spool_summary
+from collector.status import spool_summary
 from console.services import Influxd, Mosquitto
 from tests.conftest import PG_ADMIN, PG_URL
 from tests.faults.harness import (

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from collector.spool import STATUS_FILE, Spool, SpoolConfigError, SpoolSettings, spool_summary
+from collector.spool import Spool, SpoolConfigError, SpoolSettings
+from collector.status import STATUS_FILE, spool_summary
 from console.services import Influxd, Mosquitto
 from hallwatch.events import Heartbeat
 from hallwatch.influx.eventstore import event_point

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import generate_latest
 
-from collector.collector import CollectorStats
 from collector.figures import ingest_registry
+from collector.status import CollectorStats
 from hallwatch.config import Settings
 from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport, Rejection
 from hallwatch.influx.eventstore import event_point, rejection_point

@@ -183,10 +183,14 @@ class _Collector:
 
     def __init__(self, broker_url: str, influx: InfluxDB, registry: Registry):
         target = Settings(mqtt_url=broker_url).mqtt_target()
-        client = make_client(
-            target, f"sec-{uuid.uuid4().hex[:6]}", persistent=True, manual_ack=True
+        client_id = f"sec-{uuid.uuid4().hex[:6]}"
+        client = make_client(target, client_id, persistent=True, manual_ack=True)
+        self.collector = Collector(
+            client,
+            InfluxClient(influx.url, influx.db),
+            lambda: registry,
+            collector_id=client_id,
         )
-        self.collector = Collector(client, InfluxClient(influx.url, influx.db), lambda: registry)
         self.collector.start(target.host, target.port)
         self.thread = threading.Thread(target=self.collector.run, daemon=True)
         self.thread.start()

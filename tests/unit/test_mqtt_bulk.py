@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import socket
 import threading
 import tracemalloc
+from pathlib import Path
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 import pytest
 
 from hallwatch.mqtt import (
     OVERSIZED_KEEP_BYTES,
+    PROVEN_PAHO,
     READ_AHEAD_BYTES,
     BulkClient,
     CutPayload,
     MalformedPacket,
+    bulk_client_class,
     split_packets,
 )
 
@@ -53,7 +58,27 @@ def test_paho_still_has_what_bulk_client_overrides():
     client = _client(mqtt.Client)
     for attribute in ("_msgtime_mutex", "_last_bytes_received", "_in_callback_mutex", "_protocol"):
         assert hasattr(client, attribute)
-    assert mqtt.MQTTMessage(1, b"a/b")._topic == b"a/b"  # the collector's _on_message reads it
+
+
+def test_the_bulk_reader_is_used_under_the_proven_paho_only(caplog):
+    assert paho.mqtt.__version__ == PROVEN_PAHO  # the one requirements.txt pins
+    with caplog.at_level(logging.WARNING, logger="hallwatch.mqtt"):
+        assert bulk_client_class() is BulkClient
+        assert bulk_client_class(PROVEN_PAHO) is BulkClient
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="hallwatch.mqtt"):
+        assert bulk_client_class("2.3.0") is mqtt.Client
+    (warning,) = caplog.records
+    assert warning.getMessage() == (
+        "paho-mqtt 2.3.0 is installed but the bulk reader is proven against 2.2.0 only: "
+        "reading with paho's own reader (slower)"
+    )
+
+
+def test_the_pins_name_the_proven_paho():
+    root = Path(__file__).parents[2]
+    assert f"paho-mqtt=={PROVEN_PAHO}" in (root / "requirements.txt").read_text().splitlines()
+    assert f'"paho-mqtt=={PROVEN_PAHO}",' in (root / "pyproject.toml").read_text()
 
 
 def test_small_reads_are_served_from_one_recv(connected):

@@ -12,15 +12,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import devices
-from collector.collector import CollectorStats
 from collector.figures import ingest_registry
-from hallwatch.events import Rejection
-from hallwatch.telemetry import (
-    OTHER_REJECTION,
-    AlertFigures,
-    rejection_kind,
-    rejection_kinds,
-)
+from collector.status import CollectorStats
+from devices.payload import guarded
+from hallwatch.events import Rejection, RejectionKind
+from hallwatch.telemetry import AlertFigures, rejection_kinds
 from tests.unit.hall import hall
 
 RECEIVED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -37,11 +33,14 @@ def samples(registry) -> dict[tuple[str, tuple], float]:
     }
 
 
-def reason_of(topic: str, payload: bytes) -> str:
-    """The reason the real converters give for a message of the unit-test hall."""
+OTHER_REJECTION = RejectionKind.BAD_FIELD
+
+
+def rejection_of(topic: str, payload: bytes) -> Rejection:
+    """What the real converters say of a message of the unit-test hall."""
     result = devices.convert(topic, payload, RECEIVED, hall())
     assert isinstance(result, Rejection), result
-    return result.reason
+    return result
 
 
 @pytest.mark.parametrize(
@@ -63,21 +62,39 @@ def reason_of(topic: str, payload: bytes) -> str:
     ],
 )
 def test_each_rejection_of_the_converters_gets_its_kind(topic, payload, kind):
-    reason = reason_of(topic, payload)
+    rejection = rejection_of(topic, payload)
     if kind is None:  # a badge reader reporting presence: the kind is the device's, not the form
         kind = "wrong_device_kind"
-    assert rejection_kind(reason) == kind, reason
+    assert rejection.kind == kind, rejection.reason
 
 
 def test_quoted_device_input_cannot_choose_the_kind():
-    reason = reason_of(NATIVE.format("desk-w01-card"), b'{"type": "unknown device x"}')
-    assert rejection_kind(reason) == OTHER_REJECTION, reason
+    rejection = rejection_of(NATIVE.format("desk-w01-card"), b'{"type": "unknown device x"}')
+    assert rejection.kind == OTHER_REJECTION, rejection.reason
 
 
-def test_the_collectors_own_reasons_have_kinds():
-    assert rejection_kind("internal error: KeyError: 'x'") == "internal_error"
-    assert rejection_kind("cannot store: tag value too long") == "unstorable"
-    assert rejection_kind("converter error: ValueError: boom") == "converter_error"
+def test_a_converter_error_has_its_kind():
+    def broken(topic, payload, received, registry):
+        raise ValueError("boom")
+
+    rejection = guarded(broken, "t", b"{}", RECEIVED, hall())
+    assert rejection.kind == RejectionKind.CONVERTER_ERROR
+    assert rejection.reason == "converter error: ValueError: boom"
+
+
+def test_the_kind_labels_stay_as_dashboards_know_them():
+    assert rejection_kinds() == (
+        "unknown_device",
+        "unknown_topic",
+        "too_large",
+        "bad_encoding",
+        "bad_json",
+        "wrong_device_kind",
+        "converter_error",
+        "internal_error",
+        "unstorable",
+        "bad_field",
+    )
 
 
 def test_the_kinds_are_few_and_distinct():
