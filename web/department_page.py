@@ -25,7 +25,7 @@ from web.dayview import BadDay, DayView, clock, load_day, parse_day
 from web.pages import ALERT_KIND_WORDS, STATE_ICONS, STATE_WORDS, STATES
 from web.roles import permission_required
 from web.scope import visible_departments
-from web.unavailable import store_reason
+from web.unavailable import frame_if_store_down, store_reason
 
 bp = Blueprint("department", __name__)
 
@@ -114,11 +114,8 @@ def show(dept_id: str):
         day = parse_day(request.args.get("day"), today)
     except BadDay as exc:
         return render_template("department.html", **page, error=str(exc), day=today, view=None), 400
-    try:
-        view = load_day(runtime, registry, day, now)
-    except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
-        return render_template("department.html", **page, error=error, day=day, view=None), 503
+    frame_if_store_down("department.html", **page, day=day, view=None)
+    view = load_day(runtime, registry, day, now)
     return render_template(
         "department.html",
         **page,

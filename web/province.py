@@ -85,10 +85,7 @@ def province_rows(now: datetime) -> list[dict]:
 @permission_required("read_operations")
 def province_api():
     """The halls ranked, as JSON."""
-    try:
-        return jsonify(province_rows(datetime.now(UTC)))
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
+    return jsonify(province_rows(datetime.now(UTC)))
 
 
 @bp.get("/province")
