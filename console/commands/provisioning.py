@@ -69,13 +69,9 @@ def provision(
     Idempotent: kept accounts keep their passwords. The InfluxDB admin password comes
     from HALLWATCH_INFLUX_ADMIN_PASSWORD (or is generated on a server without users).
     """
-    from console.provision import (
-        ProvisionError,
-        check_broker_can_read,
-        file_access,
-        provision_broker,
-        provision_influx,
-    )
+    from console.provision import provision_broker
+    from console.provision_files import ProvisionError, check_broker_can_read, file_access
+    from console.provision_influx import provision_influx
 
     settings = read_settings()
     try:
