@@ -38,6 +38,17 @@ def stop_on_signals(stop) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def registry_file_option(**path):
+    """`--registry FILE`: devices from a registry file instead of the database."""
+    return click.option(
+        "--registry",
+        "registry_file",
+        type=click.Path(exists=True, path_type=Path, **path),
+        default=None,
+        help="Read devices from this registry file instead of the database",
+    )
+
+
 def read_registry_file(file: Path, nothing_done: str):
     """Every hall of a registry file, or exit 1 listing its problems."""
     from hallwatch.registry.parse import RegistryError, parse_deployment

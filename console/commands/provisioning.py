@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from console.commands.common import open_runtime, read_registry_file, read_settings
+from console.commands.common import (
+    open_runtime,
+    read_registry_file,
+    read_settings,
+    registry_file_option,
+)
 
 
 @click.command()
@@ -19,13 +24,7 @@ from console.commands.common import open_runtime, read_registry_file, read_setti
     show_default=True,
     help="Where passwd, acl, mosquitto-auth.conf and the secrets files go",
 )
-@click.option(
-    "--registry",
-    "registry_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Read devices from this registry file instead of the database",
-)
+@registry_file_option(dir_okay=False)
 @click.option("--collector-user", default="hallwatch-collector", show_default=True)
 @click.option("--zigbee2mqtt-user", default="zigbee2mqtt", show_default=True)
 @click.option("--reload", "reload_pid", type=int, default=None, help="SIGHUP this broker pid")

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from console.commands.common import open_runtime, read_registry_file, read_settings, stop_on_signals
+from console.commands.common import (
+    open_runtime,
+    read_registry_file,
+    read_settings,
+    registry_file_option,
+    stop_on_signals,
+)
 
 
 @click.command()
@@ -37,13 +43,7 @@ from console.commands.common import open_runtime, read_registry_file, read_setti
     default=None,
     help="Write the ground truth (who sat where, minute by minute) to this CSV",
 )
-@click.option(
-    "--registry",
-    "registry_file",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Read devices from this registry file instead of the database",
-)
+@registry_file_option()
 @click.option(
     "--accounts",
     "accounts_file",
