@@ -19,7 +19,6 @@ from flask_babel import format_datetime, gettext, lazy_gettext
 from flask_login import current_user
 
 from hallwatch.access import DEPT_HEAD
-from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, window_rows
 from hallwatch.metrics.appeals import Adjustment, adjust, published
 from hallwatch.metrics.day import DaySummary
@@ -42,7 +41,7 @@ from web.report_calendar import LEGEND, MARK_ICONS, MARK_WORDS, people_calendar
 from web.reports_api import appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
-from web.unavailable import store_reason
+from web.unavailable import frame_if_store_down
 
 bp = Blueprint("report_page", __name__)
 
@@ -52,6 +51,7 @@ ATTENTION_SHOWN = 10  # people with the most incidents, linked to their calendar
 OFFLINE_SHOWN = 20  # the longest device outages listed as the reason for low coverage
 BAR_ROW_PX = 34  # one chart row: its label line and its bar
 BAR_TEXT_Y, BAR_Y, BAR_HEIGHT = 13, 18, 10  # within a row
+NO_REPORT_NOW = lazy_gettext("事件库不可用,暂时无法生成报表:%(reason)s")
 
 
 def _rank_text(rank: int | None) -> str:
@@ -158,11 +158,8 @@ def month_report():
         return render_template("reports.html", **page, error=str(exc)), 400
     department = _chosen_department(registry, allowed)
     page.update(month=month, month_text=month_label(month), department=department)
-    try:
-        summaries = month_summaries(runtime, registry, month, now)
-    except QueryError as exc:
-        error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=store_reason(exc))
-        return render_template("reports.html", **page, error=error), 503
+    frame_if_store_down("reports.html", saying=NO_REPORT_NOW, **page)
+    summaries = month_summaries(runtime, registry, month, now)
     original = add_up(summaries)
     adjustments, decided = appeals_of(registry, *month.bounds(hall))
     totals = adjust(original, adjustments)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
 from web.roles import can
 
 log = logging.getLogger(__name__)
+
+STORE_DOWN = lazy_gettext("事件库不可用:%(reason)s")
 
 
 def init_app(app: Flask) -> None:
@@ -41,14 +43,20 @@ def store_message(exc: Exception) -> str:
     return f"event store unavailable: {store_reason(exc, api=True)}"
 
 
-def frame_if_store_down(template: str, **context) -> None:
-    """Should the event store fail later in this request, render `template` with `context`."""
-    g.store_down_frame = (template, context)
+def store_down_text(exc: Exception) -> str:
+    """The pages' words for it."""
+    return STORE_DOWN % {"reason": store_reason(exc)}
+
+
+def frame_if_store_down(template: str, *, saying=STORE_DOWN, **context) -> None:
+    """Should the event store fail later in this request, render `template` with `context`
+    and the error `saying` (a message with its %(reason)s)."""
+    g.store_down_frame = (template, saying, context)
 
 
 def store_unavailable(exc: QueryError):
     if request.path.startswith("/api/"):
         return jsonify(error=store_message(exc)), 503
-    template, context = g.get("store_down_frame", ("unavailable.html", {}))
-    error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
+    template, saying, context = g.get("store_down_frame", ("unavailable.html", STORE_DOWN, {}))
+    error = saying % {"reason": store_reason(exc)}
     return render_template(template, **context, error=error), 503
