@@ -18,32 +18,37 @@ others. Mosquitto re-reads the password and ACL files on SIGHUP; 2.0.11 also
 re-checks the clients already connected, closing a removed device's connection
 while kept ones stay (tests/integration/test_device_auth.py measures it).
 
-InfluxDB 1.x (`--influx`): with the admin account, the database, a write-only
-user for the collector and a read-only user for web/alerts/reports.
+InfluxDB 1.x (`--influx`): console/provision_influx.py. Writing the files and checking the
+broker can read them: console/provision_files.py.
 """
 
 from __future__ import annotations
 
 import base64
-import grp
 import hashlib
-import os
-import pwd
 import re
 import secrets
 import shutil
-import stat
 import subprocess
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 import devices
+from console.provision_files import (
+    ACL_FILE,
+    PASSWD_FILE,
+    FileAccess,
+    ProvisionError,
+    load_secrets,
+    settle,
+    temp_beside,
+    write_private,
+)
 from devices.native import SUBSCRIPTIONS as NATIVE_TOPICS
-from hallwatch.influx.client import InfluxClient, QueryError, quote_identifier, quote_string
 from hallwatch.mqtt import COLLECTORS_ROOT
 from hallwatch.registry.spec import Registry, tasmota_telemetry
 
@@ -51,22 +56,12 @@ USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # no + # / : safe inside %u pa
 PASSWORD_BYTES = 24  # token_urlsafe(24): 32 characters, 192 bits
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's own default for sha512-pbkdf2 ($7$)
 PBKDF2_SALT_BYTES = 12
-SECRET_MODE = 0o600
 DEFAULT_COLLECTOR_USER = "hallwatch-collector"
 DEFAULT_ZIGBEE2MQTT_USER = "zigbee2mqtt"
-DEFAULT_INFLUX_WRITER = "hallwatch_writer"
-DEFAULT_INFLUX_READER = "hallwatch_reader"
-PASSWD_FILE = "passwd"
-ACL_FILE = "acl"
 CONF_FILE = "mosquitto-auth.conf"
 SECRETS_FILE = "devices.secrets.yaml"
-INFLUX_SECRETS_FILE = "influx.secrets.yaml"
 # The native topics with the device id replaced by Mosquitto's %u (hallwatch/devices/%u/events…).
 DEVICE_PATTERNS = tuple(t.replace("/+/", "/%u/") for t in NATIVE_TOPICS)
-
-
-class ProvisionError(ValueError):
-    """The registry or the options cannot be turned into accounts; the message says why."""
 
 
 # Words that begin a line of Mosquitto's ACL file, the password file's `user:` aside.
@@ -214,87 +209,6 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
     return f"$7${PBKDF2_ITERATIONS}${b64(salt).decode()}${b64(digest).decode()}"
 
 
-# ------------------------------------------------------------------ files
-
-
-def load_secrets(path: Path) -> dict[str, dict]:
-    """username → its entry from an earlier run's secrets file ({} when there is none)."""
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {entry["username"]: entry for entry in data.get("accounts", [])}
-
-
-@dataclass(frozen=True)
-class FileAccess:
-    """Owner, group and mode for the broker's files (None: keep the existing file's, or the
-    writer's own and 0600 for a new file)."""
-
-    uid: int | None = None
-    gid: int | None = None
-    mode: int | None = None
-
-
-def file_access(owner: str | None, group: str | None, mode: str | None) -> FileAccess:
-    """FileAccess from the command line's names (or numbers) and octal mode."""
-    try:
-        uid = None if owner is None else _id_of(owner, lambda n: pwd.getpwnam(n).pw_uid)
-        gid = None if group is None else _id_of(group, lambda n: grp.getgrnam(n).gr_gid)
-    except KeyError as exc:
-        raise ProvisionError(f"no such user or group: {exc.args[0]}") from exc
-    if mode is not None and not re.fullmatch(r"0?[0-7]{3}", mode):
-        raise ProvisionError(f"--file-mode {mode!r} is not an octal mode such as 0640")
-    return FileAccess(uid, gid, None if mode is None else int(mode, 8))
-
-
-def _id_of(name: str, lookup: Callable[[str], int]) -> int:
-    return int(name) if name.isdigit() else lookup(name)
-
-
-def _temp_beside(path: Path, suffix: str = "tmp") -> Path:
-    """A new file next to `path`, readable by its writer only (so `os.replace` is atomic)."""
-    temp = path.with_name(f".{path.name}.{suffix}")
-    temp.unlink(missing_ok=True)  # an old temp file may have other bits or another owner
-    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE))
-    return temp
-
-
-def _settle(temp: Path, path: Path, access: FileAccess | None) -> None:
-    """Give `temp` the owner, group and mode `path` should have, then put it in its place.
-
-    Without `access` (the secrets files) the file is the writer's, mode 0600. With it, each
-    attribute not given is the existing file's: a re-run keeps what the installer chose
-    (`chgrp mosquitto` and 0640, docs/DEPLOY-SECURITY.md) instead of locking the broker out.
-    """
-    uid, gid, mode = os.getuid(), os.getgid(), SECRET_MODE
-    if access is not None:
-        if path.exists():
-            old = path.stat()
-            uid, gid, mode = old.st_uid, old.st_gid, stat.S_IMODE(old.st_mode)
-        uid = uid if access.uid is None else access.uid
-        gid = gid if access.gid is None else access.gid
-        mode = mode if access.mode is None else access.mode
-    try:
-        if (uid, gid) != (temp.stat().st_uid, temp.stat().st_gid):
-            os.chown(temp, uid, gid)
-        os.chmod(temp, mode)
-    except PermissionError as exc:
-        temp.unlink(missing_ok=True)
-        raise ProvisionError(
-            f"cannot give {path} owner {uid}, group {gid}, mode {mode:04o} ({exc.strerror}); "
-            "run as root, or as the files' owner with --file-group a group of yours"
-        ) from exc
-    os.replace(temp, path)
-
-
-def _write_private(path: Path, text: str, access: FileAccess | None = None) -> None:
-    """Write `text` to `path` atomically: readable by the owner only, or as `access` says."""
-    temp = _temp_beside(path)
-    with open(temp, "w", encoding="utf-8") as f:
-        f.write(text)
-    _settle(temp, path, access)
-
-
 def _write_passwd(
     path: Path,
     passwords: dict[str, str],
@@ -309,16 +223,16 @@ def _write_passwd(
     plain = "".join(f"{user}:{pw}\n" for user, pw in passwords.items())
     if tool is None:
         hashed = "".join(f"{u}:{mosquitto_hash(p)}\n" for u, p in passwords.items())
-        _write_private(path, hashed, access)
+        write_private(path, hashed, access)
         return "hashed here (sha512-pbkdf2, mosquitto_passwd not found)"
-    temp = _temp_beside(path, "plain")
+    temp = temp_beside(path, "plain")
     try:
         temp.write_text(plain, encoding="utf-8")
         # -U hashes a plaintext file in place: no password on a command line.
         done = subprocess.run([tool, "-U", str(temp)], capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise ProvisionError(f"{tool} -U failed: {(done.stderr or done.stdout).strip()}")
-        _settle(temp, path, access)
+        settle(temp, path, access)
     finally:
         temp.unlink(missing_ok=True)
     return "hashed by mosquitto_passwd"
@@ -371,154 +285,14 @@ def provision_broker(
         "# device's username and password onto it, then keep this file out of reach.\n"
     )
     body = yaml.safe_dump({"accounts": entries}, allow_unicode=True, sort_keys=False)
-    _write_private(secrets_path, header + body)
+    write_private(secrets_path, header + body)
     passwords = {e["username"]: e["password"] for e in entries}
     _write_passwd(out / PASSWD_FILE, passwords, use_mosquitto_passwd, access)
-    _write_private(out / ACL_FILE, acl, access)
+    write_private(out / ACL_FILE, acl, access)
     (out / CONF_FILE).write_text(conf, encoding="utf-8")
     return changes
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Who a running process is, for file permissions: effective uid, gid and its groups."""
-
-    uid: int
-    gid: int
-    groups: frozenset[int]
-
-    @classmethod
-    def of_process(cls, pid: int) -> Credentials:
-        """The credentials of process `pid`, from /proc (ProvisionError when unreadable)."""
-        try:
-            status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ProvisionError(f"no process {pid} to reload ({exc.strerror})") from exc
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        uid, gid = int(fields["Uid"].split()[1]), int(fields["Gid"].split()[1])
-        return cls(uid, gid, frozenset(int(g) for g in fields.get("Groups", "").split()))
-
-    def may(self, path: Path, bit: int) -> bool:
-        """Whether these credentials have `bit` (R_OK or X_OK) on `path` by its mode bits."""
-        if self.uid == 0:
-            return True
-        st = path.stat()
-        if st.st_uid == self.uid:
-            return bool(st.st_mode & (bit << 6))
-        if st.st_gid == self.gid or st.st_gid in self.groups:
-            return bool(st.st_mode & (bit << 3))
-        return bool(st.st_mode & bit)
-
-
-def check_broker_can_read(pid: int, out: Path) -> None:
-    """ProvisionError unless broker process `pid` can read passwd and acl under `out` (and
-    pass through every directory above them): a SIGHUP would otherwise leave it with no
-    accounts, refusing every device and the collector."""
-    broker = Credentials.of_process(pid)
-    for path in (out / PASSWD_FILE, out / ACL_FILE):
-        path = path.resolve()
-        blocked = [d for d in reversed(path.parents) if not broker.may(d, os.X_OK)]
-        if blocked or not broker.may(path, os.R_OK):
-            st = path.stat()
-            raise ProvisionError(
-                f"the broker (pid {pid}, uid {broker.uid}) cannot read {path} (owner {st.st_uid}, "
-                f"group {st.st_gid}, mode {stat.S_IMODE(st.st_mode):04o}"
-                + (f"; directory {blocked[0]} is closed to it" if blocked else "")
-                + "): not reloaded. Give the files to its group, e.g. --file-group mosquitto "
-                "--file-mode 0640, then run again"
-            )
 
 
 def account_password(out: Path, username: str) -> str:
     """The password `provision_broker` gave `username` (KeyError if it has none)."""
     return load_secrets(out / SECRETS_FILE)[username]["password"]
-
-
-# ------------------------------------------------------------------ InfluxDB 1.x
-
-
-@dataclass(frozen=True)
-class InfluxAccounts:
-    """The names and passwords `provision_influx` set up."""
-
-    admin: str
-    writer: str
-    writer_password: str
-    reader: str
-    reader_password: str
-
-
-def provision_influx(
-    url: str,
-    database: str,
-    admin: str,
-    admin_password: str | None,
-    out: Path,
-    writer: str = DEFAULT_INFLUX_WRITER,
-    reader: str = DEFAULT_INFLUX_READER,
-) -> tuple[InfluxAccounts, list[str]]:
-    """Create (first run) the admin, the database, a WRITE-only and a READ-only user.
-
-    Passwords of the writer and reader are kept in `out/influx.secrets.yaml` (0600) and
-    reused on later runs; the admin's comes from the caller or, when the server has no
-    user yet, is generated there too. Returns the accounts and what was done.
-    """
-    for name in (admin, writer, reader):
-        if not USERNAME_RE.fullmatch(name):
-            raise ProvisionError(f"InfluxDB user {name!r} must match [A-Za-z0-9_-]{{1,64}}")
-    if len({admin, writer, reader}) != 3:
-        raise ProvisionError("the admin, writer and reader must be three different users")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / INFLUX_SECRETS_FILE
-    kept = load_secrets(path)
-    done: list[str] = []
-
-    def password_of(name: str, given: str | None = None) -> str:
-        return given or kept.get(name, {}).get("password") or secrets.token_urlsafe(PASSWORD_BYTES)
-
-    admin_password = password_of(admin, admin_password)
-    client = InfluxClient(url, database, admin, admin_password)
-    try:
-        users = {row[0]: row[1] for s in client.execute("SHOW USERS") for row in s["values"]}
-    except QueryError as exc:
-        if "create admin user first" not in str(exc):
-            raise ProvisionError(f"the admin {admin!r} was refused by {url}: {exc}") from exc
-        users = {}  # auth on and no admin yet: only creating one is allowed
-    if not any(users.values()):  # no admin yet: InfluxDB lets anyone create the first one
-        _create_or_set(client, admin, admin_password, users, "WITH ALL PRIVILEGES")
-        done.append(f"admin {admin} created")
-    client.create_database()
-    done.append(f"database {database} ensured")
-    accounts = InfluxAccounts(admin, writer, password_of(writer), reader, password_of(reader))
-    for name, password, grant in (
-        (writer, accounts.writer_password, "WRITE"),
-        (reader, accounts.reader_password, "READ"),
-    ):
-        if users.get(name):
-            raise ProvisionError(f"{name!r} is an InfluxDB admin; choose another user name")
-        _create_or_set(client, name, password, users)
-        client.execute(f"REVOKE ALL PRIVILEGES ON {quote_identifier(database)} FROM {_q(name)}")
-        client.execute(f"GRANT {grant} ON {quote_identifier(database)} TO {_q(name)}")
-        done.append(f"{name}: {grant} only on {database}")
-    entries = [
-        {"username": admin, "role": "admin", "password": admin_password},
-        {"username": writer, "role": "write", "password": accounts.writer_password},
-        {"username": reader, "role": "read", "password": accounts.reader_password},
-    ]
-    header = "# HallWatch InfluxDB accounts written by `hallwatch provision --influx`. SECRET.\n"
-    _write_private(path, header + yaml.safe_dump({"accounts": entries}, sort_keys=False))
-    return accounts, done
-
-
-def _q(name: str) -> str:
-    return quote_identifier(name)
-
-
-def _create_or_set(
-    client: InfluxClient, name: str, password: str, users: dict[str, bool], extra: str = ""
-) -> None:
-    if name in users:
-        client.execute(f"SET PASSWORD FOR {_q(name)} = {quote_string(password)}")
-    else:
-        client.execute(f"CREATE USER {_q(name)} WITH PASSWORD {quote_string(password)} {extra}")
-        users[name] = bool(extra)

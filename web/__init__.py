@@ -79,12 +79,14 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         report_downloads,
         reports_api,
         reports_page,
+        unavailable,
         window_page,
     )
 
     auth.init_app(app)
     halls.init_app(app)
     metrics_route.init_app(app)
+    unavailable.init_app(app)
     for blueprint in (
         api.bp,
         alerts_api.bp,

@@ -15,14 +15,12 @@ from sqlalchemy import text
 from collector.spool import DEFAULT_SPOOL_DIR
 from collector.status import spool_summary
 from hallwatch.cards import printed_number
-from hallwatch.influx.client import QueryError
 from hallwatch.schedule import calendar_warning, day_of
 from hallwatch.state import HallState, WindowState
 from web.halls import rejections_seen_by
 from web.roles import can, permission_required
 from web.scope import visible_windows
 from web.timeparam import BadInstant, parse_instant
-from web.unavailable import store_reason
 
 bp = Blueprint("api", __name__)
 MQTT_CHECK_TIMEOUT_S = 2.0
@@ -88,10 +86,7 @@ def live():
             at = parse_instant(request.args["at"], registry.hall.tz)
         except BadInstant as exc:
             return jsonify(error=str(exc)), 400
-    try:
-        registry, hall = runtime.hall_state(at)
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
+    registry, hall = runtime.hall_state(at)
     return jsonify(live_json(hall, registry, visible_windows(current_user, registry)))
 
 

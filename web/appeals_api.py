@@ -15,7 +15,6 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from hallwatch.influx.client import QueryError
 from hallwatch.registry.appeals import (
     PENDING,
     AppealDecided,
@@ -33,7 +32,6 @@ from web.appeal_filing import NotInScope, episode_filing, snapshot, window_filin
 from web.auth import csrf
 from web.roles import permission_required
 from web.timeparam import BadInstant, parse_instant
-from web.unavailable import store_reason
 
 bp = Blueprint("appeals_api", __name__)
 STATUSES = ("pending", "accepted", "rejected", "withdrawn", "all")
@@ -165,8 +163,6 @@ def decide_appeal(appeal_id: int):
         return jsonify(error=str(exc)), 409
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
     if row is None:
         return jsonify(error=f"no appeal {appeal_id}"), 404
     return jsonify(appeal_json(row, _runtime().registry().hall.tz))

@@ -25,7 +25,7 @@ from web.dayview import BadDay, DayView, clock, load_day, parse_day
 from web.pages import ALERT_KIND_WORDS, STATE_ICONS, STATE_WORDS, STATES
 from web.roles import permission_required
 from web.scope import visible_departments
-from web.unavailable import store_reason
+from web.unavailable import frame_if_store_down, store_down_text
 
 bp = Blueprint("department", __name__)
 
@@ -76,7 +76,7 @@ def index():
             department = registry.window_by_id[state.window].department
             counts.setdefault(department, dict.fromkeys(STATES, 0))[state.state] += 1
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
+        error = store_down_text(exc)
     departments = [d for d in registry.departments if d.id in allowed]
     return render_template(
         "department.html",
@@ -114,11 +114,8 @@ def show(dept_id: str):
         day = parse_day(request.args.get("day"), today)
     except BadDay as exc:
         return render_template("department.html", **page, error=str(exc), day=today, view=None), 400
-    try:
-        view = load_day(runtime, registry, day, now)
-    except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
-        return render_template("department.html", **page, error=error, day=day, view=None), 503
+    frame_if_store_down("department.html", **page, day=day, view=None)
+    view = load_day(runtime, registry, day, now)
     return render_template(
         "department.html",
         **page,

@@ -24,7 +24,7 @@ from web import api, ops_cards, ops_registry, ops_users
 from web.halls import rejections_seen_by
 from web.ops_devices import DEVICE_STATES, device_lines, state_counts
 from web.roles import permission_required
-from web.unavailable import store_reason
+from web.unavailable import store_down_text
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
 
@@ -110,7 +110,7 @@ def devices():
     try:
         lines = device_lines(registry, runtime.history(registry, now), now)
     except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
+        error = store_down_text(exc)
         lines = device_lines(registry, (), now)  # the registry still lists every device
     counts = state_counts(lines)
     wanted = request.args.get("state", "all")
@@ -151,7 +151,7 @@ def rejected():
             rows = runtime.store.rejected(start, end, limit=api.MAX_LISTED)
             rows = rejections_seen_by(current_user, runtime.deployment(), rows)
         except QueryError as exc:
-            error, status = gettext("事件库不可用:%(reason)s", reason=store_reason(exc)), 503
+            error, status = store_down_text(exc), 503
     return render_template(
         "ops_rejected.html",
         rows=rows,
@@ -222,7 +222,7 @@ def _unknown_cards_page(refused: ops_cards.Refusal | None = None):
             devices = runtime.hall_devices(registry)
             cards = group_unknown(reads, registry, devices)[: api.MAX_LISTED]
         except QueryError as exc:
-            error, status = gettext("事件库不可用:%(reason)s", reason=store_reason(exc)), 503
+            error, status = store_down_text(exc), 503
     return render_template(
         "ops_unknown_cards.html",
         cards=cards,

@@ -24,7 +24,7 @@ from web.limits import MAX_UPLOAD_BYTES
 from web.roles import can
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
-from web.unavailable import store_reason
+from web.unavailable import store_down_text
 
 bp = Blueprint("pages", __name__)
 
@@ -117,7 +117,7 @@ def floor():
     try:
         registry, hall = runtime.hall_state(at)
     except QueryError as exc:
-        hall, error = None, gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
+        hall, error = None, store_down_text(exc)
     allowed = visible_windows(current_user, registry)  # once: the grid and the names
     if hall is not None:
         live = live_json(hall, registry, allowed)

@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, render_template
-from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -28,7 +27,7 @@ from hallwatch.schedule import day_of, local_midnight
 from web.halls import allowed_halls
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
-from web.unavailable import store_reason
+from web.unavailable import store_down_text
 
 bp = Blueprint("province", __name__)
 
@@ -85,10 +84,7 @@ def province_rows(now: datetime) -> list[dict]:
 @permission_required("read_operations")
 def province_api():
     """The halls ranked, as JSON."""
-    try:
-        return jsonify(province_rows(datetime.now(UTC)))
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
+    return jsonify(province_rows(datetime.now(UTC)))
 
 
 @bp.get("/province")
@@ -99,5 +95,5 @@ def overview():
     try:
         rows, error = province_rows(now), None
     except QueryError as exc:
-        rows, error = [], gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
+        rows, error = [], store_down_text(exc)
     return render_template("province.html", rows=rows, error=error)

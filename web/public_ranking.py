@@ -24,8 +24,7 @@ from hallwatch.metrics import add_up, department_rows
 from hallwatch.metrics.appeals import published
 from hallwatch.metrics.month import Month
 from hallwatch.schedule import day_of
-from web.reports_api import appeals_of
-from web.reports_page import (
+from web.month_text import (
     BadMonth,
     day_label,
     export_url,
@@ -35,6 +34,7 @@ from web.reports_page import (
     parse_month,
     percent,
 )
+from web.reports_api import appeals_of
 
 bp = Blueprint("public_ranking", __name__)
 

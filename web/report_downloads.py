@@ -30,7 +30,7 @@ from web.public_ranking import public_months
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
-from web.unavailable import store_reason
+from web.unavailable import store_message
 
 bp = Blueprint("report_downloads", __name__)
 
@@ -51,6 +51,11 @@ class Refused(Exception):
 @bp.errorhandler(Refused)
 def _refused(exc: Refused):
     return Response(str(exc) + "\n", exc.status, mimetype="text/plain")
+
+
+@bp.errorhandler(QueryError)
+def _store_down(exc: QueryError):
+    return _refused(Refused(503, store_message(exc)))
 
 
 def content_disposition(name: str, fallback: str) -> str:
@@ -84,10 +89,7 @@ def _report(month: Month, scoped: bool) -> MonthReport:
         raise Refused(400, f"'month' {month} has not begun yet")
     start, end = month.bounds(registry.hall)
     summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
-    try:
-        days = summaries.between(runtime, registry, start, end, now)
-    except QueryError as exc:
-        raise Refused(503, f"event store unavailable: {store_reason(exc, api=True)}") from exc
+    days = summaries.between(runtime, registry, start, end, now)
     scope = _scope(registry) if scoped else (None, None)
     adjustments, decided = appeals_of(registry, start, end)
     return month_report(

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
-from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
 from hallwatch.metrics.appeals import published
 from hallwatch.metrics.month import Month
@@ -24,7 +23,6 @@ from hallwatch.registry.spec import Registry
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
 from web.timeparam import BadInstant, parse_instant
-from web.unavailable import store_reason
 
 bp = Blueprint("reports_api", __name__)
 SUMMARIES = "hallwatch_day_summaries"  # app.extensions key of the DaySummaries cache
@@ -103,10 +101,7 @@ def _report(rows_of, key: str, scope, period, row_key: str):
         start, end = period(registry, now)
     except BadParameter as exc:
         return jsonify(error=str(exc)), 400
-    try:
-        totals = _totals(registry, start, end, now)
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
+    totals = _totals(registry, start, end, now)
     adjustments, _ = appeals_of(registry, start, end)
     rows = published(rows_of, row_key, registry, totals, adjustments)
     allowed = scope(current_user, registry)
@@ -139,8 +134,6 @@ def coverage_report():
         totals = _totals(registry, start, end, now)
     except BadParameter as exc:
         return jsonify(error=str(exc)), 400
-    except QueryError as exc:
-        return jsonify(error=f"event store unavailable: {store_reason(exc, api=True)}"), 503
     gaps = coverage_gaps(registry, totals)
     allowed = visible_departments(current_user, registry)
     gaps["offline"] = [r for r in gaps["offline"] if r["department"] in allowed]

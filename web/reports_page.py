@@ -15,57 +15,43 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_babel import format_date, format_datetime, format_decimal, gettext, lazy_gettext
+from flask_babel import format_datetime, gettext, lazy_gettext
 from flask_login import current_user
 
 from hallwatch.access import DEPT_HEAD
-from hallwatch.influx.client import QueryError
 from hallwatch.metrics import add_up, department_rows, window_rows
 from hallwatch.metrics.appeals import Adjustment, adjust, published
-from hallwatch.metrics.day import ZERO, DaySummary, StaffCounts
-from hallwatch.metrics.month import CalendarCell, Month, month_calendar, worst_days
-from hallwatch.metrics.report import RANKED_COVERAGE, Totals, coverage_gaps, minutes
-from hallwatch.metrics.source import DaySummaries
+from hallwatch.metrics.day import DaySummary
+from hallwatch.metrics.month import Month, worst_days
+from hallwatch.metrics.report import RANKED_COVERAGE, Totals, coverage_gaps
 from hallwatch.registry.spec import Registry
-from hallwatch.schedule import day_of, is_working_day
+from hallwatch.schedule import day_of
+from web.month_text import (
+    BadMonth,
+    day_label,
+    export_url,
+    minutes_text,
+    month_label,
+    month_summaries,
+    parse_month,
+    percent,
+)
 from web.report_appeals import APPEALED, decided_list, original_text
-from web.reports_api import SUMMARIES, appeals_of
+from web.report_calendar import LEGEND, MARK_ICONS, MARK_WORDS, people_calendar
+from web.reports_api import appeals_of
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows
-from web.unavailable import store_reason
+from web.unavailable import frame_if_store_down
 
 bp = Blueprint("report_page", __name__)
 
 EARLIEST = Month(2000, 1)  # nothing older is stored (as the report API)
-CALENDAR_MAX_PEOPLE = 60  # more people than this in one calendar: pick a department first
 WINDOW_BARS = 30  # the worst windows charted; the table lists them all
 ATTENTION_SHOWN = 10  # people with the most incidents, linked to their calendar row
 OFFLINE_SHOWN = 20  # the longest device outages listed as the reason for low coverage
 BAR_ROW_PX = 34  # one chart row: its label line and its bar
 BAR_TEXT_Y, BAR_Y, BAR_HEIGHT = 13, 18, 10  # within a row
-
-MARK_WORDS = {
-    "normal": lazy_gettext("正常在岗"),
-    "late": lazy_gettext("迟到"),
-    "absent": lazy_gettext("未签到"),
-    "pulled_back": lazy_gettext("被抽回"),
-    "leave": lazy_gettext("请假"),
-    "pending": lazy_gettext("尚未开始"),
-    "unknown": lazy_gettext("无数据"),
-    "no_duty": lazy_gettext("无排班"),
-    "future": lazy_gettext("未到"),
-}
-MARK_ICONS = {
-    "normal": "✔",
-    "late": "⏱",
-    "absent": "✖",
-    "pulled_back": "↩",
-    "leave": "☂",
-    "pending": "…",
-    "unknown": "?",
-    "no_duty": "·",
-    "future": "",
-}
+NO_REPORT_NOW = lazy_gettext("事件库不可用,暂时无法生成报表:%(reason)s")
 
 
 def _rank_text(rank: int | None) -> str:
@@ -92,58 +78,6 @@ WINDOW_FIGURES = (
     ("unknown_minutes", lazy_gettext("状态未知分钟"), lambda m: minutes_text(m)),
     ("coverage", lazy_gettext("数据覆盖率"), lambda r: percent(r)),
 )
-LEGEND = ("normal", "late", "absent", "pulled_back", "leave", "unknown", "no_duty")
-
-
-class BadMonth(ValueError):
-    """`?month=` is not a month the page can show; the message says why, in the page's language."""
-
-
-def parse_month(text: str | None, default: Month, latest: Month, earliest: Month) -> Month:
-    """`?month=YYYY-MM` (default `default`) within [earliest, latest], or BadMonth."""
-    if text is None or not text.strip():
-        return default
-    shown = text[:40]
-    try:
-        month = Month.parse(text)
-    except ValueError:
-        raise BadMonth(
-            gettext(
-                "月份格式不正确,应为 YYYY-MM(例如 %(example)s):%(month)s",
-                example=str(default),
-                month=shown,
-            )
-        ) from None
-    if month < earliest:
-        raise BadMonth(
-            gettext("月份不能早于 %(earliest)s:%(month)s", earliest=earliest, month=shown)
-        )
-    if month > latest:
-        raise BadMonth(gettext("月份不能晚于 %(latest)s:%(month)s", latest=latest, month=shown))
-    return month
-
-
-def month_summaries(runtime, registry: Registry, month: Month, now: datetime) -> list[DaySummary]:
-    """The month's days up to `now` (QueryError passes: the event store is down)."""
-    summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
-    return summaries.between(runtime, registry, *month.bounds(registry.hall), now)
-
-
-def month_label(month: Month) -> str:
-    return gettext("%(year)s年%(month)s月", year=month.year, month=month.month)
-
-
-def day_label(day: date) -> str:
-    return gettext("%(month)s月%(day)s日", month=day.month, day=day.day)
-
-
-def percent(ratio: float | None) -> str:
-    """A published staffed_ratio as "92.9%", or a dash when there is nothing to measure."""
-    return "—" if ratio is None else f"{ratio * 100:.1f}%"
-
-
-def minutes_text(value: float) -> str:
-    return format_decimal(value, "#,##0.#")
 
 
 @dataclass(frozen=True)
@@ -172,13 +106,6 @@ def bars(rows: list[tuple[str, str, float, str]]) -> dict:
         for n, (label, value, width, kind) in enumerate(rows)
     ]
     return {"bars": found, "height": len(found) * BAR_ROW_PX, "bar_height": BAR_HEIGHT}
-
-
-def export_url(endpoint: str, path: str, **args) -> str:
-    """The export route's URL (`web.report_downloads`), or its documented path if not there."""
-    if endpoint in current_app.view_functions:
-        return url_for(endpoint, **args)
-    return request.script_root + path
 
 
 def downloads(month: Month) -> list[tuple[str, str]]:
@@ -231,11 +158,8 @@ def month_report():
         return render_template("reports.html", **page, error=str(exc)), 400
     department = _chosen_department(registry, allowed)
     page.update(month=month, month_text=month_label(month), department=department)
-    try:
-        summaries = month_summaries(runtime, registry, month, now)
-    except QueryError as exc:
-        error = gettext("事件库不可用,暂时无法生成报表:%(reason)s", reason=store_reason(exc))
-        return render_template("reports.html", **page, error=error), 503
+    frame_if_store_down("reports.html", saying=NO_REPORT_NOW, **page)
+    summaries = month_summaries(runtime, registry, month, now)
     original = add_up(summaries)
     adjustments, decided = appeals_of(registry, *month.bounds(hall))
     totals = adjust(original, adjustments)
@@ -254,7 +178,9 @@ def month_report():
         windows=_windows(registry, original, adjustments, summaries, department, last_day),
         coverage=_coverage(registry, totals, department, last_day),
         attention=_attention(registry, totals, allowed, department, month),
-        calendar=_calendar(registry, month, summaries, allowed, department, today, adjustments),
+        calendar=people_calendar(
+            registry, month, summaries, allowed, department, today, adjustments
+        ),
         appeals=decided_list(decided, allowed, department),
         appealed_word=APPEALED,
         departments=[d for d in registry.departments if d.id in allowed],
@@ -431,102 +357,3 @@ def _attention(
         }
         for _, person, c in found[:ATTENTION_SHOWN]
     ]
-
-
-def _calendar(
-    registry: Registry,
-    month: Month,
-    summaries: list[DaySummary],
-    allowed: set[str],
-    department: str | None,
-    today: date,
-    adjustments: list[Adjustment],
-) -> dict | None:
-    """Each person's days, grouped by department; None when too many people for one page.
-
-    A person's month counts have their accepted appeals applied; such a row is marked and
-    keeps the original counts."""
-    people = [
-        s for s in registry.staff if s.department in allowed and department in (None, s.department)
-    ]
-    if department is None and len(people) > CALENDAR_MAX_PEOPLE:
-        return None
-    cells = month_calendar(registry, month, summaries, [p.id for p in people])
-    days = [_day_head(registry, day, today) for day in month.days()]
-    visible = visible_windows(current_user, registry)
-    window_names = {w.id: w.name for w in registry.windows}
-    groups: dict[str, dict] = {}
-    for person in people:
-        group = groups.setdefault(
-            person.department,
-            {
-                "name": registry.department_by_id[person.department].name
-                if person.department in registry.department_by_id
-                else person.department,
-                "people": [],
-            },
-        )
-        month_counts = sum((c.counts for c in cells[person.id]), StaffCounts())
-        theirs = [a for a in adjustments if a.staff == person.id]
-        adjusted = adjust(Totals(staff={person.id: month_counts}), theirs).person(person.id)
-        group["people"].append(
-            {
-                "id": person.id,
-                "name": person.name,
-                "cells": [
-                    _cell(c, head, window_names, visible)
-                    for c, head in zip(cells[person.id], days, strict=True)
-                ],
-                "counts": adjusted,
-                "original": month_counts if theirs else None,
-                "leave_days": sum(1 for c in cells[person.id] if c.mark == "leave"),
-            }
-        )
-    order = {d.id: n for n, d in enumerate(registry.departments)}
-    return {
-        "days": days,
-        "groups": [groups[k] for k in sorted(groups, key=lambda k: order.get(k, len(order)))],
-        "columns": len(days) + 5,
-    }
-
-
-def _day_head(registry: Registry, day: date, today: date) -> dict:
-    working = is_working_day(registry.hall, day)
-    label = f"{day_label(day)} {format_date(day, 'EEE')}"  # the column's; a cell says the date
-    return {
-        "day": day,
-        "number": day.day,
-        "weekday": format_date(day, "EEEEE"),
-        "date": day_label(day),
-        "title": label if working else gettext("%(day)s 休息日", day=label),
-        "working": working,
-        "today": day == today,
-    }
-
-
-def _cell(cell: CalendarCell, head: dict, window_names: dict, visible: set[str]) -> dict:
-    """A calendar cell: its mark, icon, a title that says it all, and the window's day."""
-    parts = [head["date"], str(MARK_WORDS[cell.mark])]
-    if cell.windows:
-        parts.append("、".join(window_names.get(w, w) for w in cell.windows))
-    c = cell.counts
-    if c.late_sign_ins and cell.mark != "late":
-        parts.append(gettext("迟到"))
-    if c.absences and (cell.mark != "absent" or c.absences > 1):
-        parts.append(gettext("未签到 %(n)s 次", n=c.absences))
-    if c.pulled_back and (cell.mark != "pulled_back" or c.pulled_back > 1):
-        parts.append(gettext("被抽回 %(n)s 次", n=c.pulled_back))
-    if c.leave > ZERO and cell.mark != "leave":
-        parts.append(gettext("请假 %(minutes)s 分钟", minutes=minutes_text(minutes(c.leave))))
-    link = None
-    target = next((w for w in cell.windows if w in visible), None)
-    if target is not None:
-        link = url_for("window.show", window_id=target, day=cell.day.isoformat())
-    title = None if cell.mark == "future" else " · ".join(parts)
-    return {
-        "mark": cell.mark,
-        "icon": MARK_ICONS[cell.mark],
-        "title": title,
-        "link": link,
-        "off": not head["working"],
-    }

@@ -9,7 +9,6 @@ from flask_babel import format_datetime, gettext, lazy_gettext
 from flask_login import current_user
 
 from hallwatch.events import BadgeRead, DeviceStatus, Event, Heartbeat, PresenceReport
-from hallwatch.influx.client import QueryError
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import DaySchedule, day_of
 from web.dayview import BadDay, DayView, clock, load_day, parse_day
@@ -17,7 +16,7 @@ from web.pages import STATE_ICONS, STATE_WORDS, STATES
 from web.roles import permission_required
 from web.scope import visible_windows
 from web.timeline_band import band_range, bars, ticks
-from web.unavailable import store_reason
+from web.unavailable import frame_if_store_down
 
 bp = Blueprint("window", __name__)
 
@@ -50,11 +49,8 @@ def show(window_id: str):
         day = parse_day(request.args.get("day"), today)
     except BadDay as exc:
         return render_template("window.html", **page, error=str(exc), day=today, view=None), 400
-    try:
-        view = load_day(runtime, registry, day, now)
-    except QueryError as exc:
-        error = gettext("事件库不可用:%(reason)s", reason=store_reason(exc))
-        return render_template("window.html", **page, error=error, day=day, view=None), 503
+    frame_if_store_down("window.html", **page, day=day, view=None)
+    view = load_day(runtime, registry, day, now)
     return render_template(
         "window.html",
         **page,

@@ -31,8 +31,8 @@ from console.provision import (
     SECRETS_FILE,
     account_password,
     provision_broker,
-    provision_influx,
 )
+from console.provision_influx import provision_influx
 from console.services import Influxd, Mosquitto, free_port, port_is_free
 from hallwatch.access import HALL_MANAGER
 from hallwatch.config import Settings

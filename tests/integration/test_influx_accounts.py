@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from console.provision import INFLUX_SECRETS_FILE, ProvisionError, load_secrets, provision_influx
+from console.provision_files import ProvisionError, load_secrets
+from console.provision_influx import INFLUX_SECRETS_FILE, provision_influx
 from console.services import Influxd
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient, QueryError, RetryableWriteError

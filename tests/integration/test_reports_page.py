@@ -271,6 +271,9 @@ def test_a_month_without_data_says_so_and_ranks_nobody(app):
     assert "本月没有空岗记录" in html
 
 
+STORE_DOWN = "event store unavailable: details are in the server's log"  # to a department head
+
+
 def test_the_event_store_down_is_a_503_with_a_message(env):
     down = {**env, "HALLWATCH_INFLUX_URL": f"http://127.0.0.1:{free_port()}"}
     app = app_for(down)
@@ -283,7 +286,22 @@ def test_the_event_store_down_is_a_503_with_a_message(env):
     assert "127.0.0.1" not in head and "8086" not in head
     this_month = str(Month.of(datetime.now(HALL_TZ).date()))  # today is read from InfluxDB
     api = get(app, "/api/reports/departments", ("civil-head", "pw-civil"), 503, month=this_month)
-    assert api.get_json() == {"error": "event store unavailable: details are in the server's log"}
+    assert api.get_json() == {"error": STORE_DOWN}
+
+
+def test_every_kind_of_page_answers_the_event_store_down_with_a_503(env):
+    """One error handler: a download in plain text, a day's page in its own frame."""
+    app = app_for({**env, "HALLWATCH_INFLUX_URL": f"http://127.0.0.1:{free_port()}"})
+    head = ("civil-head", "pw-civil")
+    this_month = str(Month.of(datetime.now(HALL_TZ).date()))
+    csv = get(app, f"/reports/{this_month}.csv", head, 503)
+    assert csv.mimetype == "text/plain"
+    assert csv.get_data(as_text=True) == STORE_DOWN + "\n"
+    for path, title in (("/windows/W01", "1号窗口"), ("/departments/civil", "民政局")):
+        html = get(app, path, head, 503).get_data(as_text=True)
+        assert f"<title>{title} · " in html and "事件库不可用:详情已记入服务器日志" in html
+    live = get(app, "/api/live", head, 503).get_json()
+    assert live == {"error": STORE_DOWN}
 
 
 def test_every_drill_down_link_of_the_report_answers(app):

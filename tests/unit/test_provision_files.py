@@ -16,12 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from console.provision import (
-    FileAccess,
-    ProvisionError,
-    check_broker_can_read,
-    provision_broker,
-)
+from console.provision import provision_broker
+from console.provision_files import FileAccess, ProvisionError, check_broker_can_read
 from tests.unit.test_provision import HALL
 
 NOBODY = 65534  # nobody:nogroup on Debian

@@ -1,0 +1,160 @@
+"""`hallwatch import` and `hallwatch user`: the registry, the users and where they are notified."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from console.commands.common import open_runtime, read_settings
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_registry(file: Path) -> None:
+    """Load the hall registry FILE (YAML) into the database; a bad file changes nothing."""
+    from hallwatch.registry.parse import RegistryError
+    from hallwatch.registry.store import import_file
+
+    runtime = open_runtime(read_settings())
+    try:
+        summary = import_file(runtime.sessions, file)
+    except RegistryError as exc:
+        click.echo(f"{file}: refused, nothing was imported:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: imported. {summary}")
+
+
+@click.group()
+def user() -> None:
+    """Manage web and API users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="admin, hall_manager, dept_head or inspector")
+@click.option("--department", default=None, help="Department id (needed for dept_head)")
+@click.option(
+    "--password",
+    default=None,
+    help="The password (stored hashed). Visible to `ps` and kept in shell history: "
+    "prefer the prompt (leave it out) or --password-stdin",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts)",
+)
+@click.option(
+    "--hall",
+    "halls",
+    multiple=True,
+    help="Limit the user to this hall id (repeatable; without it a user's halls stay as they were)",
+)
+def user_add(
+    name: str,
+    role: str,
+    department: str | None,
+    password: str | None,
+    password_stdin: bool,
+    halls,
+) -> None:
+    """Create or update user NAME (asks for the password unless given)."""
+    from hallwatch.registry.users import add_user
+
+    password = _new_password(password, password_stdin)
+    runtime = open_runtime(read_settings())
+    with runtime.sessions() as session:
+        try:
+            add_user(session, name, role, password, department, halls=tuple(halls) or None)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    scope = f" in halls {', '.join(halls)}" if halls else ""
+    click.echo(f"user {name!r} saved with role {role}{scope}")
+
+
+def _new_password(given: str | None, from_stdin: bool) -> str:
+    """The password from --password, standard input, or a hidden prompt, in that order."""
+    if given is not None and from_stdin:
+        raise click.UsageError("give --password or --password-stdin, not both")
+    if given is not None:
+        return given
+    if from_stdin:
+        line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError("--password-stdin: standard input held no password")
+        return line
+    if not click.get_text_stream("stdin").isatty():
+        raise click.UsageError(
+            "no password: leave --password out at a terminal to be asked, "
+            "or pipe it in with --password-stdin"
+        )
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.group("channel")
+def user_channel() -> None:
+    """Where a user is notified: email, dingtalk, wecom or webhook."""
+
+
+@user_channel.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help="email, dingtalk, wecom or webhook")
+@click.option("--target", required=True, help="An e-mail address, or the robot's or hook's URL")
+@click.option("--secret", default=None, help="Signing secret (dingtalk, webhook)")
+def user_channel_add(name: str, kind: str, target: str, secret: str | None) -> None:
+    """Give user NAME a notification channel."""
+    from alerts.channels import add_channel
+
+    runtime = open_runtime(read_settings())
+    with runtime.sessions() as session:
+        try:
+            row = add_channel(session, name, kind, target, secret)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"channel {row.id} ({kind} → {target}) saved for user {name!r}")
+
+
+@user_channel.command("list")
+@click.argument("name")
+def user_channel_list(name: str) -> None:
+    """List user NAME's channels as JSON lines (secrets are not shown)."""
+    from alerts.channels import list_channels
+
+    runtime = open_runtime(read_settings())
+    with runtime.sessions() as session:
+        try:
+            rows = list_channels(session, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for row in rows:
+            line = {
+                "id": row.id,
+                "kind": row.kind,
+                "target": row.target,
+                "signed": bool(row.secret),
+            }
+            click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@user_channel.command("remove")
+@click.argument("name")
+@click.argument("channel_id", type=int)
+def user_channel_remove(name: str, channel_id: int) -> None:
+    """Remove channel CHANNEL_ID of user NAME."""
+    from alerts.channels import remove_channel
+
+    runtime = open_runtime(read_settings())
+    with runtime.sessions() as session:
+        try:
+            remove_channel(session, name, channel_id)
+            session.commit()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"channel {channel_id} of user {name!r} removed")
