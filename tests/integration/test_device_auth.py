@@ -28,7 +28,7 @@ from console.provision import (
 )
 from console.services import Mosquitto, TlsFiles
 from hallwatch.config import MqttTarget, Settings
-from hallwatch.mqtt import make_client
+from hallwatch.mqtt import hang_up, make_client
 from hallwatch.registry.parse import parse_registry
 from tests.helpers import InfluxDB, deployment_env, hallwatch, start_collector, wait_until
 
@@ -108,8 +108,7 @@ class Peer:
         return [topic for topic, _ in self.received]
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        hang_up(self.client)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hallwatch.config import Settings
-from hallwatch.mqtt import make_client
+from hallwatch.mqtt import hang_up, make_client
 from tests.helpers import wait_until
 
 # Small ones packed many to a recv(), and bodies larger than one read-ahead chunk.
@@ -63,15 +63,12 @@ def test_every_message_arrives_whole_and_bulk_acks_settle_the_session(mosquitto,
     wait_until(settle, timeout=30, message=lambda: f"{len(received)} of {COUNT + 1} arrived")
     assert [payload for payload, _ in received] == [_body(n) for n in range(COUNT)] + [b"end"]
     time.sleep(0.5)  # the PUBACKs on their way
-    subscriber.disconnect()
-    subscriber.loop_stop()
-    publisher.disconnect()
-    publisher.loop_stop()
+    hang_up(subscriber)
+    hang_up(publisher)
 
     redelivered: list = []
     again = _subscriber(mosquitto.url, client_id, topic, redelivered, bulk)
     wait_until(again.is_connected, message="second session not connected")
     time.sleep(1.0)
-    again.disconnect()
-    again.loop_stop()
+    hang_up(again)
     assert redelivered == []  # every bulk PUBACK was taken for its message

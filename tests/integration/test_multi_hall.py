@@ -26,7 +26,7 @@ from hallwatch.events import BadgeRead, Heartbeat, Rejection
 from hallwatch.influx.eventstore import event_point, rejection_point
 from hallwatch.metrics.jobs import BACKFILL_DAYS, refresh_days
 from hallwatch.metrics.store import DaySummaryRow
-from hallwatch.mqtt import make_client
+from hallwatch.mqtt import hang_up, make_client
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.store import import_file, load_deployment
@@ -276,8 +276,7 @@ def devices_heard(broker_url: str, run) -> set[str]:
     time.sleep(0.3)  # the SUBACK
     run()
     time.sleep(0.5)
-    listener.disconnect()
-    listener.loop_stop()
+    hang_up(listener)
     return heard
 
 

@@ -19,7 +19,7 @@ from console.services import Mosquitto
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
-from hallwatch.mqtt import make_client
+from hallwatch.mqtt import hang_up, make_client
 from hallwatch.registry.spec import Device, Registry, bridge_id
 from hallwatch.state import hall_at
 from tests.helpers import RunningCollector, wait_until
@@ -66,8 +66,7 @@ def publisher(mosquitto):
     client.connect(target.host, target.port)
     client.loop_start()
     yield client
-    client.disconnect()
-    client.loop_stop()
+    hang_up(client)
 
 
 def send(client: mqtt.Client, topic: str, payload, qos: int = 1) -> datetime:
@@ -315,8 +314,7 @@ def test_a_retained_tag_is_not_a_new_tap_but_a_retained_status_still_counts(
             5
         )
     finally:
-        device.disconnect()
-        device.loop_stop()
+        hang_up(device)
     running = collecting(broker, influx_db, field)
     try:
         stored = wait_until(lambda: points(influx_db), message="the retained status")

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from console.services import Influxd, Mosquitto, ServiceError, port_is_free
+from hallwatch.mqtt import hang_up
 from tests.helpers import wait_until
 
 
@@ -41,8 +42,7 @@ def client(broker: Mosquitto, client_id: str, clean_session: bool = True) -> tup
 
 
 def close(c: mqtt.Client) -> None:
-    c.disconnect()
-    c.loop_stop()
+    hang_up(c)
 
 
 def publish_qos1(broker: Mosquitto, topic: str, payload: bytes) -> None:

@@ -73,7 +73,8 @@ def broker_as_nobody():
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     command = [sys.executable, "-m", "console.cli", "provision", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
