@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
 from collector.collector import Collector
@@ -189,3 +190,8 @@ class RunningCollector:
         self.collector.stop()
         self.thread.join(timeout=20)
         assert not self.thread.is_alive()
+
+
+BACKENDS = pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)

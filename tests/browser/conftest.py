@@ -38,7 +38,7 @@ from tests.helpers import (
     midday_zone,
     wait_until,
 )
-from tests.integration.test_collector import publish, publisher
+from tests.mqtt_helpers import publish, publisher
 
 # A zone where it is about noon whenever the tests run, so nothing "a while ago" is yesterday.
 HALL_TZ = midday_zone()

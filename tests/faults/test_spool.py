@@ -27,7 +27,7 @@ from tests.faults.harness import (
     stored_seqs,
 )
 from tests.helpers import wait_until
-from tests.integration.test_pipeline import app_for, basic
+from tests.web_helpers import app_for, basic
 
 # A tiny memory queue and a short patience, so a few hundred messages reach the disk.
 SPOOL_SOON = {"HALLWATCH_COLLECTOR_MAX_QUEUE": 50, "HALLWATCH_SPOOL_AFTER_S": 0.5}

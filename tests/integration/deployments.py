@@ -12,7 +12,7 @@ from flask import Flask
 from hallwatch.registry.store import import_file
 from hallwatch.registry.users import add_user
 from tests.helpers import InfluxDB, deployment_env, influx_admin
-from tests.integration.test_pipeline import app_for
+from tests.web_helpers import app_for
 
 
 @contextmanager

@@ -29,9 +29,9 @@ from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from tests.conftest import database_url_for
 from tests.helpers import deployment_env, hallwatch, wait_until
-from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import app_for, basic
+from tests.mqtt_helpers import publish, publisher
 from tests.unit.hall import hall
+from tests.web_helpers import app_for, basic
 
 BACKENDS = pytest.mark.parametrize(
     "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

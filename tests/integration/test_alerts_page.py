@@ -14,13 +14,8 @@ from sqlalchemy import select
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.users import add_user
-from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
-    HALL_TZ,
-    app_for,
-    basic,
-    database_url,
-    deployment,
-)
+from tests.halls import HALL_TZ
+from tests.web_helpers import app_for, basic
 from web import create_app
 
 BOSS, TAX, AUDIT = ("boss", "pw-boss"), ("tax", "pw-tax"), ("audit", "pw-audit")
@@ -30,7 +25,7 @@ DEFAULT_DAYS = 7  # the page shows today and the six days before
 
 
 @pytest.fixture
-def app(deployment):  # noqa: F811
+def app(deployment):
     """The web app of the test hall, with an inspector besides its manager and tax head."""
     app = app_for(deployment)
     with app.extensions["hallwatch"].sessions() as db:
@@ -40,7 +35,7 @@ def app(deployment):  # noqa: F811
 
 
 @pytest.fixture
-def basic_app(app, deployment):  # noqa: F811
+def basic_app(app, deployment):
     """The same deployment without CSRF checks: HTTP Basic posts, for the rules beyond them."""
     settings = Settings.from_env(
         {k: v for k, v in deployment.items() if k.startswith("HALLWATCH_")}

@@ -17,8 +17,8 @@ from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.store import import_file
 from tests.conftest import database_url_for
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import basic
-from tests.integration.test_reports_api import MONDAY_EVENTS, REPORT_HALL, USERS, at
+from tests.report_hall import MONDAY_EVENTS, REPORT_HALL, USERS, at
+from tests.web_helpers import basic
 from web import create_app
 
 pytestmark = pytest.mark.integration

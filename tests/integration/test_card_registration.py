@@ -20,15 +20,9 @@ from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.store import import_file, register_card, registry_revision
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
-from tests.helpers import deployment_env, wait_until
-from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
-    BACKENDS,
-    app_for,
-    basic,
-    database_url,
-    deployment,
-)
+from tests.helpers import BACKENDS, deployment_env, wait_until
+from tests.mqtt_helpers import publish, publisher
+from tests.web_helpers import app_for, basic
 
 MANAGER = ("boss", "pw-boss")
 INSPECTOR = ("eye", "pw-eye-123")
@@ -37,7 +31,7 @@ CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def app(deployment):  # noqa: F811
+def app(deployment):
     """The deployment's app (CSRF on, as in production) with an inspector besides the manager."""
     app = app_for(deployment)
     with app.extensions["hallwatch"].sessions() as db:

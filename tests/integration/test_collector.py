@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import datetime, timedelta
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from collector import collector as collector_module
 from console.services import BROKER_MESSAGE_SIZE_LIMIT, Influxd
-from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
-from hallwatch.mqtt import make_client
 from hallwatch.registry.spec import Registry
 from tests.helpers import RunningCollector, wait_until
+from tests.mqtt_helpers import publish, publisher
 from tests.unit.hall import hall
 
 REGISTRY = hall()
@@ -24,19 +21,6 @@ HALL_TZ = REGISTRY.hall.tz
 # Device clocks within the trusted range (30 days back): a whole second, yesterday, hall time.
 YESTERDAY = (datetime.now(HALL_TZ) - timedelta(days=1)).replace(microsecond=0)
 EPOCH_S = int(YESTERDAY.timestamp())
-
-
-def publisher(broker_url: str) -> mqtt.Client:
-    target = Settings(mqtt_url=broker_url).mqtt_target()
-    client = make_client(target, f"test-pub-{uuid.uuid4().hex[:6]}")
-    client.connect(target.host, target.port)
-    client.loop_start()
-    return client
-
-
-def publish(client: mqtt.Client, topic: str, payload, qos: int = 1) -> None:
-    data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
-    client.publish(topic, data, qos=qos).wait_for_publish(5)
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from hallwatch.registry.users import add_user
 from hallwatch.schedule import local_midnight
 from tests.conftest import database_url_for
 from tests.helpers import SHANGHAI, InfluxDB, deployment_env, influx_admin
-from tests.integration.test_pipeline import app_for, basic
-from tests.integration.test_reports_api import MONDAY, MONDAY_EVENTS, REPORT_HALL, THE_DAY, at
+from tests.report_hall import MONDAY, MONDAY_EVENTS, REPORT_HALL, THE_DAY, at
+from tests.web_helpers import app_for, basic
 from web.reports_api import bp as reports_bp
 
 HALL_TZ = SHANGHAI  # the zone this module's hall file names

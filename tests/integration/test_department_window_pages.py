@@ -15,14 +15,9 @@ import pytest
 from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport
 from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.alerting import AlertRow
+from tests.halls import HALL_TZ
 from tests.helpers import hallwatch
-from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
-    HALL_TZ,
-    app_for,
-    basic,
-    database_url,
-    deployment,
-)
+from tests.web_helpers import app_for, basic
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -72,7 +67,7 @@ leave:
 
 
 @pytest.fixture
-def hall(deployment, tmp_path):  # noqa: F811
+def hall(deployment, tmp_path):
     """The hall above, a civil department head, and yesterday's events and alerts."""
     today = datetime.now(HALL_TZ).date()
     yesterday = today - timedelta(days=1)

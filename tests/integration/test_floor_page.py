@@ -9,14 +9,9 @@ import pytest
 
 from hallwatch.events import BadgeRead, PresenceReport
 from hallwatch.influx.eventstore import event_point
+from tests.halls import HALL_TZ
 from tests.helpers import hallwatch
-from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
-    HALL_TZ,
-    app_for,
-    basic,
-    database_url,
-    deployment,
-)
+from tests.web_helpers import app_for, basic
 
 STATE_WORDS = ("在岗", "暂离", "空岗", "非办公时间", "状态未知")
 SCRIPT = "<script>alert(1)</script>"
@@ -42,7 +37,7 @@ roster:
 
 
 @pytest.fixture
-def app(deployment):  # noqa: F811
+def app(deployment):
     return app_for(deployment)
 
 
@@ -134,7 +129,7 @@ def test_security_headers_on_every_page(app):
             assert " src=" in attributes and not body.strip()  # no inline script
 
 
-def test_names_are_escaped_everywhere(deployment, tmp_path):  # noqa: F811
+def test_names_are_escaped_everywhere(deployment, tmp_path):
     hall_file = tmp_path / "xss.yaml"
     hall_file.write_text(
         XSS_YAML.format(today=datetime.now(HALL_TZ).date(), script=SCRIPT, zone=HALL_TZ.key),

@@ -19,8 +19,8 @@ from console.services import Influxd
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient, QueryError, RetryableWriteError
 from tests.helpers import SHANGHAI, InfluxDB, deployment_env, hallwatch, start_collector, wait_until
-from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import basic
+from tests.mqtt_helpers import publish, publisher
+from tests.web_helpers import basic
 from web import create_app
 
 HALL_TZ = SHANGHAI  # the zone this module's hall file names

@@ -25,12 +25,11 @@ from hallwatch.registry.throttle import (
     LoginGoodAddressRow,
 )
 from hallwatch.registry.users import add_user
-from tests.integration.test_pipeline import basic
-from tests.integration.test_role_matrix import CSRF_TOKEN, built_hall, password_of
+from tests.halls import built_hall
+from tests.web_helpers import CSRF_TOKEN, basic, password_of, session_data
 from web import SESSION_IDLE_LIMIT, create_app
 from web.auth import safe_next
 
-LOCKED_WORDS = "登录失败次数过多"
 WRONG_WORDS = "用户名或密码错误"
 
 
@@ -293,10 +292,6 @@ def test_failures_are_logged_without_the_password(app, caplog):
 
 
 # --- the session -----------------------------------------------------------------------
-
-
-def session_data(app, cookie: str) -> dict:
-    return app.session_interface.get_signing_serializer(app).loads(cookie)
 
 
 def test_logging_in_starts_a_new_session(app):

@@ -13,7 +13,6 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
@@ -32,60 +31,12 @@ from hallwatch.registry.db import create_schema, make_engine, make_session_facto
 from hallwatch.registry.store import import_file, load_deployment
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
-from tests.helpers import deployment_env, hallwatch, wait_until
-from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import app_for, basic
-from tests.unit.test_registry_parse import CONTRACT_EXAMPLE
+from tests.halls import CONTRACT_EXAMPLE, SHANGHAI, URUMQI, two_halls_deployment, two_halls_yaml
+from tests.helpers import hallwatch, wait_until
+from tests.mqtt_helpers import publish, publisher
+from tests.web_helpers import app_for, basic
 
-SHANGHAI, URUMQI = ZoneInfo("Asia/Shanghai"), ZoneInfo("Asia/Urumqi")
-TWO_HALLS = """
-halls:
-  - id: east
-    name: 东城大厅
-    timezone: Asia/Shanghai
-    hours: [["00:00", "23:59"]]
-    working_days: [{east_today}]
-    departments:
-      - {{id: civil, name: 民政局}}
-    windows:
-      - {{id: E01, name: 东1号窗口, department: civil, position: [1, 1]}}
-    staff:
-      - {{id: e001, name: 张三, department: civil, badges: ["04A1B2C3"]}}
-    devices:
-      - {{id: e01-card, kind: badge_reader, window: E01}}
-      - {{id: e01-seat, kind: presence_sensor, window: E01}}
-    roster:
-      - {{staff: e001, window: E01, days: [mon, tue, wed, thu, fri]}}
-  - id: west
-    name: 西城大厅
-    timezone: Asia/Urumqi
-    hours: [["10:00", "13:30"], ["16:00", "19:30"]]
-    working_days: [{west_today}]
-    departments:
-      - {{id: tax, name: 税务局}}
-    windows:
-      - {{id: X01, name: 西1号窗口, department: tax, position: [1, 1]}}
-    staff:
-      - {{id: x001, name: 李四, department: tax, badges: ["04A1B2C4"]}}
-    devices:
-      - {{id: x01-card, kind: badge_reader, window: X01}}
-      - {{id: x01-seat, kind: presence_sensor, window: X01}}
-    roster:
-      - {{staff: x001, window: X01, days: [mon, tue, wed, thu, fri]}}
-"""
 HOOK = "http://127.0.0.1:9/hook"  # nothing listens: messages stay in the outbox
-USERS = [
-    ("boss", "admin", None, ()),
-    ("east_mgr", "hall_manager", None, ("east",)),
-    ("west_tax", "dept_head", "tax", ()),
-]
-
-
-def two_halls_yaml() -> str:
-    now = datetime.now(UTC)
-    return TWO_HALLS.format(
-        east_today=now.astimezone(SHANGHAI).date(), west_today=now.astimezone(URUMQI).date()
-    )
 
 
 @pytest.fixture
@@ -96,17 +47,7 @@ def database_url(tmp_path: Path):
 @pytest.fixture
 def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
     """The two halls imported with the CLI, and a user of each kind."""
-    env = deployment_env(database_url, mosquitto.url, influx_db)
-    hall_file = tmp_path / "halls.yaml"
-    hall_file.write_text(two_halls_yaml(), encoding="utf-8")
-    hallwatch("import", str(hall_file), env=env)
-    for name, role, department, halls in USERS:
-        args = ["user", "add", name, "--role", role, "--password", f"pw-{name}"]
-        args += ["--department", department] if department else []
-        for hall in halls:
-            args += ["--hall", hall]
-        hallwatch(*args, env=env)
-    return env
+    return two_halls_deployment(tmp_path, mosquitto.url, influx_db, database_url)
 
 
 def get(client, path: str, who: str, **query):

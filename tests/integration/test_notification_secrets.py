@@ -17,20 +17,18 @@ from alerts.channels import add_channel
 from alerts.outbox import deliver_due
 from console.cli import _setup_logging
 from tests.helpers import wait_until
-from tests.integration.test_device_auth import make_ca_and_server_cert
-from tests.integration.test_notifications import (  # noqa: F401 (fixtures)
+from tests.integration.notify_servers import (
     DING_SECRET,
     DING_TOKEN,
     SETTINGS,
     Inbox,
     announce,
-    at,
     check_login,
     free_port,
     outbox,
-    robots,
-    sessions,
 )
+from tests.tls_helpers import make_ca_and_server_cert
+from tests.unit.hall import at
 
 pytestmark = pytest.mark.parametrize(
     "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -74,13 +72,13 @@ def tls_smtp(request, tmp_path) -> Iterator[TlsSmtp]:
         yield server
 
 
-def _mail_to_wang(sessions) -> None:  # noqa: F811
+def _mail_to_wang(sessions) -> None:
     with sessions() as session, session.begin():
         add_channel(session, "wang", "email", "wang@hall.example")
     announce(sessions)
 
 
-def test_a_mail_server_with_an_untrusted_certificate_gets_nothing(sessions, tls_smtp):  # noqa: F811
+def test_a_mail_server_with_an_untrusted_certificate_gets_nothing(sessions, tls_smtp):
     _mail_to_wang(sessions)
     settings = replace(SETTINGS, smtp_url=tls_smtp.url)  # the system's CAs only
 
@@ -92,7 +90,7 @@ def test_a_mail_server_with_an_untrusted_certificate_gets_nothing(sessions, tls_
     assert "failed the TLS check" in row.last_error and "HALLWATCH_SMTP_CA" in row.last_error
 
 
-def test_a_mail_server_trusted_through_the_ca_option_gets_the_mail(sessions, tls_smtp):  # noqa: F811
+def test_a_mail_server_trusted_through_the_ca_option_gets_the_mail(sessions, tls_smtp):
     _mail_to_wang(sessions)
     settings = replace(SETTINGS, smtp_url=tls_smtp.url, smtp_ca=tls_smtp.ca)
 
@@ -101,7 +99,7 @@ def test_a_mail_server_trusted_through_the_ca_option_gets_the_mail(sessions, tls
     assert mail["To"] == "wang@hall.example" and tls_smtp.inbox.logins == [b"hall"]
 
 
-def test_a_certificate_from_another_ca_is_refused(sessions, tls_smtp, tmp_path):  # noqa: F811
+def test_a_certificate_from_another_ca_is_refused(sessions, tls_smtp, tmp_path):
     _mail_to_wang(sessions)
     other = make_ca_and_server_cert(tmp_path / "other", "other")
     settings = replace(SETTINGS, smtp_url=tls_smtp.url, smtp_ca=str(other.cafile))
@@ -111,8 +109,8 @@ def test_a_certificate_from_another_ca_is_refused(sessions, tls_smtp, tmp_path):
 
 
 def test_robot_tokens_and_signatures_reach_no_log_line_and_no_stored_error(
-    sessions,  # noqa: F811
-    robots,  # noqa: F811
+    sessions,
+    robots,
     caplog,
 ):
     base, _ = robots

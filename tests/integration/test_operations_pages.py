@@ -19,33 +19,27 @@ from hallwatch.registry.users import (
     authenticate,
     delete_user,
 )
-from tests.integration.test_pipeline import (  # noqa: F401 (fixtures)
-    HALL_TZ,
-    HALL_YAML,
-    app_for,
-    basic,
-    database_url,
-    deployment,
+from tests.halls import HALL_TZ, HALL_YAML
+from tests.integration.ops_pages import (
+    ADMIN,
+    INSPECTOR,
+    MANAGER,
+    ops_app,
+    post,
+    registry_of,
+    upload,
 )
+from tests.web_helpers import basic
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-ADMIN = ("root", "pw-root-123")
-MANAGER = ("boss", "pw-boss")
-INSPECTOR = ("eye", "pw-eye-123")
 DEPT_HEAD = ("tax", "pw-tax")
 
 
 @pytest.fixture
-def app(deployment):  # noqa: F811
+def app(deployment):
     """The deployment's app with an admin and an inspector besides the manager and tax head."""
-    app = app_for(deployment)
-    with app.extensions["hallwatch"].sessions() as db:
-        add_user(db, ADMIN[0], "admin", ADMIN[1])
-        add_user(db, INSPECTOR[0], "inspector", INSPECTOR[1])
-        db.commit()
-    app.config["WTF_CSRF_ENABLED"] = False  # one test below runs with CSRF on
-    return app
+    return ops_app(deployment)
 
 
 def get(app, path, user=MANAGER, status=200, **query):
@@ -54,16 +48,8 @@ def get(app, path, user=MANAGER, status=200, **query):
     return response.get_data(as_text=True)
 
 
-def post(app, path, data, user=ADMIN, **kwargs):
-    return app.test_client().post(path, data=data, headers=basic(*user), **kwargs)
-
-
 def write(app, *events) -> None:
     app.extensions["hallwatch"].influx.write([event_point(e).to_line() for e in events])
-
-
-def registry_of(app):
-    return app.extensions["hallwatch"].registry(fresh=True)
 
 
 def user_id(app, name: str) -> int:
@@ -225,16 +211,6 @@ def hall_yaml(extra_window: str = "", window_name: str = "4号窗口") -> bytes:
             f'  - {{id: {extra_window}, name: "{window_name}", department: tax}}\nstaff:\n',
         )
     return text.encode()
-
-
-def upload(app, content: bytes, filename="hall.yaml", user=MANAGER):
-    return post(
-        app,
-        "/ops/registry",
-        {"file": (BytesIO(content), filename)},
-        user=user,
-        content_type="multipart/form-data",
-    )
 
 
 def test_the_registry_page_summarises_and_a_good_file_is_imported(app):

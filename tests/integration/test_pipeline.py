@@ -2,100 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from console.services import Mosquitto
-from hallwatch.config import Settings
-from tests.conftest import database_url_for as _database_url
-from tests.helpers import deployment_env, hallwatch, midday_zone, wait_until
-from tests.integration.test_collector import publish, publisher
-from web import create_app
+from tests.halls import HALL_TZ
+from tests.helpers import BACKENDS, wait_until
+from tests.mqtt_helpers import publish, publisher
+from tests.web_helpers import app_for, basic
 from web.api import MQTT_CHECK_REUSE_S
-
-# A zone where it is about noon whenever the tests run, so nothing "a while ago" is yesterday.
-HALL_TZ = midday_zone()
-HALL_YAML = """
-hall:
-  name: 测试大厅
-  timezone: ZONE
-  hours: [["00:00", "23:59"]]
-  holidays: none
-  working_days: [{today}]
-  empty_grace_minutes: 10
-departments:
-  - {{id: civil, name: 民政局}}
-  - {{id: tax, name: 税务局}}
-windows:
-  - {{id: W01, name: 1号窗口, department: civil, position: [1, 1]}}
-  - {{id: W02, name: 2号窗口, department: civil, position: [1, 2]}}
-  - {{id: W03, name: 3号窗口, department: tax, position: [1, 3]}}
-staff:
-  - {{id: s001, name: 张三, department: civil, badges: ["04A1B2C3"]}}
-  - {{id: s002, name: 李四, department: civil, badges: ["04A1B2C4"]}}
-  - {{id: s003, name: 王五, department: tax, badges: ["04A1B2C5"]}}
-devices:
-  - {{id: desk-w01-card, kind: badge_reader, window: W01}}
-  - {{id: desk-w01-seat, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}}
-  - {{id: desk-w02-card, kind: badge_reader, window: W02, tasmota: w02_reader}}
-  - {{id: desk-w03-card, kind: badge_reader, window: W03}}
-  - {{id: office-civil, kind: badge_reader, department: civil, tasmota: civil_door}}
-roster:
-  - {{staff: s001, window: W01, days: [mon, tue, wed, thu, fri]}}
-  - {{staff: s002, window: W02, days: [mon, tue, wed, thu, fri]}}
-  - {{staff: s003, window: W03, days: [mon, tue, wed, thu, fri]}}
-""".replace("ZONE", HALL_TZ.key)
-
-
-BACKENDS = pytest.mark.parametrize(
-    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
-)
-
-
-@pytest.fixture
-def database_url(request, tmp_path: Path):
-    """SQLite by default; the tests marked BACKENDS run on PostgreSQL as well."""
-    yield from _database_url(getattr(request, "param", "sqlite"), tmp_path)
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
-    """A registry imported with the CLI, users, and the environment the processes share."""
-    env = deployment_env(database_url, mosquitto.url, influx_db)
-    hall_file = tmp_path / "hall.yaml"
-    today = datetime.now(HALL_TZ).date()
-    hall_file.write_text(HALL_YAML.format(today=today), encoding="utf-8")
-    hallwatch("import", str(hall_file), env=env)
-    hallwatch("user", "add", "boss", "--role", "hall_manager", "--password", "pw-boss", env=env)
-    hallwatch(
-        "user",
-        "add",
-        "tax",
-        "--role",
-        "dept_head",
-        "--department",
-        "tax",
-        "--password",
-        "pw-tax",
-        env=env,
-    )
-    return env
-
-
-def basic(user: str, password: str) -> dict:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def app_for(env: dict):
-    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("HALLWATCH_")})
-    return create_app(settings, {"TESTING": True})
 
 
 def live(client, auth=("boss", "pw-boss"), **query) -> dict:

@@ -20,8 +20,8 @@ from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.export import ranking_csv
 from tests.helpers import SHANGHAI, hallwatch
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import app_for, basic
-from tests.integration.test_reports_api import MONDAY, MONDAY_EVENTS, REPORT_HALL, USERS
+from tests.report_hall import MONDAY, MONDAY_EVENTS, REPORT_HALL, USERS
+from tests.web_helpers import app_for, basic
 
 HALL_TZ = SHANGHAI  # the zone this module's hall file names
 

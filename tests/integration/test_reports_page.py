@@ -20,7 +20,7 @@ from hallwatch.influx.eventstore import event_point
 from hallwatch.metrics.month import Month
 from tests.helpers import SHANGHAI
 from tests.integration.deployments import hall_deployment
-from tests.integration.test_pipeline import app_for, basic
+from tests.web_helpers import app_for, basic
 
 HALL_TZ = SHANGHAI  # the zone this module's hall file names
 

@@ -8,24 +8,17 @@ pages still being built may answer 501, a bad form 400, an id out of scope 404.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 import pytest
 from flask import Flask, url_for
 
 from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR
-from hallwatch.registry.alerting import AlertRow
-from hallwatch.registry.users import add_user
-from tests.helpers import InfluxDB, deployment_env, hallwatch, influx_admin
-from tests.integration.test_pipeline import HALL_TZ, HALL_YAML, app_for, basic
+from tests.halls import HALL_TZ, ROLES, built_hall
+from tests.web_helpers import basic, password_of, sign_in
 
-ROLES = (ADMIN, HALL_MANAGER, DEPT_HEAD, INSPECTOR)  # and, as user names, the users of each
 WHO = ("anonymous", *ROLES)
 READERS = frozenset(ROLES)  # read_hall: everyone logged in (a dept_head within scope)
 OPS_READERS = frozenset({ADMIN, HALL_MANAGER, INSPECTOR})
@@ -105,11 +98,6 @@ POST_ENDPOINTS = [e for e, methods in EXPECTED.items() if "POST" in methods]
 API_ENDPOINTS = [
     e for e in EXPECTED if e.startswith(("api.", "alerts_api.", "reports_api.", "appeals_api."))
 ]
-CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def password_of(who: str) -> str:
-    return f"pw-{who}"
 
 
 @dataclass
@@ -149,59 +137,6 @@ class Hall:
 
     def token(self, who: str) -> str:
         return self.sessions[who][1]
-
-
-def sign_in(app: Flask, who: str) -> tuple[str, str]:
-    """Log in through the form as the browser does; the session cookie and its CSRF token."""
-    client = app.test_client()
-    if who != "anonymous":
-        token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
-        form = {"username": who, "password": password_of(who), "csrf_token": token}
-        response = client.post("/login", data=form)
-        assert response.status_code == 302, response.get_data(as_text=True)
-    token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
-    return client.get_cookie("session").value, token
-
-
-def add_alert(session, department: str, window: str) -> int:
-    now = datetime.now(UTC)
-    row = AlertRow(
-        key=f"empty_window:{window}:{uuid.uuid4().hex}",
-        kind="empty_window",
-        window_id=window,
-        department_id=department,
-        since=now,
-        opened_at=now,
-        message=f"{window} empty",
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-@contextmanager
-def built_hall(tmp: Path, mosquitto, influxd) -> Iterator[tuple[dict, Flask, dict[str, int], int]]:
-    """A registry, a user of each role (password `pw-ROLE`), a spare user and an alert per
-    department; gives the environment, an app, the alert ids and the spare user's id."""
-    influx = InfluxDB(influxd.url, f"hw_matrix_{uuid.uuid4().hex[:8]}")
-    influx_admin(influx.url, f'CREATE DATABASE "{influx.db}"')
-    env = deployment_env(f"sqlite:///{tmp / 'hallwatch.sqlite3'}", mosquitto.url, influx)
-    hall_file = tmp / "hall.yaml"
-    hall_file.write_text(HALL_YAML.format(today=datetime.now(HALL_TZ).date()), encoding="utf-8")
-    hallwatch("import", str(hall_file), env=env)
-    app = app_for(env)
-    with app.extensions["hallwatch"].sessions() as db:
-        for role in ROLES:
-            department = "tax" if role == DEPT_HEAD else None
-            add_user(db, role, role, password_of(role), department)
-        spare = add_user(db, "spare", "inspector", password_of("spare")).id
-        alerts = {"civil": add_alert(db, "civil", "W01"), "tax": add_alert(db, "tax", "W03")}
-        db.commit()
-    try:
-        yield env, app, alerts, spare
-    finally:
-        influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
 
 
 @pytest.fixture(scope="module")

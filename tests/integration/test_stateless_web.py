@@ -28,10 +28,9 @@ from hallwatch.registry.store import import_file
 from hallwatch.registry.throttle import ADDRESS, LoginFailureRow
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
+from tests.halls import HALL_TZ, HALL_YAML
 from tests.helpers import InfluxDB, deployment_env, influx_admin, wait_until
-from tests.integration.test_login_security import LOCKED_WORDS
-from tests.integration.test_pipeline import HALL_TZ, HALL_YAML
-from tests.integration.test_role_matrix import CSRF_TOKEN, add_alert
+from tests.web_helpers import CSRF_TOKEN, LOCKED_WORDS, add_alert
 from web import create_app
 
 START_TIMEOUT_S = 30.0

@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from io import BytesIO
 
-from tests.integration.test_operations_pages import (  # noqa: F401 (fixtures)
-    MANAGER,
-    app,
-    basic,
-    database_url,
-    deployment,
-    registry_of,
-    upload,
-)
+import pytest
+
+from tests.integration.ops_pages import MANAGER, ops_app, registry_of, upload
+from tests.web_helpers import basic
 from web.limits import MAX_REQUEST_BYTES
 
 
-def test_a_body_over_the_limit_is_refused_unread_with_413_and_the_limit(app):  # noqa: F811
+@pytest.fixture
+def app(deployment):
+    """The deployment's app with an admin and an inspector besides the manager and tax head."""
+    return ops_app(deployment)
+
+
+def test_a_body_over_the_limit_is_refused_unread_with_413_and_the_limit(app):
     before = registry_of(app)
     response = upload(app, b"#" * (MAX_REQUEST_BYTES + 1))
     assert response.status_code == 413
@@ -33,7 +34,7 @@ def test_a_body_over_the_limit_is_refused_unread_with_413_and_the_limit(app):  #
     assert registry_of(app) == before
 
 
-def test_an_api_body_over_the_limit_gets_json(app):  # noqa: F811
+def test_an_api_body_over_the_limit_gets_json(app):
     response = app.test_client().post(
         "/api/alerts/1/ack", data=b"{" * (MAX_REQUEST_BYTES + 1), headers=basic(*MANAGER)
     )
@@ -41,7 +42,7 @@ def test_an_api_body_over_the_limit_gets_json(app):  # noqa: F811
     assert response.get_json() == {"error": "文件太大:最大 2 MiB"}
 
 
-def test_an_alias_bomb_upload_is_refused_at_once(app):  # noqa: F811
+def test_an_alias_bomb_upload_is_refused_at_once(app):
     levels = 8  # before the bound: about a minute of this worker
     lines = ["m0: &m0 {a: x, b: y}"]
     lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 9)}]}}" for i in range(1, 9)]

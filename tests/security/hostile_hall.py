@@ -31,10 +31,10 @@ from hallwatch.registry.appeals import Filing, decide, file_appeal
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
 from hallwatch.registry.users import add_user
+from tests.halls import ROLES
 from tests.helpers import SHANGHAI, InfluxDB, deployment_env, hallwatch, influx_admin, wait_until
-from tests.integration.test_collector import publish, publisher
-from tests.integration.test_pipeline import app_for
-from tests.integration.test_role_matrix import ROLES, add_alert, password_of, sign_in
+from tests.mqtt_helpers import publish, publisher
+from tests.web_helpers import add_alert, app_for, password_of, sign_in
 
 HALL_TZ = SHANGHAI  # the zone this module's hall file names
 

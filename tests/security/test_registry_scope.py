@@ -5,24 +5,33 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 import yaml
 
 from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.store import load_deployment, register_card
-from tests.integration.test_multi_hall import (  # noqa: F401 (fixtures)
-    database_url,
-    deployment,
-    two_halls_yaml,
-)
-from tests.integration.test_pipeline import app_for, basic
+from tests.conftest import database_url_for
+from tests.halls import two_halls_deployment, two_halls_yaml
+from tests.web_helpers import app_for, basic
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def app(deployment):  # noqa: F811
+def database_url(tmp_path: Path):
+    yield from database_url_for("sqlite", tmp_path)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
+    """The two halls of tests/integration/test_multi_hall.py, and a user of each kind."""
+    return two_halls_deployment(tmp_path, mosquitto.url, influx_db, database_url)
+
+
+@pytest.fixture
+def app(deployment):
     app = app_for(deployment)
     app.config["WTF_CSRF_ENABLED"] = False
     return app

@@ -99,8 +99,7 @@ def test_nothing_a_department_head_reads_holds_another_department(hall):
 
 
 def test_http_basic_is_scoped_too(hall):
-    from tests.integration.test_pipeline import basic
-    from tests.integration.test_role_matrix import password_of
+    from tests.web_helpers import basic, password_of
 
     client = hall.app.test_client()
     auth = basic("dept_head", password_of("dept_head"))

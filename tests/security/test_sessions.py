@@ -14,9 +14,8 @@ from sqlalchemy import select
 from hallwatch.registry.models import UserRow
 from hallwatch.registry.sessions import WebSessionRow
 from hallwatch.registry.users import add_user, delete_user, update_user
-from tests.integration.test_login_security import session_data
-from tests.integration.test_role_matrix import sign_in
 from tests.security.hostile_hall import HostileHall
+from tests.web_helpers import session_data, sign_in
 from web.auth import SESSION_TOKEN
 
 
@@ -110,7 +109,7 @@ def test_only_a_hash_of_the_token_is_stored(hall, person):
 
 
 def test_http_basic_needs_no_session(hall, person):
-    from tests.integration.test_pipeline import basic
+    from tests.web_helpers import basic
 
     answer = hall.app.test_client().get("/api/live", headers=basic(person[0], f"pw-{person[0]}"))
     assert answer.status_code == 200

@@ -23,7 +23,7 @@ from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport,
 from hallwatch.influx.eventstore import EVENTS, event_point
 from hallwatch.influx.lineprotocol import LineProtocolError, Point
 from hallwatch.registry.parse import RegistryError, parse_registry
-from tests.integration.test_pipeline import HALL_YAML
+from tests.halls import HALL_YAML
 from tests.unit.hall import hall
 
 BOUNDED = settings(

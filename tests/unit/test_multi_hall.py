@@ -14,7 +14,7 @@ from hallwatch.metrics.province import HallStanding, rank_halls
 from hallwatch.registry.parse import RegistryError, parse_deployment, parse_registry
 from hallwatch.registry.spec import DEFAULT_HALL_ID
 from hallwatch.runtime import _keeping_unchanged_halls
-from tests.unit.test_registry_parse import CONTRACT_EXAMPLE
+from tests.halls import CONTRACT_EXAMPLE
 from web.halls import allowed_halls
 from web.scope import visible_departments, visible_windows
 

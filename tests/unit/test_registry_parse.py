@@ -10,37 +10,11 @@ import pytest
 from hallwatch.registry.parse import RegistryError, parse_registry
 from hallwatch.registry.spec import DEFAULT_HOURS, Device, HallSettings, RosterEntry
 from hallwatch.registry.values import CARD_FORMS
+from tests.halls import CONTRACT_EXAMPLE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS_MON_FRI = ("mon", "tue", "wed", "thu", "fri")
 
-# docs/REGISTRY.md, verbatim.
-CONTRACT_EXAMPLE = """\
-hall:
-  name: 示例县政务服务大厅
-  timezone: Asia/Shanghai
-  hours: [["09:00", "12:00"], ["13:30", "17:30"]]   # opening periods of a working day
-  holidays: cn                # cn: mainland China statutory holidays and make-up workdays; none: weekends only
-  closed_days: []             # extra dates closed, e.g. ["2026-12-31"]
-  working_days: []            # extra dates open
-  empty_grace_minutes: 10     # a seat empty this long during hours is an empty window
-  absent_grace_minutes: 15    # a rostered person not signed in this long after a period starts is absent
-  offline_after_minutes: 10   # a device silent this long is offline
-departments:
-  - {id: civil, name: 民政局}
-windows:
-  - {id: W01, name: 1号窗口, department: civil, position: [1, 1]}   # position: row, column on the floor view (optional)
-staff:
-  - {id: s001, name: 张三, department: civil, badges: ["04A1B2C3", "dec:0009357203"]}   # see "Cards" below
-devices:
-  - {id: desk-w01-card, kind: badge_reader, window: W01}
-  - {id: desk-w01-seat, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}
-  - {id: office-civil, kind: badge_reader, department: civil, tasmota: civil_door}
-roster:
-  - {staff: s001, window: W01, days: [mon, tue, wed, thu, fri]}   # optional: from, until (dates); hours (overrides hall hours)
-leave:
-  - {staff: s001, from: "2026-11-23T09:00", until: "2026-11-23T12:00", reason: 培训}
-"""  # noqa: E501 - the example as written
 
 # A small hall in block style, to which each bad case appends or swaps one line.
 HALL = """\

@@ -1,0 +1,68 @@
+"""The web app in tests: an app for a deployment's environment, HTTP basic headers, and
+signing in through the form with its CSRF token."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from hallwatch.config import Settings
+from hallwatch.registry.alerting import AlertRow
+from web import create_app
+
+
+def basic(user: str, password: str) -> dict:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def app_for(env: dict):
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("HALLWATCH_")})
+    return create_app(settings, {"TESTING": True})
+
+
+CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def password_of(who: str) -> str:
+    return f"pw-{who}"
+
+
+def sign_in(app: Flask, who: str) -> tuple[str, str]:
+    """Log in through the form as the browser does; the session cookie and its CSRF token."""
+    client = app.test_client()
+    if who != "anonymous":
+        token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
+        form = {"username": who, "password": password_of(who), "csrf_token": token}
+        response = client.post("/login", data=form)
+        assert response.status_code == 302, response.get_data(as_text=True)
+    token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
+    return client.get_cookie("session").value, token
+
+
+def add_alert(session, department: str, window: str) -> int:
+    now = datetime.now(UTC)
+    row = AlertRow(
+        key=f"empty_window:{window}:{uuid.uuid4().hex}",
+        kind="empty_window",
+        window_id=window,
+        department_id=department,
+        since=now,
+        opened_at=now,
+        message=f"{window} empty",
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+LOCKED_WORDS = "登录失败次数过多"
+
+
+def session_data(app, cookie: str) -> dict:
+    return app.session_interface.get_signing_serializer(app).loads(cookie)
