@@ -21,7 +21,7 @@ from hallwatch.metrics.appeals import (
 from hallwatch.metrics.day import StaffCounts, WindowMinutes
 from hallwatch.metrics.report import Totals
 from tests.unit.hall import MONDAY, at, hall, tap
-from tests.unit.test_metrics import NEXT_MORNING, OFFICE, ONLINE, W01_DAY, W02_CARD, summary
+from tests.unit.metrics_day import NEXT_MORNING, OFFICE, ONLINE, W01_DAY, W02_CARD, summary
 
 LI_SI = "04A1B2C4"
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from hallwatch.metrics.appeals import ABSENCE, WINDOW, Adjustment
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.metrics.export import csv_files, month_report, ranking_csv
+from tests.unit.export_cases import NOVEMBER, UNTIL, data, days, read_back, read_csv
 from tests.unit.hall import MONDAY, at, hall
-from tests.unit.test_export import NOVEMBER, UNTIL, data, days, read_back, read_csv
 
 # W01 on Monday: the seat "empty" 10:10–10:30 was a sensor fault (as the snapshot counted it).
 STRETCH = Adjustment(

@@ -2,31 +2,26 @@
 
 from datetime import date, timedelta
 
-from hallwatch.metrics import add_up, day_summary, department_rows, staff_rows, window_rows
+from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
 from hallwatch.metrics.day import StaffCounts, WindowMinutes
 from hallwatch.metrics.report import minutes, rank, ratio
 from hallwatch.metrics.source import DaySummaries, day_parts
 from tests.unit.hall import MONDAY, at, hall, seat, status, tap, with_leave
-
-TUESDAY = MONDAY + timedelta(days=1)
-NEXT_MORNING = at("02:00", TUESDAY)  # Monday is over
-ONLINE = [status(at("08:00"), True)]
-W01_CARD, W02_CARD, W03_CARD, OFFICE = (
-    "desk-w01-card",
-    "desk-w02-card",
-    "desk-w03-card",
-    "office-civil",
+from tests.unit.metrics_day import (
+    OFFICE,
+    ONLINE,
+    TUESDAY,
+    W01_CARD,
+    W01_DAY,
+    W02_CARD,
+    W03_CARD,
+    summary,
 )
+
 ZHANG_SAN, LI_SI, WANG_WU = "04A1B2C3", "04A1B2C4", "04A1B2C5"
 OTHER_TRAFFIC = [tap(at("08:00"), W03_CARD, WANG_WU)]  # the hall was collecting that day
 NATIONAL_DAY = date(2026, 10, 1)
 MAKE_UP_SATURDAY = date(2026, 10, 10)
-# 张三 at W01 (seat sensor): in at 09:00, the seat empties 10:00–10:30, back until the close.
-W01_DAY = [seat(at("09:00"), True), seat(at("10:00"), False), seat(at("10:30"), True)]
-
-
-def summary(events, start=None, end=None, registry=None, day=MONDAY, now=NEXT_MORNING):
-    return day_summary(registry or hall(), events, day, now, start, end)
 
 
 def window_minutes(events, window="W01", online=True, **kwargs) -> dict:

@@ -80,7 +80,7 @@ def test_a_random_day_with_pirs_and_radars_sweeps_exactly_as_the_state_function(
     import random
     from bisect import bisect_right
 
-    from tests.unit.test_sweep_equivalence import (
+    from tests.unit.sweep_cases import (
         candidate_instants,
         random_day,
         random_hall,

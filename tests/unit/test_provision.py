@@ -21,16 +21,7 @@ from console.provision import (
 )
 from hallwatch.config import ConfigError, InfluxAuth, Settings
 from hallwatch.registry.parse import parse_registry
-
-HALL = parse_registry("""
-hall: {name: H, timezone: Asia/Shanghai, hours: [["09:00", "17:00"]], holidays: none}
-departments: [{id: civil, name: C}]
-windows: [{id: W01, name: W, department: civil}]
-devices:
-  - {id: desk-w01-card, kind: badge_reader, window: W01, tasmota: card_w01}
-  - {id: desk-w01-seat, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01}
-  - {id: office-civil, kind: badge_reader, department: civil}
-""")
+from tests.unit.provision_hall import HALL
 
 
 def test_each_device_that_speaks_mqtt_gets_its_id_as_username():
@@ -142,7 +133,7 @@ def test_a_missing_mqtt_ca_file_is_refused_at_start(tmp_path: Path):
 def test_the_simulator_publishes_each_message_as_the_account_that_owns_it():
     from hallwatch.config import MqttTarget
     from simulator.simulator import Simulator
-    from tests.unit.test_simulator import FakeClient, demo_registry, monday
+    from tests.unit.simulator_demo import FakeClient, demo_registry, monday
 
     registry = demo_registry()
     names = {a.username for a in broker_accounts(registry)} - {"hallwatch-collector"}

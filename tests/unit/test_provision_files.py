@@ -18,7 +18,7 @@ import pytest
 
 from console.provision import provision_broker
 from console.provision_files import FileAccess, ProvisionError, check_broker_can_read
-from tests.unit.test_provision import HALL
+from tests.unit.provision_hall import HALL
 
 NOBODY = 65534  # nobody:nogroup on Debian
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from hallwatch.schedule import containing, subtract
 from simulator import sensing
 from simulator.dayplan import plan_day
-from tests.unit.test_simulator import demo_registry
+from tests.unit.simulator_demo import demo_registry
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

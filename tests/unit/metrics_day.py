@@ -1,0 +1,29 @@
+"""tests.unit.hall's Monday for the metrics tests: the devices, the badges, W01's day, the
+next morning, and a day summary of given events."""
+
+from datetime import timedelta
+
+from hallwatch.metrics import day_summary
+from tests.unit.hall import MONDAY, at, hall, seat, status
+
+TUESDAY = MONDAY + timedelta(days=1)
+NEXT_MORNING = at("02:00", TUESDAY)  # Monday is over
+
+
+ONLINE = [status(at("08:00"), True)]
+
+
+W01_CARD, W02_CARD, W03_CARD, OFFICE = (
+    "desk-w01-card",
+    "desk-w02-card",
+    "desk-w03-card",
+    "office-civil",
+)
+
+
+# 张三 at W01 (seat sensor): in at 09:00, the seat empties 10:00–10:30, back until the close.
+W01_DAY = [seat(at("09:00"), True), seat(at("10:00"), False), seat(at("10:30"), True)]
+
+
+def summary(events, start=None, end=None, registry=None, day=MONDAY, now=NEXT_MORNING):
+    return day_summary(registry or hall(), events, day, now, start, end)
