@@ -1,6 +1,7 @@
 """Halls the integration tests build: the hall of the shared test deployment (HALL_YAML, in
-a zone where it is about noon), a hall with a user of each role (built_hall), and a
-registry file in the contract's example form (CONTRACT_EXAMPLE)."""
+a zone where it is about noon), a hall with a user of each role (built_hall), a registry
+file in the contract's example form (CONTRACT_EXAMPLE), and two halls in Shanghai and Urumqi
+on one deployment (two_halls_yaml, two_halls_deployment)."""
 
 from __future__ import annotations
 
