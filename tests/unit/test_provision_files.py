@@ -66,7 +66,15 @@ def open_dir():
 @pytest.fixture
 def broker_as_nobody():
     """A process running as nobody:nogroup, standing in for a broker that dropped root."""
-    process = subprocess.Popen(["sleep", "60"], user=NOBODY, group=NOBODY, extra_groups=[])
+    process = subprocess.Popen(
+        ["sleep", "60"],
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        # A SIGHUP ignored here (the suite run under nohup) would stay ignored in the child,
+        # and its death is how the test sees the reload.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
+    )
     yield process
     process.kill()
     process.wait()
@@ -94,6 +102,7 @@ def test_reload_is_refused_while_the_broker_cannot_read_the_files(open_dir, brok
         *("--file-group", str(NOBODY), "--file-mode", "0640"),
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"sent SIGHUP to {pid}" in done.stdout, done.stdout + done.stderr
     assert broker_as_nobody.wait(5) == -signal.SIGHUP  # now it was told to reload
 
 
