@@ -62,26 +62,27 @@ def test_the_collector_stores_both_halls_each_in_its_own_time(
     deployment, collector_process, mosquitto
 ):
     pub = publisher(mosquitto.url)
-    # Clocks without an offset are hall time: 10:00 in Shanghai is 02:00Z, in Urumqi 04:00Z.
-    for device, uid in (("e01-card", "04A1B2C3"), ("x01-card", "04A1B2C4")):
-        badge = {"type": "badge", "uid": uid, "ts": "2026-11-24T10:00:00"}
-        publish(pub, f"hallwatch/devices/{device}/events", badge)
     now = datetime.now(UTC)
+    # Clocks without an offset are hall time: 10:00 in Shanghai is 02:00Z, in Urumqi 04:00Z.
+    # Two days ago: a device time is trusted within 30 days of now, so never a fixed date.
+    day = datetime.combine((now - timedelta(days=2)).date(), datetime.min.time(), UTC)
+    for device, uid in (("e01-card", "04A1B2C3"), ("x01-card", "04A1B2C4")):
+        badge = {"type": "badge", "uid": uid, "ts": f"{day.date()}T10:00:00"}
+        publish(pub, f"hallwatch/devices/{device}/events", badge)
     for device in ("e01-seat", "x01-seat"):
         seat = {"type": "presence", "occupied": True, "ts": now.isoformat()}
         publish(pub, f"hallwatch/devices/{device}/events", seat)
     pub.loop_stop()
     app = app_for(deployment)
     store = app.extensions["hallwatch"].store
-    day = datetime(2026, 11, 24, tzinfo=UTC)
 
     def badges() -> dict[str, datetime]:
         return {e.device: e.at for e in store.events_between(day, day + timedelta(days=1))}
 
     wait_until(lambda: len(badges()) == 2, timeout=20, message=badges)
     assert badges() == {
-        "e01-card": datetime(2026, 11, 24, 2, tzinfo=UTC),
-        "x01-card": datetime(2026, 11, 24, 4, tzinfo=UTC),
+        "e01-card": day + timedelta(hours=2),
+        "x01-card": day + timedelta(hours=4),
     }
     client = app.test_client()
 
