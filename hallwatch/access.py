@@ -9,15 +9,11 @@ queries, the users told of an alert, the windows, departments and staff of a pag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, false
-
-if TYPE_CHECKING:
-    from hallwatch.registry.deployment import Deployment
-    from hallwatch.registry.spec import Registry, StaffMember
 
 ADMIN = "admin"
 HALL_MANAGER = "hall_manager"
@@ -50,6 +46,48 @@ class Person(Protocol):
 
 
 P = TypeVar("P", bound=Person)
+
+
+# What a scope reads of the registry (hallwatch.registry.spec and .deployment have it).
+# Written as shapes, not imports, so the registry may apply scopes to its own queries.
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _Window(_Identified, Protocol):
+    @property
+    def department(self) -> str | None: ...
+
+
+class _Member(Protocol):
+    @property
+    def department(self) -> str: ...
+
+
+M = TypeVar("M", bound=_Member)
+
+
+class HallRegistry(Protocol[M]):
+    """One hall's registry: its hall, departments, windows and staff."""
+
+    @property
+    def hall(self) -> _Identified: ...
+    @property
+    def departments(self) -> Sequence[_Identified]: ...
+    @property
+    def windows(self) -> Sequence[_Window]: ...
+    @property
+    def staff(self) -> Sequence[M]: ...
+
+
+class HallsOfDeployment(Protocol):
+    """The deployment's halls: their ids in order, and each department's hall."""
+
+    @property
+    def ids(self) -> Sequence[str]: ...
+    @property
+    def hall_of_department(self) -> Mapping[str, str]: ...
 
 
 def may(user: Person, permission: str) -> bool:
@@ -87,7 +125,7 @@ class Scope:
 
     # --- pages ---
 
-    def halls_in(self, deployment: Deployment) -> list[str]:
+    def halls_in(self, deployment: HallsOfDeployment) -> list[str]:
         """The ids of the halls in scope, in deployment order; a department head's: the hall
         of their department."""
         if self.departments is not None:
@@ -95,13 +133,13 @@ class Scope:
             return [of[d] for d in self.departments if d in of]
         return [h for h in deployment.ids if self.sees_hall(h)]
 
-    def windows(self, registry: Registry) -> set[str]:
+    def windows(self, registry: HallRegistry) -> set[str]:
         """The ids of the hall's windows in scope."""
         if not self.sees_hall(registry.hall.id):
             return set()
         return {w.id for w in registry.windows if self.sees_department(w.department)}
 
-    def departments_in(self, registry: Registry) -> set[str]:
+    def departments_in(self, registry: HallRegistry) -> set[str]:
         """The ids of the hall's departments in scope."""
         if not self.sees_hall(registry.hall.id):
             return set()
@@ -109,7 +147,7 @@ class Scope:
             return {d.id for d in registry.departments}
         return set(self.departments)
 
-    def staff(self, registry: Registry) -> tuple[StaffMember, ...]:
+    def staff(self, registry: HallRegistry[M]) -> tuple[M, ...]:
         """The hall's people in scope, in registry order."""
         departments = self.departments_in(registry)
         return tuple(s for s in registry.staff if s.department in departments)
