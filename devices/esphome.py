@@ -34,7 +34,13 @@ from devices.payload import (
     shown,
     status_word,
 )
-from hallwatch.events import BadgeRead, ConversionResult, DeviceStatus, PresenceReport
+from hallwatch.events import (
+    BadgeRead,
+    ConversionResult,
+    DeviceStatus,
+    PresenceReport,
+    RejectionKind,
+)
 from hallwatch.registry.spec import Device, Registry
 
 STATUS = "status"
@@ -104,11 +110,17 @@ def parse(
         )
     parts = topic.rsplit("/", 3)
     if len(parts) != 4 or parts[3] != STATE or parts[0] not in nodes:
-        raise Reject("not an ESPHome topic (expected <node>/<component>/<object_id>/state)")
+        raise Reject(
+            "not an ESPHome topic (expected <node>/<component>/<object_id>/state)",
+            RejectionKind.UNKNOWN_TOPIC,
+        )
     node, component, object_id, _ = parts
     device = nodes[node].get(object_id)
     if device is None:
-        raise Reject(f"unknown esphome entity {shown(object_id)} of node {shown(node)}")
+        raise Reject(
+            f"unknown esphome entity {shown(object_id)} of node {shown(node)}",
+            RejectionKind.UNKNOWN_DEVICE,  # each entity of a node is a device of the registry
+        )
     text = decode_text(payload).strip()
     if component in PRESENCE_COMPONENTS:
         return _presence(device, text, received)

@@ -147,7 +147,8 @@ def parse(
     split = _split(topic, registry)
     if split is None:
         raise Reject(
-            f"not a Tasmota telemetry topic (expected {PREFIX}/<topic>/{'|'.join(SUFFIXES)})"
+            f"not a Tasmota telemetry topic (expected {PREFIX}/<topic>/{'|'.join(SUFFIXES)})",
+            RejectionKind.UNKNOWN_TOPIC,
         )
     devices, device_topic, suffix = split
     device = devices.get(device_topic)

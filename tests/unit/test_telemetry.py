@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -14,8 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 import devices
 from collector.figures import ingest_registry
 from collector.status import CollectorStats
+from devices import esphome, tasmota
 from devices.payload import guarded
 from hallwatch.events import Rejection, RejectionKind
+from hallwatch.registry.spec import Device
 from hallwatch.telemetry import AlertFigures, rejection_kinds
 from tests.unit.hall import hall
 
@@ -65,6 +68,27 @@ def test_each_rejection_of_the_converters_gets_its_kind(topic, payload, kind):
     rejection = rejection_of(topic, payload)
     if kind is None:  # a badge reader reporting presence: the kind is the device's, not the form
         kind = "wrong_device_kind"
+    assert rejection.kind == kind, rejection.reason
+
+
+def esphome_hall():
+    """The unit-test hall with one ESPHome node holding a card reader entity."""
+    registry = hall()
+    reader = Device("w01-esp", "badge_reader", window="W01", esphome="esp-w01/card")
+    return replace(registry, devices=(*registry.devices, reader))
+
+
+@pytest.mark.parametrize(
+    ("convert", "topic", "kind"),
+    [
+        (tasmota.convert, "stat/civil_door/RESULT", "unknown_topic"),
+        (esphome.convert, "esp-w01/text_sensor/card/status", "unknown_topic"),
+        (esphome.convert, "esp-w01/text_sensor/door/state", "unknown_device"),
+    ],
+)
+def test_a_family_names_a_topic_it_does_not_use_or_an_entity_it_does_not_know(convert, topic, kind):
+    rejection = convert(topic, b"04A1", RECEIVED, esphome_hall())
+    assert isinstance(rejection, Rejection), rejection
     assert rejection.kind == kind, rejection.reason
 
 
