@@ -9,16 +9,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from alerts.records import visible_to as alerts_visible_to
-from hallwatch.metrics.appeals import (
-    EPISODE_KINDS,
-    WINDOW,
-    episode_count,
-    stretch_minutes,
-)
+from hallwatch.metrics.appeals import episode_count, stretch_minutes
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.metrics.source import events_of_day
 from hallwatch.registry.alerting import AlertRow
-from hallwatch.registry.appeals import EPISODE_SUBJECTS, Filing
+from hallwatch.registry.appeals import EPISODE_KINDS, EPISODE_SUBJECTS, WINDOW, Filing
 from hallwatch.registry.models import AppealRow
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, local_midnight

@@ -15,11 +15,12 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from hallwatch.metrics.appeal_records import appeal_json
+from hallwatch.metrics.appeals import to_microseconds
 from hallwatch.registry.appeals import (
     PENDING,
     AppealDecided,
     AppealRefused,
-    appeal_json,
     decide,
     file_appeal,
     find,
@@ -187,7 +188,8 @@ def settle(appeal_id: int, accept: bool, note: str) -> AppealRow | None:
         if row.status != PENDING:
             raise AppealDecided(f"appeal {appeal_id} is already {row.status}")
         minutes, count = snapshot(registry, row, now) if accept else (None, None)
-        row = decide(db, appeal_id, accept, current_user.username, note, now, scope, minutes, count)
+        stored = to_microseconds(minutes) if minutes is not None else None
+        row = decide(db, appeal_id, accept, current_user.username, note, now, scope, stored, count)
         db.commit()
     return row
 

@@ -19,12 +19,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from alerts.messages import department_name, staff_name, window_name
 from hallwatch.influx.client import QueryError
-from hallwatch.metrics.appeals import REASONS, from_microseconds
+from hallwatch.metrics.appeals import from_microseconds
 from hallwatch.metrics.report import minutes
 from hallwatch.registry.appeals import (
     NOTE_MAX_CHARS,
     PENDING,
     REASON_MAX_CHARS,
+    REASONS,
     AppealDecided,
     AppealRefused,
     file_appeal,

@@ -27,7 +27,7 @@ def original_text(row: dict, figures: Iterable[Figure]) -> str:
 
 
 def decided_list(decided: list[dict], allowed: set[str], department: str | None) -> list[dict]:
-    """The month's decided appeals the user may see (`registry.appeals.listing` rows), in
+    """The month's decided appeals the user may see (`metrics.appeal_records.listing` rows), in
     the page's language."""
     return [
         {

@@ -14,11 +14,11 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
+from hallwatch.metrics.appeal_records import month_appeals
 from hallwatch.metrics.appeals import published
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import Totals, coverage_gaps
 from hallwatch.metrics.source import DaySummaries
-from hallwatch.registry.appeals import month_appeals
 from hallwatch.registry.spec import Registry
 from web.roles import permission_required
 from web.scope import visible_departments, visible_windows

@@ -32,9 +32,9 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
     from hallwatch.metrics import export
+    from hallwatch.metrics.appeal_records import month_appeals
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
-    from hallwatch.registry.appeals import month_appeals
     from hallwatch.registry.deployment import UnknownHall
 
     try:

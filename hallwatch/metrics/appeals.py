@@ -26,14 +26,11 @@ from hallwatch.events import Event
 from hallwatch.metrics.day import ZERO, StaffCounts, WindowMinutes
 from hallwatch.metrics.day import window_minutes as minutes_in
 from hallwatch.metrics.report import Totals
+from hallwatch.registry.appeals import ABSENCE, EPISODE_KINDS, WINDOW
 from hallwatch.registry.spec import Registry
 from hallwatch.rules import absences, pull_backs
 from hallwatch.timeline import sweep
 
-WINDOW, ABSENCE, PULLED_BACK = "window", "absence", "pulled_back"
-SUBJECTS = (WINDOW, ABSENCE, PULLED_BACK)
-EPISODE_KINDS = {ABSENCE: "absent", PULLED_BACK: "pulled_back"}  # subject → alert kind
-REASONS = ("sensor_fault", "errand", "outage")
 _MICROSECOND = timedelta(microseconds=1)
 
 

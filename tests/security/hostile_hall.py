@@ -25,6 +25,7 @@ from flask import Flask, url_for
 from collector.collector import Collector
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
+from hallwatch.metrics.appeals import to_microseconds
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.mqtt import make_client
 from hallwatch.registry.appeals import Filing, decide, file_appeal
@@ -231,7 +232,7 @@ def _add_appeal(db, department: str, window: str) -> int:
     appeal = file_appeal(db, filing, HOSTILE_USER, start).id
     if department == "civil":  # decided, so the reports list it with its note
         note = evil("CIVILX", 1)
-        decide(db, appeal, True, HOSTILE_USER, note, start, [], WindowMinutes(), None)
+        decide(db, appeal, True, HOSTILE_USER, note, start, [], to_microseconds(WindowMinutes()))
     return appeal
 
 

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.access import DEPT_HEAD, HALL_MANAGER, INSPECTOR
+from hallwatch.metrics.appeal_records import accepted_between
+from hallwatch.metrics.appeals import to_microseconds
 from hallwatch.metrics.day import WindowMinutes
 from hallwatch.registry.appeals import (
     AppealDecided,
     AppealRefused,
     Filing,
-    accepted_between,
     decide,
     decided_between,
     file_appeal,
@@ -86,7 +87,7 @@ def accept(db, appeal_id: int, note="核实属实", **kwargs):
 def test_an_accepted_appeal_keeps_who_decided_when_and_its_snapshot(sessions):
     appeal = filed(sessions)
     with sessions() as db:
-        row = accept(db, appeal, minutes=SNAPSHOT)
+        row = accept(db, appeal, minutes_us=to_microseconds(SNAPSHOT))
         db.commit()
         assert (row.status, row.decided_by, row.decided_at, row.note) == (
             "accepted",
@@ -111,7 +112,7 @@ def test_a_decided_appeal_is_never_decided_again(sessions):
         decide(db, appeal, False, "boss", "无依据", NOW, visible_to(BOSS))
         db.commit()
     with sessions() as db, pytest.raises(AppealDecided, match="already rejected"):
-        accept(db, appeal, minutes=SNAPSHOT)
+        accept(db, appeal, minutes_us=to_microseconds(SNAPSHOT))
     with sessions() as db, pytest.raises(AppealDecided):
         withdraw(db, appeal, "civil-head", NOW, visible_to(CIVIL_HEAD))
     with sessions() as db:
@@ -121,7 +122,7 @@ def test_a_decided_appeal_is_never_decided_again(sessions):
 def test_the_store_refuses_an_edit_of_a_decided_appeal(sessions):
     appeal = filed(sessions)
     with sessions() as db:
-        accept(db, appeal, minutes=SNAPSHOT)
+        accept(db, appeal, minutes_us=to_microseconds(SNAPSHOT))
         db.commit()
     with sessions() as db:
         row = db.get(AppealRow, appeal)

@@ -4,9 +4,6 @@ from datetime import timedelta
 
 from hallwatch.metrics import add_up, department_rows, window_rows
 from hallwatch.metrics.appeals import (
-    ABSENCE,
-    PULLED_BACK,
-    WINDOW,
     Adjustment,
     adjust,
     appealed,
@@ -20,6 +17,7 @@ from hallwatch.metrics.appeals import (
 )
 from hallwatch.metrics.day import StaffCounts, WindowMinutes
 from hallwatch.metrics.report import Totals
+from hallwatch.registry.appeals import ABSENCE, PULLED_BACK, WINDOW
 from tests.unit.hall import MONDAY, at, hall, tap
 from tests.unit.metrics_day import NEXT_MORNING, OFFICE, ONLINE, W01_DAY, W02_CARD, summary
 
