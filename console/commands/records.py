@@ -31,7 +31,7 @@ from console.commands.common import open_runtime, read_settings
 def report(month_text: str, file_format: str, out: Path, hall_id: str | None) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
-    from hallwatch.metrics import export
+    from hallwatch.metrics import export, export_rows
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
     from hallwatch.registry.appeals import month_appeals
@@ -61,7 +61,7 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     except QueryError as exc:
         raise click.ClickException(f"event store unavailable: {exc}") from exc
     adjustments, decided = month_appeals(runtime.sessions, registry, start, end)
-    report = export.month_report(
+    report = export_rows.month_report(
         registry, month.first, days, min(end, now), appeals=adjustments, decided=decided
     )
     if file_format == "xlsx":

@@ -1,14 +1,9 @@
 """Reports as files (docs/API.md): a month as an Excel workbook or as CSV, with Chinese headers.
 
-Pure: `month_report()` turns a month's day summaries (read by the caller, e.g.
-with `DaySummaries.between()`) into the rows of three tables: the department
-ranking (汇总), windows by working day (窗口逐日) and staff (人员). The writers
-take those rows: `workbook()` (openpyxl, ready to print), `csv_files()` /
-`csv_zip()` (one CSV per table) and `ranking_csv()` (the ranking alone).
-
-The tables, described once so the workbook and the CSV files hold the same
-content, are in `export_tables`. CSV is UTF-8 with a BOM and CRLF line ends, so
-Excel opens the Chinese right.
+The writers take the rows of `export_rows.month_report()`, the tables of
+`export_tables`: `workbook()` (openpyxl, ready to print), `csv_files()` /
+`csv_zip()` (one CSV per table) and `ranking_csv()` (the ranking alone). CSV is
+UTF-8 with a BOM and CRLF line ends, so Excel opens the Chinese right.
 """
 
 from __future__ import annotations
@@ -16,25 +11,24 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import UTC
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from hallwatch.metrics.appeals import Adjustment, published
-from hallwatch.metrics.day import DaySummary
+from hallwatch.metrics.export_rows import (
+    MonthReport,
+    not_collected_text,
+    ranking_note,
+)
 from hallwatch.metrics.export_tables import (
     APPEALED,
-    APPEALS,
     PUBLIC_RANKING,
     RANKING,
-    STAFF,
     TABLES,
-    WINDOWS_BY_DAY,
     Column,
     Table,
     cell_value,
@@ -43,17 +37,11 @@ from hallwatch.metrics.export_tables import (
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import (
     RANKED_COVERAGE,
-    add_up,
-    department_rows,
-    staff_rows,
-    window_rows,
 )
-from hallwatch.registry.spec import HallSettings, Registry, Window
-from hallwatch.schedule import is_working_day
+from hallwatch.registry.spec import HallSettings
 
 CSV_ENCODING = "utf-8-sig"  # the BOM tells Excel the file is UTF-8
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # text Excel would run as a formula
-WEEKDAY_NAMES = "一二三四五六日"
 
 # Workbook presentation.
 TITLE_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3
@@ -66,132 +54,6 @@ GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 MIN_WIDTH, MAX_WIDTH = 6.0, 40.0  # column widths, in Excel's character units
 NOTES_WIDTH = 100.0
 NUMBER_FORMATS = {"count": "0", "minutes": "0.0", "ratio": "0.0%", "date": "yyyy-mm-dd"}
-
-
-@dataclass(frozen=True)
-class MonthReport:
-    """A month of the hall as the rows of the three tables (ranks are the whole hall's)."""
-
-    hall: HallSettings
-    month: date  # its first day
-    until: datetime  # counted up to here: the month's end, or the moment of a running month
-    departments: list[dict]
-    windows_by_day: list[dict]
-    staff: list[dict]
-    scope: str | None = None  # the departments shown, when not the whole hall
-    not_collected: tuple[date, ...] = ()  # working days HallWatch was not collecting
-    appeals: tuple[dict, ...] = ()  # the month's decided appeals (registry.appeals.listing)
-
-    @property
-    def month_label(self) -> str:
-        return f"{self.month.year}年{self.month.month}月"
-
-    @property
-    def complete(self) -> bool:
-        return self.until >= Month.of(self.month).bounds(self.hall)[1]
-
-    def rows(self, table: Table) -> list[dict]:
-        return {
-            RANKING.name: self.departments,
-            WINDOWS_BY_DAY.name: self.windows_by_day,
-            STAFF.name: self.staff,
-            APPEALS.name: list(self.appeals),
-        }[table.name]
-
-
-def month_report(
-    registry: Registry,
-    month: date,
-    days: Sequence[DaySummary],
-    until: datetime,
-    departments: Collection[str] | None = None,
-    windows: Collection[str] | None = None,
-    appeals: Sequence[Adjustment] = (),
-    decided: Sequence[dict] = (),
-) -> MonthReport:
-    """The month's tables from its day summaries, limited to `departments` / `windows` if given.
-
-    The ranking is computed on the whole hall first, so a limited report keeps
-    each department's rank in the hall. The accepted `appeals` are applied to every
-    table, each row keeping its original (docs/APPEALS.md); `decided` lists the
-    month's decided appeals (`hallwatch.registry.appeals.listing`).
-    """
-    shown_departments = set(departments) if departments is not None else None
-    shown_windows = set(windows) if windows is not None else None
-
-    def dept_shown(department: str) -> bool:
-        return shown_departments is None or department in shown_departments
-
-    def window_shown(window: Window) -> bool:
-        return dept_shown(window.department) and (
-            shown_windows is None or window.id in shown_windows
-        )
-
-    names = {d.id: d.name for d in registry.departments}
-    totals = add_up(days)
-    ranking = [
-        {**r, "note": ranking_note(r)}
-        for r in published(department_rows, "department", registry, totals, appeals)
-        if dept_shown(r["department"])
-    ]
-    people = registry.staff_by_id
-    staff = [
-        {**r, "name": people[r["staff"]].name, "department_name": names.get(r["department"], "")}
-        for r in published(staff_rows, "staff", registry, totals, appeals)
-        if dept_shown(r["department"])
-    ]
-    scope = None
-    if shown_departments is not None and shown_departments != set(names):
-        scope = "、".join(d.name for d in registry.departments if d.id in shown_departments)
-    return MonthReport(
-        hall=registry.hall,
-        month=month,
-        until=until.astimezone(registry.hall.tz),
-        departments=ranking,
-        windows_by_day=list(_windows_by_day(registry, days, names, window_shown, appeals)),
-        staff=staff,
-        scope=scope,
-        not_collected=tuple(sorted(totals.not_collected)),
-        appeals=tuple(a for a in decided if dept_shown(a["department_id"])),
-    )
-
-
-def ranking_note(row: dict) -> str:
-    """Why a department has no rank (docs/API.md: coverage below 95 %, or nothing measured)."""
-    if row["rank"] is not None:
-        return ""
-    if row["staffed_ratio"] is None:
-        return "无可计量的排班时间，不参与排名"
-    return f"数据覆盖率低于 {RANKED_COVERAGE:.0%}，不参与排名"
-
-
-def not_collected_text(days: Sequence[date]) -> str:
-    """The line that lists the working days HallWatch was not collecting, or ""."""
-    if not days:
-        return ""
-    listed = "、".join(f"{d.month}月{d.day}日" for d in days)
-    return f"系统未采集数据的工作日（不计入任何部门和人员）：{listed}"
-
-
-def _windows_by_day(registry, days, names, window_shown, appeals) -> Iterable[dict]:
-    """One row per shown window per working day, in day then registry order, each with
-    the accepted appeals of its day applied."""
-    windows = registry.window_by_id
-    for summary in sorted(days, key=lambda s: s.day):
-        if not is_working_day(registry.hall, summary.day):
-            continue
-        note = "系统未采集数据，不计入" if summary.not_collected else ""
-        of_day = [a for a in appeals if a.day == summary.day]
-        for row in published(window_rows, "window", registry, add_up([summary]), of_day):
-            if window_shown(windows[row["window"]]):
-                yield {
-                    "date": summary.day,
-                    "weekday": "周" + WEEKDAY_NAMES[summary.day.weekday()],
-                    "department_name": names.get(row["department"], ""),
-                    "window_name": windows[row["window"]].name,
-                    **row,
-                    "note": note,
-                }
 
 
 # ---------------------------------------------------------------- CSV
