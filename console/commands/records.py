@@ -31,7 +31,7 @@ from console.commands.common import open_runtime, read_settings
 def report(month_text: str, file_format: str, out: Path, hall_id: str | None) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
-    from hallwatch.metrics import export, export_rows
+    from hallwatch.metrics import export, export_csv, export_rows
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
     from hallwatch.registry.appeals import month_appeals
@@ -67,9 +67,9 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     if file_format == "xlsx":
         files = {out: export.workbook_bytes(report)}
     elif out.suffix.lower() == ".zip":
-        files = {out: export.csv_zip(report)}
+        files = {out: export_csv.csv_zip(report)}
     else:
-        files = {out / name: data for name, data in export.csv_files(report).items()}
+        files = {out / name: data for name, data in export_csv.csv_files(report).items()}
     for path, data in files.items():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,13 @@
-"""Reports as files (docs/API.md): a month as an Excel workbook or as CSV, with Chinese headers.
+"""Reports as files (docs/API.md): a month as an Excel workbook, with Chinese headers.
 
-The writers take the rows of `export_rows.month_report()`, the tables of
-`export_tables`: `workbook()` (openpyxl, ready to print), `csv_files()` /
-`csv_zip()` (one CSV per table) and `ranking_csv()` (the ranking alone). CSV is
-UTF-8 with a BOM and CRLF line ends, so Excel opens the Chinese right.
+`workbook()` (openpyxl, ready to print) takes the rows of
+`export_rows.month_report()`, the tables of `export_tables`; the same tables as
+CSV files are written by `export_csv`.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
-from collections.abc import Iterable
 from datetime import UTC
 
 from openpyxl import Workbook
@@ -19,29 +15,24 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hallwatch.metrics.export_csv import csv_value
 from hallwatch.metrics.export_rows import (
     MonthReport,
     not_collected_text,
-    ranking_note,
 )
 from hallwatch.metrics.export_tables import (
     APPEALED,
-    PUBLIC_RANKING,
     RANKING,
     TABLES,
     Column,
     Table,
     cell_value,
-    percent,
 )
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import (
     RANKED_COVERAGE,
 )
 from hallwatch.registry.spec import HallSettings
-
-CSV_ENCODING = "utf-8-sig"  # the BOM tells Excel the file is UTF-8
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # text Excel would run as a formula
 
 # Workbook presentation.
 TITLE_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3
@@ -54,62 +45,6 @@ GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 MIN_WIDTH, MAX_WIDTH = 6.0, 40.0  # column widths, in Excel's character units
 NOTES_WIDTH = 100.0
 NUMBER_FORMATS = {"count": "0", "minutes": "0.0", "ratio": "0.0%", "date": "yyyy-mm-dd"}
-
-
-# ---------------------------------------------------------------- CSV
-
-
-def _safe_text(value: str) -> str:
-    """Text Excel would evaluate as a formula, quoted so it shows as typed."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _csv_value(column: Column, value) -> str | int | float:
-    if value is None:
-        return ""
-    if column.kind == "ratio":
-        return percent(value)
-    if column.kind == "date":
-        return value.isoformat()
-    if isinstance(value, str):
-        return _safe_text(value)
-    return value
-
-
-def table_csv(table: Table, rows: Iterable[dict]) -> bytes:
-    """One table as a CSV file: UTF-8 with BOM, CRLF, a header row of Chinese names."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.headers)
-    for row in rows:
-        writer.writerow([_csv_value(c, cell_value(table, c, row)) for c in table.columns])
-    return out.getvalue().encode(CSV_ENCODING)
-
-
-def ranking_csv(rows: list[dict], *, public: bool) -> bytes:
-    """The department ranking (rows of `department_rows()`, best first) as a CSV file.
-
-    Only the ranking's own columns are written, by name, whatever else a row
-    holds. A `public` file leaves out absences and pull-backs too (INSIDE_ONLY).
-    """
-    noted = [{**r, "note": ranking_note(r)} for r in rows]
-    return table_csv(PUBLIC_RANKING if public else RANKING, noted)
-
-
-def csv_files(report: MonthReport) -> dict[str, bytes]:
-    """The report's tables as CSV files, by file name (`2026-11-departments.csv`, …)."""
-    prefix = report.month.strftime("%Y-%m")
-    return {f"{prefix}-{t.name}.csv": table_csv(t, report.rows(t)) for t in TABLES}
-
-
-def csv_zip(report: MonthReport) -> bytes:
-    """The CSV files in one zip archive (dated the month's first day, so runs compare equal)."""
-    stamp = (report.month.year, report.month.month, 1, 0, 0, 0)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in csv_files(report).items():
-            archive.writestr(zipfile.ZipInfo(name, stamp), data, zipfile.ZIP_DEFLATED)
-    return out.getvalue()
 
 
 # ---------------------------------------------------------------- workbook
@@ -197,7 +132,7 @@ def _text_width(text: str) -> float:
 
 def _width(table: Table, report: MonthReport, column: Column) -> float:
     samples = [column.header] + [
-        _csv_value(column, cell_value(table, column, row)) for row in report.rows(table)[:500]
+        csv_value(column, cell_value(table, column, row)) for row in report.rows(table)[:500]
     ]
     widest = max(_text_width(str(value)) for value in samples)
     return min(MAX_WIDTH, max(MIN_WIDTH, widest + 2))

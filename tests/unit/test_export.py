@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
-from hallwatch.metrics.export import csv_files, csv_zip, ranking_csv
+from hallwatch.metrics.export_csv import csv_files, csv_zip, ranking_csv
 from hallwatch.metrics.export_rows import month_report, ranking_note
 from hallwatch.metrics.export_tables import RANKING_HEADERS, percent
 from hallwatch.metrics.month import Month

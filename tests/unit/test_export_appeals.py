@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from hallwatch.metrics.appeals import ABSENCE, WINDOW, Adjustment
 from hallwatch.metrics.day import WindowMinutes
-from hallwatch.metrics.export import csv_files, ranking_csv
+from hallwatch.metrics.export_csv import csv_files, ranking_csv
 from hallwatch.metrics.export_rows import month_report
 from tests.unit.export_cases import NOVEMBER, UNTIL, data, days, read_back, read_csv
 from tests.unit.hall import MONDAY, at, hall
