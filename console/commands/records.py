@@ -31,7 +31,7 @@ from console.commands.common import open_runtime, read_settings
 def report(month_text: str, file_format: str, out: Path, hall_id: str | None) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
-    from hallwatch.metrics import export, export_csv, export_rows
+    from hallwatch.metrics import export_csv, export_rows, export_workbook
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
     from hallwatch.registry.appeals import month_appeals
@@ -65,7 +65,7 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
         registry, month.first, days, min(end, now), appeals=adjustments, decided=decided
     )
     if file_format == "xlsx":
-        files = {out: export.workbook_bytes(report)}
+        files = {out: export_workbook.workbook_bytes(report)}
     elif out.suffix.lower() == ".zip":
         files = {out: export_csv.csv_zip(report)}
     else:

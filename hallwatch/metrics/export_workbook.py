@@ -1,8 +1,8 @@
-"""Reports as files (docs/API.md): a month as an Excel workbook, with Chinese headers.
-
-`workbook()` (openpyxl, ready to print) takes the rows of
-`export_rows.month_report()`, the tables of `export_tables`; the same tables as
-CSV files are written by `export_csv`.
+"""The monthly report as an Excel workbook (openpyxl, docs/API.md): `workbook()` and
+`workbook_bytes()` write one sheet per table (汇总, 窗口逐日, 人员, 申诉) with its title, the
+period line (`period_text()`), a grid, number formats and column widths fitted to the
+content, and the 说明 sheet of `counting_rules()`; every sheet ready to print (landscape
+A4, one page wide, the header row on every page, numbered pages).
 """
 
 from __future__ import annotations
@@ -16,22 +16,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from hallwatch.metrics.export_csv import csv_value
-from hallwatch.metrics.export_rows import (
-    MonthReport,
-    not_collected_text,
-)
-from hallwatch.metrics.export_tables import (
-    APPEALED,
-    RANKING,
-    TABLES,
-    Column,
-    Table,
-    cell_value,
-)
+from hallwatch.metrics.export_rows import MonthReport, not_collected_text
+from hallwatch.metrics.export_tables import APPEALED, RANKING, TABLES, Column, Table, cell_value
 from hallwatch.metrics.month import Month
-from hallwatch.metrics.report import (
-    RANKED_COVERAGE,
-)
+from hallwatch.metrics.report import RANKED_COVERAGE
 from hallwatch.registry.spec import HallSettings
 
 # Workbook presentation.
@@ -45,9 +33,6 @@ GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 MIN_WIDTH, MAX_WIDTH = 6.0, 40.0  # column widths, in Excel's character units
 NOTES_WIDTH = 100.0
 NUMBER_FORMATS = {"count": "0", "minutes": "0.0", "ratio": "0.0%", "date": "yyyy-mm-dd"}
-
-
-# ---------------------------------------------------------------- workbook
 
 
 def period_text(report: MonthReport) -> str:
