@@ -25,7 +25,8 @@ from pathlib import Path
 from devices import convert
 from hallwatch.events import Event, Rejection
 from hallwatch.metrics import DaySummary, day_summary
-from hallwatch.metrics.export import month_report, workbook_bytes
+from hallwatch.metrics.export_rows import month_report
+from hallwatch.metrics.export_workbook import workbook_bytes
 from hallwatch.metrics.month import Month
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry

@@ -22,7 +22,9 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
 
 from hallwatch.influx.client import QueryError
-from hallwatch.metrics.export import MonthReport, csv_zip, month_report, ranking_csv, workbook_bytes
+from hallwatch.metrics.export_csv import csv_zip, ranking_csv
+from hallwatch.metrics.export_rows import MonthReport, month_report
+from hallwatch.metrics.export_workbook import workbook_bytes
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry

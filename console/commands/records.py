@@ -31,7 +31,7 @@ from console.commands.common import open_runtime, read_settings
 def report(month_text: str, file_format: str, out: Path, hall_id: str | None) -> None:
     """Write a month's report of the whole hall; print the paths written."""
     from hallwatch.influx.client import QueryError
-    from hallwatch.metrics import export
+    from hallwatch.metrics import export_csv, export_rows, export_workbook
     from hallwatch.metrics.appeal_records import month_appeals
     from hallwatch.metrics.month import Month
     from hallwatch.metrics.source import DaySummaries
@@ -61,15 +61,15 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     except QueryError as exc:
         raise click.ClickException(f"event store unavailable: {exc}") from exc
     adjustments, decided = month_appeals(runtime.sessions, registry, start, end)
-    report = export.month_report(
+    report = export_rows.month_report(
         registry, month.first, days, min(end, now), appeals=adjustments, decided=decided
     )
     if file_format == "xlsx":
-        files = {out: export.workbook_bytes(report)}
+        files = {out: export_workbook.workbook_bytes(report)}
     elif out.suffix.lower() == ".zip":
-        files = {out: export.csv_zip(report)}
+        files = {out: export_csv.csv_zip(report)}
     else:
-        files = {out / name: data for name, data in export.csv_files(report).items()}
+        files = {out / name: data for name, data in export_csv.csv_files(report).items()}
     for path, data in files.items():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

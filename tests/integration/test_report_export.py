@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from console.services import free_port
 from hallwatch.influx.eventstore import event_point
-from hallwatch.metrics.export import ranking_csv
+from hallwatch.metrics.export_csv import ranking_csv
 from tests.helpers import SHANGHAI, hallwatch
 from tests.integration.deployments import hall_deployment
 from tests.report_hall import MONDAY, MONDAY_EVENTS, REPORT_HALL, USERS

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from openpyxl import load_workbook
 
 from hallwatch.metrics import day_summary
-from hallwatch.metrics.export import (
+from hallwatch.metrics.export_workbook import (
     workbook_bytes,
 )
 from tests.unit.hall import MONDAY, at, hall, seat, status, tap

@@ -10,15 +10,9 @@ from datetime import date
 import pytest
 
 from hallwatch.metrics import add_up, department_rows, staff_rows, window_rows
-from hallwatch.metrics.export import (
-    RANKING_HEADERS,
-    csv_files,
-    csv_zip,
-    month_report,
-    percent,
-    ranking_csv,
-    ranking_note,
-)
+from hallwatch.metrics.export_csv import csv_files, csv_zip, ranking_csv
+from hallwatch.metrics.export_rows import month_report, ranking_note
+from hallwatch.metrics.export_tables import RANKING_HEADERS, percent
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.report import rank
 from hallwatch.registry.spec import Department, HallSettings

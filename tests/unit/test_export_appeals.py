@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hallwatch.metrics.appeals import ABSENCE, WINDOW, Adjustment
+from hallwatch.metrics.appeals import Adjustment
 from hallwatch.metrics.day import WindowMinutes
-from hallwatch.metrics.export import csv_files, month_report, ranking_csv
+from hallwatch.metrics.export_csv import csv_files, ranking_csv
+from hallwatch.metrics.export_rows import month_report
+from hallwatch.registry.appeals import ABSENCE, WINDOW
 from tests.unit.export_cases import NOVEMBER, UNTIL, data, days, read_back, read_csv
 from tests.unit.hall import MONDAY, at, hall
 
