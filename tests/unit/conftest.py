@@ -1,0 +1,14 @@
+"""Fixtures shared by several unit test modules: the halls of the device payload tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from hallwatch.registry.spec import Registry
+from tests.unit.device_payloads import payload_hall
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """A small hall in Asia/Shanghai with one device of every payload form."""
+    return payload_hall()
