@@ -1,10 +1,10 @@
 """tests.unit.hall's Monday for the metrics tests: the devices, the badges, W01's day, the
-next morning, and a day summary of given events."""
+next morning, a day summary of given events, and one person's report row of the day."""
 
 from datetime import timedelta
 
-from hallwatch.metrics import day_summary
-from tests.unit.hall import MONDAY, at, hall, seat, status
+from hallwatch.metrics import add_up, day_summary, staff_rows
+from tests.unit.hall import MONDAY, at, hall, seat, status, tap
 
 TUESDAY = MONDAY + timedelta(days=1)
 NEXT_MORNING = at("02:00", TUESDAY)  # Monday is over
@@ -27,3 +27,14 @@ W01_DAY = [seat(at("09:00"), True), seat(at("10:00"), False), seat(at("10:30"), 
 
 def summary(events, start=None, end=None, registry=None, day=MONDAY, now=NEXT_MORNING):
     return day_summary(registry or hall(), events, day, now, start, end)
+
+
+ZHANG_SAN, LI_SI, WANG_WU = "04A1B2C3", "04A1B2C4", "04A1B2C5"
+OTHER_TRAFFIC = [tap(at("08:00"), W03_CARD, WANG_WU)]  # the hall was collecting that day
+
+
+def person(events, staff="s002", **kwargs) -> dict:
+    """One person's report row (docs/API.md) for the day."""
+    registry = kwargs.pop("registry", None) or hall()
+    day = summary(ONLINE + events, registry=registry, **kwargs)
+    return next(r for r in staff_rows(registry, add_up([day])) if r["staff"] == staff)
