@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from hallwatch.access import Scope
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import deployment_yaml
+from hallwatch.registry.file import RegistryError
 from hallwatch.registry.models import REGISTRY_MODELS
-from hallwatch.registry.parse import RegistryError
 from hallwatch.registry.store import ImportSummary, SectionCounts, import_file
 from web.limits import MAX_UPLOAD_BYTES
 

@@ -22,6 +22,7 @@ from hallwatch.access import Scope
 from hallwatch.cards import canonical_or_none
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
+from hallwatch.registry.file import RegistryError
 from hallwatch.registry.models import (
     BadgeRow,
     Base,
@@ -34,7 +35,7 @@ from hallwatch.registry.models import (
     StaffRow,
     WindowRow,
 )
-from hallwatch.registry.parse import RegistryError, parse_deployment
+from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.scoped import within_halls
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hallwatch.registry.parse import RegistryError
+from hallwatch.registry.file import RegistryError
 from hallwatch.registry.store import load_deployment, register_card
 from tests.conftest import database_url_for
 from tests.halls import two_halls_deployment, two_halls_yaml

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import TASMOTA_FULL_TOPIC, ZIGBEE2MQTT_BASE, Device, bridge_id
 
 HALL = """\

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import DEFAULT_HOURS, Device, HallSettings, RosterEntry
 from hallwatch.registry.values import CARD_FORMS
 from tests.halls import CONTRACT_EXAMPLE
