@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from hallwatch.registry.file import RegistryError
-from hallwatch.registry.store import load_deployment, register_card
+from hallwatch.registry.importing import register_card
+from hallwatch.registry.load import load_deployment
 from tests.conftest import database_url_for
 from tests.halls import two_halls_deployment, two_halls_yaml
 from tests.web_helpers import app_for, basic
