@@ -30,8 +30,9 @@ from bench.scale_out_load import BADGE_EVERY, badge_uid, desk_id, message
 from devices.clocks import CONTACT_SOURCES, DeviceClocks, reading_of
 from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+from hallwatch.registry.importing import import_file
+from hallwatch.registry.load import load_deployment, registry_revision
 from hallwatch.registry.parse import parse_registry
-from hallwatch.registry.store import import_file, load_deployment, registry_revision
 
 REPEAT = 5
 MESSAGES = 20_000

@@ -34,8 +34,8 @@ from bench.web_speed import WINDOWS, registry_yaml, window_day
 from hallwatch.config import Settings
 from hallwatch.metrics import DaySummary, day_summary
 from hallwatch.metrics.store import Receipts, day_fingerprint, save_summary
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.spec import Registry
-from hallwatch.registry.store import import_file
 from hallwatch.registry.users import add_user
 from hallwatch.schedule import is_working_day, local_midnight
 from web import create_app

@@ -22,8 +22,8 @@ from hallwatch.influx.client import InfluxClient
 from hallwatch.influx.eventstore import EventStore
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.load import load_deployment, registry_revision
 from hallwatch.registry.spec import Registry
-from hallwatch.registry.store import load_deployment, registry_revision
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
 

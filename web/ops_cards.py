@@ -22,9 +22,9 @@ from wtforms.validators import InputRequired, ValidationError
 from hallwatch.access import Scope
 from hallwatch.cards import printed_number
 from hallwatch.registry import values
-from hallwatch.registry.parse import RegistryError
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.importing import register_card
 from hallwatch.registry.spec import Device, Registry, StaffMember
-from hallwatch.registry.store import register_card
 from web.ops_registry import problem_rows
 from web.scope import visible_staff
 

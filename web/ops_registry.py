@@ -29,11 +29,12 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import func, select
 
 from hallwatch.access import Scope
+from hallwatch.registry.apply import ImportSummary, SectionCounts
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import deployment_yaml
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.models import REGISTRY_MODELS
-from hallwatch.registry.parse import RegistryError
-from hallwatch.registry.store import ImportSummary, SectionCounts, import_file
 from web.limits import MAX_UPLOAD_BYTES
 
 YAML_TYPE = "application/yaml; charset=utf-8"  # RFC 9512

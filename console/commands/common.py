@@ -51,7 +51,8 @@ def registry_file_option(**path):
 
 def read_registry_file(file: Path, nothing_done: str):
     """Every hall of a registry file, or exit 1 listing its problems."""
-    from hallwatch.registry.parse import RegistryError, parse_deployment
+    from hallwatch.registry.file import RegistryError
+    from hallwatch.registry.parse import parse_deployment
 
     try:
         return parse_deployment(file.read_text(encoding="utf-8"))

@@ -15,8 +15,8 @@ from console.commands.common import open_runtime, read_settings
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_registry(file: Path) -> None:
     """Load the hall registry FILE (YAML) into the database; a bad file changes nothing."""
-    from hallwatch.registry.parse import RegistryError
-    from hallwatch.registry.store import import_file
+    from hallwatch.registry.file import RegistryError
+    from hallwatch.registry.importing import import_file
 
     runtime = open_runtime(read_settings())
     try:

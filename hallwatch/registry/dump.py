@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.parse import HALL_ID_KEY, HALLS, SECTIONS
+from hallwatch.registry.file import HALL_ID_KEY, HALLS, SECTIONS
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
     TASMOTA_FULL_TOPIC,

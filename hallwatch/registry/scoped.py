@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from hallwatch.access import Scope
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.parse import RegistryError
+from hallwatch.registry.file import RegistryError
 from hallwatch.registry.spec import Registry
 
 

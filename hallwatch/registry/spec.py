@@ -1,7 +1,7 @@
 """The hall registry as plain immutable values.
 
 This is what the pure domain (converters, schedule, state) reads. It is built
-either from a parsed registry file or from the database (`registry.store`),
+either from a parsed registry file or from the database (`registry.load`),
 and knows nothing about SQLAlchemy.
 """
 

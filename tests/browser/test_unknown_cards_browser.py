@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hallwatch.cards import card_decimal, card_hex
-from hallwatch.registry.store import load_deployment
+from hallwatch.registry.load import load_deployment
 from tests.browser.conftest import import_playwright
 from tests.helpers import wait_until
 

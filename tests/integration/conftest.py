@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from hallwatch.registry.apply import apply_registry
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.models import UserRow
-from hallwatch.registry.store import apply_registry
 from tests.conftest import database_url_for
 from tests.halls import HALL_TZ, HALL_YAML
 from tests.helpers import deployment_env, hallwatch

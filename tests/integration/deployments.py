@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from hallwatch.registry.store import import_file
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.users import add_user
 from tests.helpers import InfluxDB, deployment_env, influx_admin
 from tests.web_helpers import app_for

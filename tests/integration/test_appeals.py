@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from hallwatch.config import Settings
 from hallwatch.influx.eventstore import event_point
 from hallwatch.registry.alerting import AlertRow
-from hallwatch.registry.store import import_file
+from hallwatch.registry.importing import import_file
 from tests.conftest import database_url_for
 from tests.integration.deployments import hall_deployment
 from tests.report_hall import MONDAY_EVENTS, REPORT_HALL, USERS, at

@@ -16,8 +16,9 @@ import pytest
 from hallwatch.cards import card_hex
 from hallwatch.events import BadgeRead
 from hallwatch.influx.eventstore import event_point
+from hallwatch.registry.importing import import_file, register_card
+from hallwatch.registry.load import registry_revision
 from hallwatch.registry.parse import parse_deployment
-from hallwatch.registry.store import import_file, register_card, registry_revision
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
 from tests.helpers import BACKENDS, deployment_env, wait_until

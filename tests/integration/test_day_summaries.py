@@ -23,7 +23,7 @@ from hallwatch.metrics.store import (
     save_summary,
     summary_from_json,
 )
-from hallwatch.registry.store import import_file
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.users import add_user
 from hallwatch.schedule import local_midnight
 from tests.conftest import database_url_for

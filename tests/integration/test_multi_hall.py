@@ -28,7 +28,8 @@ from hallwatch.metrics.store import DaySummaryRow
 from hallwatch.mqtt import hang_up, make_client
 from hallwatch.registry.alerting import AlertRow, OutboxRow
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
-from hallwatch.registry.store import import_file, load_deployment
+from hallwatch.registry.importing import import_file
+from hallwatch.registry.load import load_deployment
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
 from tests.halls import CONTRACT_EXAMPLE, SHANGHAI, URUMQI, two_halls_deployment, two_halls_yaml

@@ -14,9 +14,11 @@ from hallwatch import runtime as runtime_module
 from hallwatch.access import DEPT_HEAD, ROLES
 from hallwatch.config import Settings
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.importing import import_file
+from hallwatch.registry.load import load_registry, registry_revision
 from hallwatch.registry.models import REGISTRY_MODELS, LeaveRow, RosterRow, WindowRow
-from hallwatch.registry.parse import RegistryError, parse_registry
-from hallwatch.registry.store import import_file, load_registry, registry_revision
+from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.users import add_user, authenticate
 from hallwatch.registry.values import CARD_FORMS
 from hallwatch.runtime import Runtime

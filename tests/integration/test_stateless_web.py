@@ -24,7 +24,7 @@ from sqlalchemy import select
 from console.services import free_port
 from hallwatch.config import ConfigError, Settings
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
-from hallwatch.registry.store import import_file
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.throttle import ADDRESS, LoginFailureRow
 from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for

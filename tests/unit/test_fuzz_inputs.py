@@ -22,7 +22,8 @@ from devices import convert
 from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport, Rejection
 from hallwatch.influx.eventstore import EVENTS, event_point
 from hallwatch.influx.lineprotocol import LineProtocolError, Point
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_registry
 from tests.halls import HALL_YAML
 from tests.unit.hall import hall
 

@@ -11,7 +11,8 @@ import pytest
 from alerts.evaluate import foreign_departments
 from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR
 from hallwatch.metrics.province import HallStanding, rank_halls
-from hallwatch.registry.parse import RegistryError, parse_deployment, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_deployment, parse_registry
 from hallwatch.registry.spec import DEFAULT_HALL_ID
 from hallwatch.runtime import _keeping_unchanged_halls
 from tests.halls import CONTRACT_EXAMPLE

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from hallwatch.registry.parse import MAX_ALIAS_NODES, RegistryError, parse_registry
+from hallwatch.registry.file import MAX_ALIAS_NODES, RegistryError
+from hallwatch.registry.parse import parse_registry
 
 HEAD = """hall: {name: H, timezone: Asia/Shanghai, hours: [["09:00", "17:00"]], holidays: none}
 departments: [{id: civil, name: C}]

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import TASMOTA_FULL_TOPIC, ZIGBEE2MQTT_BASE, Device, bridge_id
 
 HALL = """\
@@ -283,10 +284,11 @@ def test_one_card_held_by_two_people_is_refused_however_it_is_written():
 def test_a_seat_sensors_sensing_reads_dumps_and_is_stored(tmp_path):
     from datetime import UTC, datetime
 
+    from hallwatch.registry.apply import apply_registry
     from hallwatch.registry.db import create_schema, make_engine, make_session_factory
     from hallwatch.registry.dump import dump_deployment, registry_yaml
+    from hallwatch.registry.load import load_registry
     from hallwatch.registry.parse import parse_deployment
-    from hallwatch.registry.store import apply_registry, load_registry
 
     text = hall_with(
         "{id: pir, kind: presence_sensor, window: W01, zigbee2mqtt: seat_w01, sensing: pir}",

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hallwatch.cards import card_hex
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
-from hallwatch.registry.parse import RegistryError, parse_deployment
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.spec import (
     WEEKDAYS,
     Department,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hallwatch.registry.parse import RegistryError, parse_registry
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.values import CARD_FORMS
 from tests.unit.registry_file import HALL, edited
 

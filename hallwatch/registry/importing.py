@@ -1,0 +1,91 @@
+"""Changes to the registry as whole transactions: a registry file imported (`import_file`,
+limited to some halls or not) and one card registered (`register_card`), each validated as
+a file would be and applied while holding the registry (`hold_registry`), so that two
+changes at the same moment are made one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from hallwatch.access import Scope
+from hallwatch.registry.apply import ImportSummary, apply_deployment
+from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
+from hallwatch.registry.file import RegistryError
+from hallwatch.registry.load import load_deployment
+from hallwatch.registry.models import RegistryRevisionRow
+from hallwatch.registry.parse import parse_deployment
+from hallwatch.registry.scoped import within_halls
+from hallwatch.registry.users import current_halls
+
+
+def import_file(
+    session_factory: Callable[[], Session],
+    path: Path | str,
+    now: datetime | None = None,
+    halls: Collection[str] = (),
+) -> ImportSummary:
+    """Parse the file (RegistryError if bad, nothing written) and apply it in one transaction.
+
+    With `halls` (the importer is limited to them), only those halls change: see
+    hallwatch.registry.scoped; the result is validated whole again, as a file would be.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
+    deployment = parse_deployment(text)
+    with session_factory() as session, session.begin():
+        hold_registry(session)
+        if halls:
+            deployment = _within(session, deployment, Scope(tuple(halls)))
+        return apply_deployment(session, deployment, now or datetime.now(UTC))
+
+
+def _within(session: Session, uploaded: Deployment, scope: Scope) -> Deployment:
+    in_force = set(current_halls(session))  # none yet: load_deployment's default is no hall
+    current = [r for r in load_deployment(session).halls if r.hall.id in in_force]
+    return parse_deployment(deployment_yaml(within_halls(current, uploaded, scope)))
+
+
+def hold_registry(session: Session) -> None:
+    """Take the registry for this transaction: another writer waits until it ends.
+
+    A write before the read, so that two changes at the same moment are made one after
+    the other instead of each applying a copy without the other's change.
+    """
+    row = RegistryRevisionRow
+    if session.execute(update(row).where(row.id == 1).values(revision=row.revision)).rowcount:
+        return
+    session.add(RegistryRevisionRow(id=1, revision=0))
+    session.flush()
+
+
+def register_card(
+    session_factory: Callable[[], Session],
+    staff_id: str,
+    card: str,
+    now: datetime,
+    halls: Collection[str] = (),
+) -> ImportSummary:
+    """Add `card` to the badges of `staff_id` as an import of the registry with it would
+    (the same validation: RegistryError naming the problem, and nothing changed). With
+    `halls`, the person must be in one of them."""
+    with session_factory() as session, session.begin():
+        hold_registry(session)
+        current = load_deployment(session)
+        if not Scope(tuple(halls)).sees_hall(current.hall_of_staff.get(staff_id)):
+            raise RegistryError([f"staff: '{staff_id}' is not in a hall you manage"])
+        written = dump_deployment(current)
+        try:
+            changed = add_badge(written, staff_id, card)
+        except KeyError:
+            raise RegistryError([f"staff: no staff member '{staff_id}' any more"]) from None
+        return apply_deployment(session, parse_deployment(registry_yaml(changed)), now)
