@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import current_app, flash
+from flask import current_app, flash, request
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -22,8 +22,8 @@ from wtforms.validators import InputRequired, ValidationError
 from hallwatch.access import Scope
 from hallwatch.cards import printed_number
 from hallwatch.registry import values
+from hallwatch.registry.changes import register_card
 from hallwatch.registry.file import RegistryError
-from hallwatch.registry.importing import register_card
 from hallwatch.registry.spec import Device, Registry, StaffMember
 from web.ops_registry import problem_rows
 from web.scope import visible_staff
@@ -100,7 +100,15 @@ def register_from_form() -> Refusal | None:
     person = registry.staff_by_id[form.staff.data]
     try:
         halls = Scope.of(current_user).halls
-        register_card(runtime.sessions, person.id, form.card.data, datetime.now(UTC), halls)
+        register_card(
+            runtime.sessions,
+            person.id,
+            form.card.data,
+            datetime.now(UTC),
+            halls,
+            actor=current_user.username,
+            address=request.remote_addr or "",
+        )
     except RegistryError as exc:
         return Refusal(form.card.data, person.id, [], problem_rows(exc.problems))
     runtime.registry(fresh=True)

@@ -9,7 +9,6 @@ that block is the one a manager reads first. Pure: no database, no clock, no fil
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -170,19 +169,6 @@ def dump_deployment(deployment: Deployment) -> dict[str, Any]:
             {HALL_ID_KEY: r.hall.id, **_settings(r.hall), **_sections(r)} for r in deployment.halls
         ]
     }
-
-
-def add_badge(mapping: dict[str, Any], staff_id: str, card: str) -> dict[str, Any]:
-    """A copy of a dumped `mapping` with `card` added to the badges of the person `staff_id`
-    (in whichever hall they are); KeyError when nobody has that id."""
-    mapping = copy.deepcopy(mapping)
-    halls = mapping[HALLS] if HALLS in mapping else [mapping]
-    for hall in halls:
-        for person in hall.get("staff", ()):
-            if person["id"] == staff_id:
-                person["badges"] = [*person.get("badges", ()), card]
-                return mapping
-    raise KeyError(staff_id)
 
 
 # --- YAML ----------------------------------------------------------------------------------

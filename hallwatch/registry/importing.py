@@ -1,7 +1,7 @@
-"""Changes to the registry as whole transactions: a registry file imported (`import_file`,
-limited to some halls or not) and one card registered (`register_card`), each validated as
-a file would be and applied while holding the registry (`hold_registry`), so that two
-changes at the same moment are made one after the other.
+"""A registry file imported as a whole transaction (`import_file`, limited to some halls
+or not), validated whole and applied while holding the registry (`hold_registry`), so
+that two changes at the same moment are made one after the other. Changes made from
+forms are `hallwatch.registry.changes`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hallwatch.access import Scope
 from hallwatch.registry.apply import ImportSummary, apply_deployment
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
+from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.load import load_deployment
 from hallwatch.registry.models import RegistryRevisionRow
@@ -66,26 +66,3 @@ def hold_registry(session: Session) -> None:
         return
     session.add(RegistryRevisionRow(id=1, revision=0))
     session.flush()
-
-
-def register_card(
-    session_factory: Callable[[], Session],
-    staff_id: str,
-    card: str,
-    now: datetime,
-    halls: Collection[str] = (),
-) -> ImportSummary:
-    """Add `card` to the badges of `staff_id` as an import of the registry with it would
-    (the same validation: RegistryError naming the problem, and nothing changed). With
-    `halls`, the person must be in one of them."""
-    with session_factory() as session, session.begin():
-        hold_registry(session)
-        current = load_deployment(session)
-        if not Scope(tuple(halls)).sees_hall(current.hall_of_staff.get(staff_id)):
-            raise RegistryError([f"staff: '{staff_id}' is not in a hall you manage"])
-        written = dump_deployment(current)
-        try:
-            changed = add_badge(written, staff_id, card)
-        except KeyError:
-            raise RegistryError([f"staff: no staff member '{staff_id}' any more"]) from None
-        return apply_deployment(session, parse_deployment(registry_yaml(changed)), now)

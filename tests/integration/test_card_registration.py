@@ -16,7 +16,8 @@ import pytest
 from hallwatch.cards import card_hex
 from hallwatch.events import BadgeRead
 from hallwatch.influx.eventstore import event_point
-from hallwatch.registry.importing import import_file, register_card
+from hallwatch.registry.changes import register_card
+from hallwatch.registry.importing import import_file
 from hallwatch.registry.load import registry_revision
 from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.users import add_user

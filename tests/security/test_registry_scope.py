@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hallwatch.registry.changes import register_card
 from hallwatch.registry.file import RegistryError
-from hallwatch.registry.importing import register_card
 from hallwatch.registry.load import load_deployment
 from tests.conftest import database_url_for
 from tests.halls import two_halls_deployment, two_halls_yaml

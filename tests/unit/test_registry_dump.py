@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from hallwatch.cards import card_hex
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.dump import add_badge, deployment_yaml, dump_deployment, registry_yaml
-from hallwatch.registry.file import RegistryError
+from hallwatch.registry.dump import deployment_yaml, dump_deployment
 from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.spec import (
     WEEKDAYS,
@@ -209,23 +208,6 @@ def test_leave_is_written_in_hall_time_with_its_offset():
         "until": "2026-11-23T12:00+08:00",
         "reason": "培训",
     }
-
-
-def test_a_badge_is_added_to_a_copy_for_the_person_in_any_hall():
-    written = dump_deployment(parse_deployment(TWO_HALLS))
-    added = add_badge(written, "k002", "DEADBEEF")
-    assert "badges" not in written["halls"][1]["staff"][1]  # the original is untouched
-    deployment = parse_deployment(registry_yaml(added))
-    assert deployment.by_id["kashi"].staff_by_id["k002"].badges == ("DEADBEEF",)
-    with pytest.raises(KeyError):
-        add_badge(written, "nobody", "8EC793")
-
-
-def test_a_card_added_to_a_second_person_is_refused_as_an_import_refuses_it():
-    added = add_badge(dump_deployment(parse_deployment(TWO_HALLS)), "k002", "dec:9357203")
-    with pytest.raises(RegistryError) as refused:
-        parse_deployment(registry_yaml(added))
-    assert "card '8EC793' is also held by k001" in refused.value.problems[0]
 
 
 # --- any hall the parser could have read ---------------------------------------------------

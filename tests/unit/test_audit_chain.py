@@ -1,0 +1,90 @@
+"""The audit trail's chain: appended in order, and any edit or gap made behind the
+application's back found (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hallwatch.registry.audit import AuditRow, record, verify
+from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sessions(request, tmp_path) -> Iterator[sessionmaker[Session]]:
+    from tests.conftest import database_url_for
+
+    for url in database_url_for(request.param, tmp_path):
+        engine = make_engine(url)
+        create_schema(engine)
+        try:
+            yield make_session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def three_records(sessions) -> None:
+    with sessions() as db:
+        record(db, "boss", "login", now=NOW, address="10.0.0.7")
+        record(
+            db,
+            "boss",
+            "staff.rename",
+            "s001",
+            now=NOW,
+            before={"name": "张三"},
+            after={"name": "张叁"},
+        )
+        record(db, "clerk", "login.failed", now=NOW + timedelta(seconds=1), address="10.0.0.9")
+        db.commit()
+
+
+def test_records_are_numbered_and_chained(sessions):
+    three_records(sessions)
+    with sessions() as db:
+        rows = db.query(AuditRow).order_by(AuditRow.seq).all()
+        assert [r.seq for r in rows] == [1, 2, 3]
+        assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:2]]
+        assert rows[1].after == {"name": "张叁"}
+        assert verify(db) == (3, [])
+
+
+def test_the_application_cannot_change_or_delete_a_record(sessions):
+    three_records(sessions)
+    with sessions() as db:
+        row = db.query(AuditRow).filter_by(seq=2).one()
+        row.actor = "someone-else"
+        with pytest.raises(PermissionError, match="append-only"):
+            db.flush()
+        db.rollback()
+        db.delete(db.query(AuditRow).filter_by(seq=2).one())
+        with pytest.raises(PermissionError, match="append-only"):
+            db.flush()
+
+
+def test_an_edit_in_the_database_is_found(sessions):
+    three_records(sessions)
+    with sessions() as db:
+        db.execute(text("UPDATE audit_log SET target = 's002' WHERE seq = 2"))
+        db.commit()
+        count, found = verify(db)
+    assert count == 3
+    assert [(b.seq, b.problem) for b in found] == [
+        (2, "its content does not match its hash (edited)")
+    ]
+
+
+def test_a_deleted_record_leaves_a_gap_that_is_found(sessions):
+    three_records(sessions)
+    with sessions() as db:
+        db.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+        db.commit()
+        count, found = verify(db)
+    assert count == 2
+    assert [(b.seq, b.problem) for b in found] == [(3, "record 2 is missing")]
