@@ -96,6 +96,25 @@ def _outside_scope(before: Mapping, after: Mapping, halls: Collection[str]) -> l
     return sorted(h for h in old.keys() | new.keys() if h not in halls and old.get(h) != new.get(h))
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a change would do, without doing it: counts, and the entries before and after."""
+
+    summary: ImportSummary
+    before: list[Mapping]
+    after: list[Mapping]
+
+
+def _edited(session: Session, change: Change, edit: Callable[[Mapping], None]) -> tuple:
+    """The registry before and after `edit`, checked as a file and against the scope."""
+    before = dump_deployment(load_deployment(session))
+    after = copy.deepcopy(before)
+    edit(after)
+    if outside := _outside_scope(before, after, change.halls):
+        raise RegistryError([f"hall '{h}': not a hall you manage" for h in outside])
+    return before, after, parse_deployment(registry_yaml(after))
+
+
 def change_registry(
     session_factory: Callable[[], Session],
     change: Change,
@@ -106,12 +125,7 @@ def change_registry(
     registry in one transaction, validated as a file, and record it in the audit trail."""
     with session_factory() as session, session.begin():
         hold_registry(session)
-        before = dump_deployment(load_deployment(session))
-        after = copy.deepcopy(before)
-        edit(after)
-        if outside := _outside_scope(before, after, change.halls):
-            raise RegistryError([f"hall '{h}': not a hall you manage" for h in outside])
-        deployment = parse_deployment(registry_yaml(after))
+        before, after, deployment = _edited(session, change, edit)
         summary = apply_deployment(session, deployment, now)
         was, is_now = differences(before, after)
         record(
@@ -125,6 +139,23 @@ def change_registry(
             after=is_now,
         )
         return summary
+
+
+def preview_change(
+    session_factory: Callable[[], Session],
+    change: Change,
+    edit: Callable[[Mapping], None],
+    now: datetime,
+) -> Preview:
+    """What `change_registry` would do (RegistryError as it would refuse), rolled back."""
+    with session_factory() as session:
+        transaction = session.begin()
+        try:
+            before, after, deployment = _edited(session, change, edit)
+            summary = apply_deployment(session, deployment, now)
+        finally:
+            transaction.rollback()
+    return Preview(summary, *differences(before, after))
 
 
 def register_card(

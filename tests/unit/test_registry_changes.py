@@ -16,6 +16,7 @@ from hallwatch.registry.changes import (
     change_registry,
     differences,
     find_entry,
+    preview_change,
     register_card,
 )
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
@@ -123,3 +124,12 @@ def test_a_user_limited_to_a_hall_cannot_change_another(sessions):
     with sessions() as db:
         assert load_deployment(db).by_id["west"].staff_by_id["k001"].badges == ("0A0B0C0D",)
         assert db.scalars(select(AuditRow.action)).all() == ["card.register"]
+
+
+def test_a_preview_says_what_would_change_and_changes_nothing(sessions):
+    preview = preview_change(sessions, Change("boss", "window.edit"), rename, NOW)
+    assert preview.summary.sections["windows"].updated == 1
+    assert preview.after[0]["entry"]["name"] == "综合窗口"
+    with sessions() as db:
+        assert load_deployment(db).by_id["east"].window_by_id["E01"].name == "1号窗口"
+        assert db.scalars(select(AuditRow)).all() == []
