@@ -38,7 +38,8 @@ DEPT_HEAD = ("tax", "pw-tax")
 
 @pytest.fixture
 def app(deployment):
-    """The deployment's app with an admin and an inspector besides the manager and tax head."""
+    """The deployment's app with an admin and an inspector besides its manager and tax head,
+    and CSRF off."""
     return ops_app(deployment)
 
 
