@@ -2,6 +2,13 @@
 
 `mosquitto` and `influxd` are started once per session and shared; do not pause, stop or
 restart them. A test that injects faults starts its own with `start_service`.
+
+The web fixtures, in the spirit of Flask's tutorial: `app` (the web app of the test's
+`deployment`: tests/integration/conftest.py's, or the module's own), `client` (a browser
+of it) and `login` (signs a browser in through the login form). A module whose app differs
+defines its own `app` from `app_for(deployment)`, and `client` and `login` follow it. Not as
+`def app(app)`: pytest does not follow an overridden fixture's own dependencies, so a
+`database_url` parametrized indirectly (BACKENDS) would not reach the test.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from console.services import Influxd, Mosquitto, ensure_binaries
 from tests.helpers import InfluxDB, influx_admin, start_collector
+from tests.web_helpers import app_for, form_login, password_of
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 FAULTS_DIR = Path(__file__).parent / "faults"  # fault injection on real processes
@@ -122,3 +132,33 @@ def collector_process(deployment: dict, tmp_path: Path) -> Iterator[subprocess.P
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def app(deployment: dict) -> Flask:
+    """The web app of the test's `deployment` (CSRF on, as in production)."""
+    return app_for(deployment)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser of `app`: it keeps its cookies from one request to the next."""
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., FlaskClient]:
+    """Sign a browser in as a user of the test hall, through the login form and its CSRF token.
+
+    `login("boss")` signs `client` in with the test password (`pw-boss`, password_of);
+    `login("eye", "pw-eye-123", client=other)` another password or another browser.
+    It returns the browser, signed in.
+    """
+
+    def sign_in_as(
+        who: str, password: str | None = None, *, client: FlaskClient = client
+    ) -> FlaskClient:
+        form_login(client, who, password_of(who) if password is None else password)
+        return client
+
+    return sign_in_as

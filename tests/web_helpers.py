@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import AlertRow
@@ -32,14 +33,19 @@ def password_of(who: str) -> str:
     return f"pw-{who}"
 
 
+def form_login(client: FlaskClient, who: str, password: str) -> None:
+    """Log `client` in through the login form as a browser does, with the form's CSRF token."""
+    token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
+    form = {"username": who, "password": password, "csrf_token": token}
+    response = client.post("/login", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
 def sign_in(app: Flask, who: str) -> tuple[str, str]:
     """Log in through the form as the browser does; the session cookie and its CSRF token."""
     client = app.test_client()
     if who != "anonymous":
-        token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
-        form = {"username": who, "password": password_of(who), "csrf_token": token}
-        response = client.post("/login", data=form)
-        assert response.status_code == 302, response.get_data(as_text=True)
+        form_login(client, who, password_of(who))
     token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True))[1]
     return client.get_cookie("session").value, token
 

@@ -1,7 +1,9 @@
 """Fixtures the integration modules share: the test deployment of HALL_YAML (`database_url`,
 `deployment`; `collector_process` is the top conftest's) and the notification servers and
 database (`smtp`, `robots`, `sessions`). All are per test, as they were in test_pipeline and
-test_notifications; a module defining a fixture of the same name (test_multi_hall) uses its own."""
+test_notifications; a module defining a fixture of the same name (test_multi_hall) uses its own.
+The web fixtures on the deployment (`app`, `client`, `login`) are the top conftest's, shared
+with tests/security."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""The operations pages' deployment app and its users, and posting to those pages, for
-test_operations_pages and test_upload_bounds (the `deployment` is conftest.py's)."""
+"""The operations pages' deployment app and its users, reading and posting to those pages,
+and the test hall's file, for test_operations_pages, test_operations_registry,
+test_operations_users and test_upload_bounds (the `deployment` is conftest.py's)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from io import BytesIO
 
 from hallwatch.registry.users import add_user
+from tests.halls import HALL_TZ, HALL_YAML
 from tests.web_helpers import app_for, basic
 
 ADMIN = ("root", "pw-root-123")
@@ -44,3 +47,19 @@ def upload(app, content: bytes, filename="hall.yaml", user=MANAGER):
         user=user,
         content_type="multipart/form-data",
     )
+
+
+def get(app, path, user=MANAGER, status=200, **query):
+    response = app.test_client().get(path, query_string=query, headers=basic(*user))
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def hall_yaml(extra_window: str = "", window_name: str = "4号窗口") -> bytes:
+    text = HALL_YAML.format(today=datetime.now(HALL_TZ).date())
+    if extra_window:
+        text = text.replace(
+            "staff:\n",
+            f'  - {{id: {extra_window}, name: "{window_name}", department: tax}}\nstaff:\n',
+        )
+    return text.encode()

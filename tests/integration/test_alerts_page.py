@@ -26,7 +26,7 @@ DEFAULT_DAYS = 7  # the page shows today and the six days before
 
 @pytest.fixture
 def app(deployment):
-    """The web app of the test hall, with an inspector besides its manager and tax head."""
+    """The deployment's app with an inspector besides the test hall's manager and tax head."""
     app = app_for(deployment)
     with app.extensions["hallwatch"].sessions() as db:
         add_user(db, "audit", "inspector", "pw-audit")
@@ -209,18 +209,10 @@ def test_bad_filter_values_are_shown_back_with_a_message(app):
     assert "&lt;b&gt;nope&lt;/b&gt;" in page  # shown back, escaped
 
 
-def login(client, user=BOSS) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
-    form = {"username": user[0], "password": user[1], "csrf_token": token}
-    assert client.post("/login", data=form).status_code == 302
-
-
-def test_acknowledging_in_a_browser_session_with_its_csrf_token(app):
+def test_acknowledging_in_a_browser_session_with_its_csrf_token(app, client, login):
     target = add_alert(app)
     other = add_alert(app, opened=noon(0, -5))
-    client = app.test_client()
-    login(client)
+    login(BOSS[0])
     page = client.get("/alerts?kind=absent&status=unhandled").get_data(as_text=True)
     form = re.search(
         rf'<form class="ack" method="post" action="/alerts/{target}/ack">.*?</form>', page, re.S

@@ -57,6 +57,7 @@ def deployment(influxd, tmp_path):
 
 @pytest.fixture
 def app(deployment):
+    """The app hall_deployment built: this module's `deployment` is its (env, app) pair."""
     return deployment[1]
 
 

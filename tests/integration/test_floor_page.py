@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from hallwatch.events import BadgeRead, PresenceReport
 from hallwatch.influx.eventstore import event_point
 from tests.halls import HALL_TZ
@@ -36,11 +34,6 @@ roster:
 """
 
 
-@pytest.fixture
-def app(deployment):
-    return app_for(deployment)
-
-
 def page(app, path="/", user=("boss", "pw-boss"), **query):
     response = app.test_client().get(path, query_string=query, headers=basic(*user))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -61,8 +54,7 @@ def test_the_floor_is_chinese_first_with_every_state_word(app):
     assert "当前时刻" in html and "English" in html
 
 
-def test_english_is_switched_on_and_kept_in_the_session(app):
-    client = app.test_client()
+def test_english_is_switched_on_and_kept_in_the_session(client):
     english = client.get("/?lang=en", headers=basic("boss", "pw-boss")).get_data(as_text=True)
     assert '<html lang="en">' in english
     for word in ("Staffed", "Away", "Empty", "Closed", "Unknown", "Open alerts"):

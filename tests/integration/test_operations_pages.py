@@ -1,32 +1,25 @@
-"""The operations pages /ops/… on real services: devices, rejected messages, unknown
-cards, the registry upload and the users, with who may do what, and escaping."""
+"""The operations pages /ops/… on real services: devices, rejected messages and unknown
+cards, with who may read them, and escaping and the page rules on every operations page
+(the registry page and the users page: test_operations_registry, test_operations_users)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 
 import pytest
-from sqlalchemy import select
 
 from hallwatch.events import BadgeRead, DeviceStatus, Heartbeat, PresenceReport, Rejection
 from hallwatch.influx.eventstore import event_point, rejection_point
-from hallwatch.registry.models import UserRow
-from hallwatch.registry.users import (
-    UserChangeRefused,
-    add_user,
-    authenticate,
-    delete_user,
-)
-from tests.halls import HALL_TZ, HALL_YAML
+from hallwatch.registry.users import add_user
+from tests.halls import HALL_TZ
 from tests.integration.ops_pages import (
     ADMIN,
     INSPECTOR,
     MANAGER,
+    get,
+    hall_yaml,
     ops_app,
-    post,
-    registry_of,
     upload,
 )
 from tests.web_helpers import basic
@@ -38,23 +31,13 @@ DEPT_HEAD = ("tax", "pw-tax")
 
 @pytest.fixture
 def app(deployment):
-    """The deployment's app with an admin and an inspector besides the manager and tax head."""
+    """The deployment's app with an admin and an inspector besides its manager and tax head,
+    and CSRF off."""
     return ops_app(deployment)
-
-
-def get(app, path, user=MANAGER, status=200, **query):
-    response = app.test_client().get(path, query_string=query, headers=basic(*user))
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_data(as_text=True)
 
 
 def write(app, *events) -> None:
     app.extensions["hallwatch"].influx.write([event_point(e).to_line() for e in events])
-
-
-def user_id(app, name: str) -> int:
-    with app.extensions["hallwatch"].sessions() as db:
-        return db.scalar(select(UserRow.id).where(UserRow.username == name))
 
 
 def device_rows(html: str) -> list[tuple[str, str]]:
@@ -198,281 +181,6 @@ def test_unknown_cards_grouped_in_hex_and_decimal_with_a_form_for_managers(app):
     inspector = get(app, "/ops/unknown-cards", user=INSPECTOR)
     assert card_rows(inspector) == card_rows(html)  # the same cards, both numbers…
     assert 'name="staff"' not in inspector and "/ops/registry.yaml" not in inspector  # …no form
-
-
-# --- registry upload -----------------------------------------------------------------------
-
-
-def hall_yaml(extra_window: str = "", window_name: str = "4号窗口") -> bytes:
-    text = HALL_YAML.format(today=datetime.now(HALL_TZ).date())
-    if extra_window:
-        text = text.replace(
-            "staff:\n",
-            f'  - {{id: {extra_window}, name: "{window_name}", department: tax}}\nstaff:\n',
-        )
-    return text.encode()
-
-
-def test_the_registry_page_summarises_and_a_good_file_is_imported(app):
-    html = get(app, "/ops/registry")
-    summary = re.search(r'<section class="ops-summary".*?</section>', html, re.S)[0]
-    assert "测试大厅" in summary and "00:00–23:59" in summary and HALL_TZ.key in summary
-    counts = dict(re.findall(r'<li class="count">(\S+) <b>(\d+)</b>', summary))
-    assert counts == {
-        "部门": "2",
-        "窗口": "3",
-        "人员": "3",
-        "工卡": "3",
-        "设备": "5",
-        "排班": "3",
-        "请假": "0",
-    }
-    assert "尚未导入名册" not in summary and "前" in summary  # the last change, how long ago
-
-    response = upload(app, hall_yaml("W04"))
-    assert response.status_code == 302 and response.headers["Location"].endswith("/ops/registry")
-    assert "W04" in registry_of(app).window_by_id
-    client = app.test_client()
-    after = client.post(
-        "/ops/registry",
-        data={"file": (BytesIO(hall_yaml("W05")), "hall.yml")},
-        headers=basic(*MANAGER),
-        content_type="multipart/form-data",
-        follow_redirects=True,
-    ).get_data(as_text=True)
-    assert "名册已导入:2 处变更。" in after  # W04 retired, W05 added
-    imported = re.search(r'<section class="ops-imported".*?</section>', after, re.S)[0]
-    windows = re.search(r"<th scope=\"row\">窗口</th>(.*?)</tr>", imported, re.S)[1]
-    assert re.findall(r">(\d+)<", windows) == ["1", "0", "0", "1", "3"]  # added … unchanged
-    # Shown once: the next visit has only the summary.
-    assert "ops-imported" not in client.get("/ops/registry", headers=basic(*MANAGER)).get_data(
-        as_text=True
-    )
-
-
-BAD_YAML = """
-hall: {name: 坏大厅, timezone: Asia/Shanghai}
-departments:
-  - {id: civil, name: 民政局}
-windows:
-  - {id: W01, name: 1号窗口, department: nowhere}
-  - {id: W02, name: 2号窗口, department: civil, colour: red}
-"""
-
-
-def test_a_bad_file_is_refused_whole_with_every_problem_by_entry_and_key(app):
-    before = registry_of(app)
-    response = upload(app, BAD_YAML.encode())
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
-    assert "文件被拒收,名册未做任何更改" in html
-    problems = re.findall(
-        r"<tr><td><code>([^<]*)</code></td><td>(?:<code>([^<]*)</code>)?</td><td>([^<]*)</td></tr>",
-        html,
-    )
-    assert ("windows[0] (id W01)", "department", problems[0][2]) == problems[0]
-    assert "nowhere" in problems[0][2]
-    assert ("windows[1] (id W02)", "colour") == problems[1][:2]
-    assert registry_of(app) == before  # nothing changed
-    assert "测试大厅" in html  # the summary is still the old registry
-
-
-@pytest.mark.parametrize(
-    ("content", "filename", "message"),
-    [
-        (b"hall: [", "hall.yaml", "YAML syntax error"),
-        (b"\xff\xfehall:", "hall.yaml", "文件不是 UTF-8 编码的文本"),
-        (None, "hall.yaml", "文件太大:最大 2 MiB"),
-        (b"hall: {}", "hall.txt", "只接受 .yaml 或 .yml 文件"),
-    ],
-    ids=["not-yaml", "not-utf8", "too-big", "wrong-extension"],
-)
-def test_unusable_uploads_are_refused_with_a_clear_error(app, content, filename, message):
-    content = content if content is not None else b"#" * (2 * 1024 * 1024 + 1)
-    before = registry_of(app)
-    response = upload(app, content, filename)
-    assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
-    assert registry_of(app) == before
-
-
-def test_an_upload_without_a_file_asks_for_one(app):
-    response = post(app, "/ops/registry", {}, user=MANAGER, content_type="multipart/form-data")
-    assert response.status_code == 400 and "请选择要上传的名册文件" in response.get_data(
-        as_text=True
-    )
-
-
-def test_inspectors_may_not_upload(app):
-    get(app, "/ops/registry", user=INSPECTOR, status=403)
-    assert upload(app, hall_yaml("W04"), user=INSPECTOR).status_code == 403
-    assert "W04" not in registry_of(app).window_by_id
-
-
-# --- users ---------------------------------------------------------------------------------
-
-
-def test_the_users_page_lists_roles_departments_and_channels(app):
-    from alerts.channels import add_channel
-
-    with app.extensions["hallwatch"].sessions() as db:
-        add_channel(
-            db, "tax", "dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=T0K", "s"
-        )
-        add_channel(db, "tax", "email", "tax@example.org")
-        db.commit()
-    html = get(app, "/ops/users", user=ADMIN)
-    row = re.search(r'<tr id="user-\d+">\s*<td>tax</td>.*?</tr>', html, re.S)[0]
-    assert "部门负责人" in row and "税务局" in row
-    assert "钉钉" in row and "oapi.dingtalk.com" in row and "T0K" not in row  # no tokens shown
-    assert "tax@example.org" in row and "已签名" in row
-    boss = re.search(r'<tr id="user-\d+">\s*<td>boss</td>.*?</tr>', html, re.S)[0]
-    assert "大厅负责人" in boss
-    me = re.search(r'<tr id="user-\d+">\s*<td>root <span.*?</tr>', html, re.S)[0]
-    assert "管理员" in me and "确认删除" not in me  # no delete button for oneself
-
-
-def test_adding_a_user(app):
-    form = {
-        "username": "clerk",
-        "password": "long-enough",
-        "confirm": "long-enough",
-        "role": "dept_head",
-        "department": "civil",
-    }
-    client = app.test_client()
-    response = client.post("/ops/users", data=form, headers=basic(*ADMIN), follow_redirects=True)
-    assert response.status_code == 200 and "已添加用户 clerk" in response.get_data(as_text=True)
-    with app.extensions["hallwatch"].sessions() as db:
-        user = authenticate(db, "clerk", "long-enough")
-        assert (user.role, user.department_id) == ("dept_head", "civil")
-
-
-@pytest.mark.parametrize(
-    ("changes", "field", "message"),
-    [
-        ({"username": ""}, "username", "请输入用户名"),
-        ({"username": "boss"}, "username", "该用户名已存在"),
-        ({"username": " padded"}, "username", "首尾不能有空格"),
-        ({"confirm": "something-else"}, "confirm", "两次输入的密码不一致"),
-        ({"password": "short", "confirm": "short"}, "password", "密码至少 8 个字符"),
-        ({"role": "dept_head", "department": ""}, "department", "部门负责人必须选择所属部门"),
-        ({"role": "inspector", "department": "civil"}, "department", "只有部门负责人属于某个部门"),
-        ({"role": "emperor"}, "role", "不是有效的选择"),
-    ],
-)
-def test_a_bad_new_user_is_shown_back_per_field(app, changes, field, message):
-    form = {
-        "username": "newbie",
-        "password": "long-enough",
-        "confirm": "long-enough",
-        "role": "inspector",
-        "department": "",
-    } | changes
-    response = post(app, "/ops/users", form)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
-    add = re.search(r'<section class="ops-add".*?</section>', html, re.S)[0]
-    errors = re.search(rf'id="new-{field}".*?(?=<p><label|<p class="small">)', add, re.S)[0]
-    assert message in errors, errors
-    if form["username"].strip():
-        assert f'value="{form["username"]}"' in add  # what was typed is kept
-    with app.extensions["hallwatch"].sessions() as db:
-        assert authenticate(db, "newbie", "long-enough") is None
-
-
-def test_changing_a_role_and_resetting_a_password(app):
-    boss = user_id(app, "boss")
-    form = {"role": "dept_head", "department": "tax", "password": "", "confirm": ""}
-    assert post(app, f"/ops/users/{boss}", form).status_code == 302
-    with app.extensions["hallwatch"].sessions() as db:
-        user = authenticate(db, *MANAGER)  # the password is unchanged
-        assert (user.role, user.department_id) == ("dept_head", "tax")
-    form = {
-        "role": "hall_manager",
-        "department": "",
-        "password": "new-secret",
-        "confirm": "new-secret",
-    }
-    assert post(app, f"/ops/users/{boss}", form).status_code == 302
-    with app.extensions["hallwatch"].sessions() as db:
-        assert authenticate(db, *MANAGER) is None
-        assert authenticate(db, "boss", "new-secret").role == "hall_manager"
-    bad = post(app, f"/ops/users/{boss}", {"role": "dept_head", "department": ""})
-    html = bad.get_data(as_text=True)
-    assert bad.status_code == 400 and "部门负责人必须选择所属部门" in html
-    assert re.search(rf'<tr id="user-{boss}">.*?<details open>', html, re.S)  # the form stays open
-    assert post(app, "/ops/users/99999", form).status_code == 404
-
-
-def test_an_admin_cannot_delete_or_demote_themselves(app):
-    me = user_id(app, "root")
-    response = post(app, f"/ops/users/{me}/delete", {})
-    assert response.status_code == 400 and "不能删除自己" in response.get_data(as_text=True)
-    demote = post(app, f"/ops/users/{me}", {"role": "inspector", "department": ""})
-    assert demote.status_code == 400 and "不能更改自己的角色" in demote.get_data(as_text=True)
-    with app.extensions["hallwatch"].sessions() as db:
-        assert db.get(UserRow, me).role == "admin"
-
-
-def test_deleting_a_user_and_never_the_last_admin(app):
-    tax = user_id(app, "tax")
-    assert post(app, f"/ops/users/{tax}/delete", {}).status_code == 302
-    assert user_id(app, "tax") is None
-    assert post(app, f"/ops/users/{tax}/delete", {}).status_code == 404
-    # Through the pages an admin is always left (the one acting); the rule itself holds too.
-    with app.extensions["hallwatch"].sessions() as db:
-        with pytest.raises(UserChangeRefused) as refused:
-            delete_user(db, user_id(app, "root"))
-        assert refused.value.reason == "last_admin"
-    second = {
-        "username": "root2",
-        "password": "pw-root2-xx",
-        "confirm": "pw-root2-xx",
-        "role": "admin",
-        "department": "",
-    }
-    assert post(app, "/ops/users", second).status_code == 302
-    assert (
-        post(
-            app, f"/ops/users/{user_id(app, 'root')}/delete", {}, user=("root2", "pw-root2-xx")
-        ).status_code
-        == 302
-    )
-
-
-def test_only_admins_manage_users(app):
-    boss = user_id(app, "boss")
-    new = {
-        "username": "x1",
-        "password": "long-enough",
-        "confirm": "long-enough",
-        "role": "inspector",
-    }
-    for user in (MANAGER, INSPECTOR):
-        get(app, "/ops/users", user=user, status=403)
-        assert post(app, "/ops/users", new, user=user).status_code == 403
-        assert post(app, f"/ops/users/{boss}", {"role": "admin"}, user=user).status_code == 403
-        assert post(app, f"/ops/users/{boss}/delete", {}, user=user).status_code == 403
-    assert user_id(app, "x1") is None and user_id(app, "boss") == boss
-
-
-def test_forms_need_the_csrf_token(app):
-    app.config["WTF_CSRF_ENABLED"] = True
-    client = app.test_client()
-    page = client.get("/ops/users", headers=basic(*ADMIN)).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    form = {
-        "username": "clerk",
-        "password": "long-enough",
-        "confirm": "long-enough",
-        "role": "inspector",
-        "department": "",
-    }
-    assert client.post("/ops/users", data=form, headers=basic(*ADMIN)).status_code == 400
-    assert user_id(app, "clerk") is None
-    ok = client.post("/ops/users", data=form | {"csrf_token": token}, headers=basic(*ADMIN))
-    assert ok.status_code == 302 and user_id(app, "clerk")
 
 
 # --- escaping and the page rules -----------------------------------------------------------

@@ -115,6 +115,7 @@ def env(influxd, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(env):
+    """One app for the whole module, on its read-only `env` (the shared one is per test)."""
     return app_for(env)
 
 

@@ -14,7 +14,8 @@ from web.limits import MAX_REQUEST_BYTES
 
 @pytest.fixture
 def app(deployment):
-    """The deployment's app with an admin and an inspector besides the manager and tax head."""
+    """The deployment's app with an admin and an inspector besides its manager and tax head,
+    and CSRF off."""
     return ops_app(deployment)
 
 

@@ -33,6 +33,7 @@ def deployment(tmp_path: Path, mosquitto, influx_db, database_url):
 
 @pytest.fixture
 def app(deployment):
+    """The app of the two halls with CSRF off: forms are posted over HTTP Basic."""
     app = app_for(deployment)
     app.config["WTF_CSRF_ENABLED"] = False
     return app
@@ -63,8 +64,7 @@ def test_a_file_that_touches_another_hall_is_refused_whole(app):
     assert halls_of(app) == before
 
 
-def test_their_own_file_changes_their_hall_and_keeps_the_others(app):
-    client = app.test_client()
+def test_their_own_file_changes_their_hall_and_keeps_the_others(app, client):
     mine = client.get("/ops/registry.yaml", headers=basic("east_mgr", "pw-east_mgr"))
     data = yaml.safe_load(mine.get_data(as_text=True))
     assert [h["id"] for h in data["halls"]] == ["east"]  # the download holds theirs only
@@ -95,8 +95,7 @@ def test_an_unlimited_manager_still_replaces_the_whole_deployment(app):
     assert list(halls_of(app)) == ["east"]
 
 
-def test_a_card_cannot_be_registered_to_another_halls_staff(app):
-    client = app.test_client()
+def test_a_card_cannot_be_registered_to_another_halls_staff(app, client):
     who = basic("east_mgr", "pw-east_mgr")
     form = {"card": "0A0B0C0D", "staff": "x001"}
     assert client.post("/ops/unknown-cards?hall=west", data=form, headers=who).status_code == 404
