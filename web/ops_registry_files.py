@@ -166,7 +166,7 @@ def roster_preview():
     confirm = RosterConfirmForm(
         lines=_pack(lines_json(found.lines)), revision=found.revision, filename=filename
     )
-    deployment = _runtime().deployment(fresh=True)
+    deployment = _visible()  # one hall seen: its lines without the hall's name
     return render_template(
         "ops_roster_preview.html",
         form=confirm,

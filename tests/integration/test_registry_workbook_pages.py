@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hallwatch.registry.audit import AuditRow
+from tests.halls import two_halls_deployment
 from tests.integration.ops_pages import INSPECTOR, MANAGER, ops_app, post, registry_of
-from tests.web_helpers import basic
+from tests.web_helpers import app_for, basic
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -84,6 +85,12 @@ def test_the_registry_page_links_the_workbook_and_the_roster_import(app):
     assert 'href="/ops/registry.xlsx"' in page and 'href="/ops/roster-import"' in page
 
 
+BACKENDS = pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@BACKENDS
 def test_an_upload_is_previewed_in_words_and_applied_only_on_confirmation(app):
     before = roster_lines(app)
     book = download(app)
@@ -142,3 +149,31 @@ def test_an_inspector_may_download_but_not_import(app):
     assert client.get("/ops/roster-import", headers=basic(*INSPECTOR)).status_code == 403
     page = client.get("/ops/devices", headers=basic(*INSPECTOR)).get_data(as_text=True)
     assert 'href="/ops/registry.xlsx"' in page
+
+
+@pytest.fixture
+def two_halls(tmp_path, mosquitto, influx_db, database_url):
+    app = app_for(two_halls_deployment(tmp_path, mosquitto.url, influx_db, database_url))
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
+
+
+def test_a_manager_of_one_hall_gets_and_imports_only_that_halls_roster(two_halls):
+    east = ("east_mgr", "pw-east_mgr")
+    book = download(two_halls, user=east)
+    assert [row[0].value for row in book["人员"].iter_rows(min_row=3)] == ["e001"]
+    full = download(two_halls, user=("boss", "pw-boss"))
+    assert [row[0].value for row in full["排班"].iter_rows(min_row=3)] == ["east", "west"]
+    refused = upload(two_halls, saved(full), user=east)
+    assert refused.status_code == 400
+    assert "排班 第 4 行 B 列:人员“x001”不在您管理的大厅" in refused.get_data(as_text=True)
+    book["排班"]["E3"] = "一"
+    page = upload(two_halls, saved(book), user=east).get_data(as_text=True)
+    assert "改为:张三(e001) · 东1号窗口(E01) · 周一" in page
+    post(two_halls, "/ops/roster-import/confirm", confirm_form(page), user=east)
+    roster = {
+        e.staff: sorted(e.days)
+        for r in two_halls.extensions["hallwatch"].deployment(fresh=True).halls
+        for e in r.roster
+    }
+    assert roster == {"e001": ["mon"], "x001": ["fri", "mon", "thu", "tue", "wed"]}
