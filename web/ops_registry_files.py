@@ -204,6 +204,7 @@ def roster_confirm():
             "已从 %(file)s 导入排班:%(n)s 处变更。",
             file=filename,
             n=counts.changes if counts else 0,
-        )
+        ),
+        "info",
     )
     return redirect(url_for("ops.registry"))
