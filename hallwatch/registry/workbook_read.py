@@ -238,9 +238,10 @@ def read_roster(
     """Every roster line of the 排班 sheet, or RegistryError listing every bad cell. With
     `halls`, each person must be in one of them."""
     book = _open(data)
-    if ROSTER_SHEET not in book.sheetnames:
+    named = [name for name in book.sheetnames if name.strip() == ROSTER_SHEET]
+    if not named:
         raise RegistryError([f"工作簿中没有“{ROSTER_SHEET}”表"])
-    rows = [tuple(row) for row in book[ROSTER_SHEET].iter_rows(values_only=True)]
+    rows = [tuple(row) for row in book[named[0]].iter_rows(values_only=True)]
     header, columns = _header(rows)
     problems = _Problems()
     lines: list[RosterLine] = []

@@ -158,7 +158,7 @@ def test_reordered_columns_blank_rows_text_dates_spaces_and_window_names_are_rea
 
 
 def test_a_sheet_with_chinese_headers_only_is_read_by_its_headers():
-    data = sheet(["人员编号", "窗口", "工作日"], ["s001", "W01", "工作日"])
+    data = sheet(["人员编号", "窗口", "工作日"], ["s001", "W01", "工作日"], title="排班 ")
     (line,) = read_roster(data, HALL_DEPLOYMENT)
     assert line.row == 2 and line.entry["days"] == ["mon", "tue", "wed", "thu", "fri"]
 

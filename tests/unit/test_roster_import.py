@@ -147,3 +147,14 @@ def test_a_hall_manager_cannot_import_another_halls_roster(sessions):
 
     found = read_and_compare(sessions, workbook_of(sessions), EAST_MANAGER, NOW)
     assert found.changes.count == 0 and found.changes.unchanged == 2
+
+
+def test_a_sheet_sorted_otherwise_in_excel_changes_nothing(sessions):
+    def sorted_by_window_backwards(roster):
+        roster.move_range("A3:H3", rows=2)  # e001 after e002
+        roster.delete_rows(3)
+
+    data = workbook_of(sessions, sorted_by_window_backwards)
+    found = read_and_compare(sessions, data, EAST_MANAGER, NOW)
+    assert [line.entry["staff"] for line in found.lines] == ["e002", "e001"]
+    assert found.changes.count == 0 and found.summary.changes == 0
