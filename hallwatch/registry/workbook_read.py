@@ -12,7 +12,7 @@ import io
 import re
 import zipfile
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
@@ -185,18 +185,22 @@ def read_hours(value: Any) -> list[list[str]] | None:
 
 
 class _Problems(list):
+    """Bad cells as (row, column, message), told in reading order: by row, then column."""
+
     def at(self, row: int, column: int | None, message: str) -> None:
-        where = f"{ROSTER_SHEET} 第 {row} 行" + (
-            f" {get_column_letter(column)} 列" if column else ""
-        )
-        self.append(f"{where}:{message}")
+        self.append((row, column or 0, message))
 
     def raise_if_any(self) -> None:
-        if len(self) > MAX_PROBLEMS:
-            del self[MAX_PROBLEMS:]
-            self.append(f"……还有更多问题未列出,请先改正以上 {MAX_PROBLEMS} 处")
-        if self:
-            raise RegistryError(list(self))
+        told = [f"{_where(row, column)}:{text}" for row, column, text in sorted(self)]
+        if len(told) > MAX_PROBLEMS:
+            told = [*told[:MAX_PROBLEMS], f"……还有更多问题未列出,请先改正以上 {MAX_PROBLEMS} 处"]
+        if told:
+            raise RegistryError(told)
+
+
+def _where(row: int, column: int) -> str:
+    """排班 第 7 行 C 列 (a whole row: no column)."""
+    return f"{ROSTER_SHEET} 第 {row} 行" + (f" {get_column_letter(column)} 列" if column else "")
 
 
 def _open(data: bytes):
@@ -243,60 +247,68 @@ def read_roster(
         raise RegistryError([f"工作簿中没有“{ROSTER_SHEET}”表"])
     rows = [tuple(row) for row in book[named[0]].iter_rows(values_only=True)]
     header, columns = _header(rows)
-    problems = _Problems()
+    sheet = _Sheet(columns, deployment, halls)
     lines: list[RosterLine] = []
     seen: dict[tuple, int] = {}
     for number, row in enumerate(rows[header:], start=header + 1):
-        cells = {
-            key: row[index - 1] if index <= len(row) else None for key, index in columns.items()
-        }
         if all(cell_text(value) == "" for value in row):
             continue
-        line = _line(number, cells, columns, deployment, halls, problems)
+        line = sheet.line(number, row)
         if line is None:
             continue
         same = (line.hall, repr(sorted(line.entry.items())))
         if same in seen:
-            problems.at(number, None, f"与第 {seen[same]} 行重复")
+            sheet.problems.at(number, None, f"与第 {seen[same]} 行重复")
         seen.setdefault(same, number)
         lines.append(line)
-    if not lines and not problems:
-        problems.append(f"{ROSTER_SHEET} 表中没有任何排班行")
-    problems.raise_if_any()
+    if not lines and not sheet.problems:
+        raise RegistryError([f"{ROSTER_SHEET} 表中没有任何排班行"])
+    sheet.problems.raise_if_any()
     return lines
 
 
-def _line(number, cells, columns, deployment, halls, problems) -> RosterLine | None:
-    """One row as a roster line, or None after naming its bad cells."""
-    before = len(problems)
-    values: dict[str, Any] = {}
-    readers = {"days": read_days, "from": read_date, "until": read_date, "hours": read_hours}
-    for key, read in readers.items():
-        if key in cells:
-            try:
-                values[key] = read(cells[key])
-            except BadCell as exc:
-                problems.at(number, columns[key], str(exc))
-    hall = _staff(cell_text(cells["staff"]), deployment, halls)
-    if isinstance(hall, BadCell):
-        problems.at(number, columns["staff"], str(hall))
-        hall = None
-    staff = hall[1] if hall else ""
-    window = _window(cell_text(cells["window"]), deployment.by_id[hall[0]] if hall else None)
-    if isinstance(window, BadCell):
-        problems.at(number, columns["window"], str(window))
-    start, end = values.get("from"), values.get("until")
-    if start and end and end < start:
-        problems.at(number, columns["until"], f"截止日期 {end} 早于起始日期 {start}")
-    if len(problems) > before or hall is None or isinstance(window, BadCell):
-        return None
-    entry: dict[str, Any] = {"staff": staff, "window": window, "days": values["days"]}
-    for key in ("from", "until"):
-        if values.get(key):
-            entry[key] = values[key].isoformat()
-    if values.get("hours"):
-        entry["hours"] = values["hours"]
-    return RosterLine(number, hall[0], entry)
+VALUE_READERS = {"days": read_days, "from": read_date, "until": read_date, "hours": read_hours}
+
+
+@dataclass
+class _Sheet:
+    """The 排班 sheet being read: where its columns are, whom they may name, what is wrong."""
+
+    columns: dict[str, int]  # key → column number
+    deployment: Deployment
+    halls: Collection[str]
+    problems: _Problems = field(default_factory=_Problems)
+
+    def line(self, number: int, row: tuple) -> RosterLine | None:
+        """One row as a roster line, or None after naming its bad cells."""
+        cells = {key: row[i - 1] if i <= len(row) else None for key, i in self.columns.items()}
+        before = len(self.problems)
+        values = {key: self._read(number, key, cells) for key in VALUE_READERS if key in cells}
+        person = _staff(cell_text(cells["staff"]), self.deployment, self.halls)
+        if isinstance(person, BadCell):
+            self.problems.at(number, self.columns["staff"], str(person))
+            return None
+        hall, staff = person
+        window = _window(cell_text(cells["window"]), self.deployment.by_id[hall])
+        if isinstance(window, BadCell):
+            self.problems.at(number, self.columns["window"], str(window))
+        start, end = values.get("from"), values.get("until")
+        if start and end and end < start:
+            self.problems.at(number, self.columns["until"], f"截止日期 {end} 早于起始日期 {start}")
+        if len(self.problems) > before:
+            return None
+        entry: dict[str, Any] = {"staff": staff, "window": window, "days": values["days"]}
+        entry |= {key: values[key].isoformat() for key in ("from", "until") if values.get(key)}
+        if values.get("hours"):
+            entry["hours"] = values["hours"]
+        return RosterLine(number, hall, entry)
+
+    def _read(self, number: int, key: str, cells: dict[str, Any]) -> Any:
+        try:
+            return VALUE_READERS[key](cells[key])
+        except BadCell as exc:
+            self.problems.at(number, self.columns[key], str(exc))
+            return None
 
 
 def _staff(text: str, deployment: Deployment, halls: Collection[str]):
@@ -316,12 +328,10 @@ def _staff(text: str, deployment: Deployment, halls: Collection[str]):
     return of[found], found
 
 
-def _window(text: str, registry: Registry | None) -> str | BadCell:
+def _window(text: str, registry: Registry) -> str | BadCell:
     """The id of the window of that id or name in the person's hall, or a BadCell."""
     if not text:
         return BadCell("没有填写窗口")
-    if registry is None:
-        return text  # the person is unknown: that is the problem named
     if text in registry.window_by_id:
         return text
     named = [w.id for w in registry.windows if w.name.strip() == text]
