@@ -217,16 +217,21 @@ def _open(data: bytes):
         raise RegistryError([f"文件不是可读的 Excel 工作簿(.xlsx):{type(exc).__name__}"]) from None
 
 
+def _header_columns(row: tuple) -> dict[str, int] | None:
+    """key → column number, if the row is a header row (it names the required columns)."""
+    columns: dict[str, int] = {}
+    for index, value in enumerate(row, start=1):
+        key = HEADERS.get(cell_text(value).lower()) or HEADERS.get(cell_text(value))
+        if key in READ and key not in columns:
+            columns[key] = index
+    return columns if all(key in columns for key in REQUIRED) else None
+
+
 def _header(rows: list[tuple]) -> tuple[int, dict[str, int]]:
     """The last header row at the top (Chinese headers, then keys) and key → column number."""
     found: tuple[int, dict[str, int]] | None = None
     for number, row in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
-        columns: dict[str, int] = {}
-        for index, value in enumerate(row, start=1):
-            key = HEADERS.get(cell_text(value).lower()) or HEADERS.get(cell_text(value))
-            if key in READ and key not in columns:
-                columns[key] = index
-        if all(key in columns for key in REQUIRED):
+        if columns := _header_columns(row):
             found = (number, columns)
         elif found:
             break
@@ -251,8 +256,8 @@ def read_roster(
     lines: list[RosterLine] = []
     seen: dict[tuple, int] = {}
     for number, row in enumerate(rows[header:], start=header + 1):
-        if all(cell_text(value) == "" for value in row):
-            continue
+        if all(cell_text(value) == "" for value in row) or _header_columns(row):
+            continue  # a blank row, or the key row sorted in among the lines
         line = sheet.line(number, row)
         if line is None:
             continue

@@ -144,6 +144,7 @@ def test_reordered_columns_blank_rows_text_dates_spaces_and_window_names_are_rea
         [None, None, None, None, None],
         ["周一、周三", "W02", "2026/12/31", "s002", "2026-12-01"],
         [],
+        ["days", "window", "until", "staff", "from"],  # the key row, sorted in by Excel
     )
     assert [line.entry for line in read_roster(data, HALL_DEPLOYMENT)] == [
         {"staff": "s001", "window": "W01", "days": ["mon", "tue", "wed", "thu", "fri"]},
