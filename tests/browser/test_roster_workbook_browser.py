@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from hallwatch.registry.load import load_deployment
-from tests.browser.conftest import import_playwright
+from tests.browser.conftest import SCREENSHOTS, import_playwright
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -51,6 +51,8 @@ def test_a_hall_manager_imports_a_roster_line_from_the_workbook(page: Page, log_
         "新增:张三(s001) · 2号窗口(W02) · 周六 · 2030-01-05 起 · 至 2030-01-26"
     )
     expect(page.locator(".roster-removed")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "roster-import-preview.png"))  # what a manager sees
     with page.expect_navigation():
         page.get_by_role("button", name="确认导入").click()
 

@@ -5,6 +5,7 @@ named by sheet, row and column and refuses the whole sheet."""
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, datetime
 
 import pytest
@@ -14,7 +15,13 @@ from hallwatch.registry.dump import dump_deployment
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.workbook import registry_workbook, registry_workbook_bytes
-from hallwatch.registry.workbook_read import read_date, read_days, read_hours, read_roster
+from hallwatch.registry.workbook_read import (
+    MAX_UNPACKED_BYTES,
+    read_date,
+    read_days,
+    read_hours,
+    read_roster,
+)
 from tests.halls import two_halls_yaml
 from tests.unit.registry_file import HALL, edited
 
@@ -215,3 +222,11 @@ def test_a_person_of_a_hall_the_user_does_not_manage_is_refused():
 def test_a_file_that_is_no_roster_workbook_is_refused_in_words(data, problem):
     (found,) = problems_of(data)
     assert found.startswith(problem)
+
+
+def test_a_workbook_that_would_unpack_to_too_much_is_refused_unread():
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (MAX_UNPACKED_BYTES + 1))
+    assert len(bomb.getvalue()) < 1024 * 1024
+    assert problems_of(bomb.getvalue()) == ["工作簿解压后太大,拒收"]
