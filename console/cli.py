@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from console.commands import people, provisioning, records, runners, trial
+from console.commands import people, provisioning, records, registry_files, runners, trial
 from hallwatch import redact
 
 
@@ -38,6 +38,8 @@ for command in (
     provisioning.provision,
     trial.simulate,
     trial.demo,
+    registry_files.registry,
+    registry_files.roster,
 ):
     main.add_command(command)
 

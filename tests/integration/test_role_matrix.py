@@ -85,6 +85,10 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops.delete_user": {"POST": ADMINS},
     "province.overview": {"GET": OPS_READERS},
     "province.province_api": {"GET": OPS_READERS},
+    "ops_files.registry_xlsx": {"GET": OPS_READERS},
+    "ops_files.roster_import": {"GET": OPERATORS},
+    "ops_files.roster_preview": {"POST": OPERATORS},  # without a workbook: 400
+    "ops_files.roster_confirm": {"POST": OPERATORS},  # an empty form: 400
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [
