@@ -73,6 +73,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         halls,
         metrics_route,
         operations,
+        ops_places,
+        ops_roster,
+        ops_staff,
         pages,
         province,
         public_ranking,
@@ -102,6 +105,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         reports_page.bp,
         public_ranking.bp,
         province.bp,
+        ops_staff.bp,
+        ops_places.bp,
+        ops_roster.bp,
     ):
         app.register_blueprint(blueprint)
     return app
