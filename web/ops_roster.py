@@ -31,6 +31,11 @@ DAY_WORDS = {
 FIELDS = {"from": "start", "until": "until", "hours": "hours"}
 
 
+def _some_day(form, field) -> None:
+    if not field.data:
+        raise ValidationError(gettext("请至少选择一天"))
+
+
 class LineForm(FlaskForm):
     window = SelectField(
         lazy_gettext("窗口"),
@@ -43,7 +48,7 @@ class LineForm(FlaskForm):
         default=["mon", "tue", "wed", "thu", "fri"],
         widget=widgets.ListWidget(prefix_label=False),
         option_widget=widgets.CheckboxInput(),
-        validators=[InputRequired(message=lazy_gettext("请至少选择一天"))],
+        validators=[_some_day],  # not InputRequired: a browser would then demand every box
     )
     start = DateField(lazy_gettext("自(可不填)"), validators=[Optional()])
     until = DateField(lazy_gettext("至(可不填)"), validators=[Optional()])

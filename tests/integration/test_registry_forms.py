@@ -15,6 +15,7 @@ from hallwatch.registry.alerting import OutboxRow
 from hallwatch.registry.audit import AuditRow
 from hallwatch.registry.roster_edits import line_key
 from hallwatch.registry.users import add_user
+from tests.halls import two_halls_deployment
 from tests.helpers import BACKENDS
 from tests.web_helpers import app_for, basic
 
@@ -227,3 +228,27 @@ def test_an_inspector_reads_the_pages_and_is_refused_every_change(app):
     )
     assert response.status_code == 403
     assert "x" not in registry_of(app).staff_by_id
+
+
+def test_a_manager_limited_to_a_hall_sees_and_changes_only_that_hall(
+    tmp_path, mosquitto, influx_db
+):
+    env = two_halls_deployment(tmp_path, mosquitto.url, influx_db, f"sqlite:///{tmp_path}/h.db")
+    app = app_for(env)
+    east = Browser(app, ("east_mgr", "pw-east_mgr"))
+    page = east.get("/ops/staff")
+    assert "e001" in page and "x001" not in page
+    east.get("/ops/staff?hall=west", status=404)
+    east.get("/ops/staff/x001", status=404)
+    east.post("/ops/staff/e001", {"name": "张叁"}, page="/ops/staff/e001")
+    assert (
+        app.extensions["hallwatch"].deployment(fresh=True).by_id["east"].staff_by_id["e001"].name
+        == "张叁"
+    )
+    page = east.post(
+        "/ops/staff",
+        {"staff_id": "e002", "name": "钱七", "department": "tax"},
+        page="/ops/staff",
+        status=400,
+    )
+    assert "e002" not in registry_of(app).staff_by_id
