@@ -6,30 +6,20 @@ Each change is the registry edited as its file (hallwatch.registry.edits) throug
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
-from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DecimalField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from flask_babel import gettext
 
 from hallwatch.registry import edits
-from hallwatch.registry.spec import Registry
-from hallwatch.registry.values import MAX_TEXT_LEN
-from web.ops_forms import (
-    ConfirmForm,
-    apply,
-    confirm_page,
-    department_choices,
-    errors_of,
-    preview,
-    runtime,
-    window_choices,
+from web.ops_forms import ConfirmForm, apply, confirm_page, errors_of, preview, runtime
+from web.ops_place_forms import (
+    KIND_WORDS,
+    AddDeviceForm,
+    AddWindowForm,
+    DeviceForm,
+    MoveWindowForm,
+    PlaceForm,
+    WindowForm,
+    device_data,
+    with_choices,
 )
 from web.roles import permission_required
 
@@ -37,93 +27,6 @@ bp = Blueprint("ops_places", __name__, url_prefix="/ops/places")
 
 WINDOW_FIELDS = {"id": "window_id"}
 DEVICE_FIELDS = {"id": "device_id"}
-KIND_WORDS = {
-    "badge_reader": lazy_gettext("读卡器"),
-    "presence_sensor": lazy_gettext("在位传感器"),
-}
-KIND_CHOICES = [SelectChoice(kind, words) for kind, words in KIND_WORDS.items()]
-SENSING_CHOICES = [SelectChoice(v, v or "—") for v in ("", "pir", "radar")]
-
-
-def _required(message):
-    return [InputRequired(message=message)]
-
-
-class WindowForm(FlaskForm):
-    name = StringField(
-        lazy_gettext("名称"),
-        validators=[*_required(lazy_gettext("请输入名称")), Length(max=MAX_TEXT_LEN)],
-    )
-    row = IntegerField(lazy_gettext("行(可不填)"), validators=[Optional(), NumberRange(min=1)])
-    column = IntegerField(lazy_gettext("列(可不填)"), validators=[Optional(), NumberRange(min=1)])
-
-    def position(self) -> list[int] | None:
-        if self.row.data is None and self.column.data is None:
-            return None
-        return [self.row.data or 0, self.column.data or 0]  # one without the other: refused
-
-
-class AddWindowForm(WindowForm):
-    window_id = StringField(
-        lazy_gettext("编号"), validators=[*_required(lazy_gettext("请输入编号"))]
-    )
-    department = SelectField(lazy_gettext("部门"), validate_choice=True)
-
-
-class MoveWindowForm(FlaskForm):
-    department = SelectField(lazy_gettext("部门"), validate_choice=True)
-
-
-class DeviceForm(FlaskForm):
-    kind = SelectField(lazy_gettext("类型"), choices=KIND_CHOICES, validate_choice=True)
-    zigbee2mqtt = StringField(lazy_gettext("Zigbee2MQTT 名称 (friendly_name)"))
-    zigbee2mqtt_base = StringField(lazy_gettext("Zigbee2MQTT 基础主题(默认 zigbee2mqtt)"))
-    tasmota = StringField(lazy_gettext("Tasmota 主题 (Topic)"))
-    tasmota_full_topic = StringField(lazy_gettext("Tasmota FullTopic(默认 %prefix%/%topic%/)"))
-    esphome = StringField(lazy_gettext("ESPHome 实体(节点/object_id)"))
-    uid_reversed = BooleanField(lazy_gettext("卡号字节倒序 (uid_reversed)"))
-    uid_decimal = BooleanField(lazy_gettext("卡号为十进制 (uid_decimal)"))
-    offline_after_minutes = DecimalField(
-        lazy_gettext("静默多少分钟算离线(可不填)"), validators=[Optional()]
-    )
-    sensing = SelectField(lazy_gettext("感应方式"), choices=SENSING_CHOICES, validate_choice=True)
-
-    def values(self) -> dict:
-        """The form as the registry's device keys (empty ones dropped by the edit)."""
-        minutes = self.offline_after_minutes.data
-        return {
-            "kind": self.kind.data,
-            **{key: (getattr(self, key).data or "").strip() for key in edits.FIRMWARE_KEYS},
-            "uid_reversed": self.uid_reversed.data,
-            "uid_decimal": self.uid_decimal.data,
-            "offline_after_minutes": None if minutes is None else format(minutes, "f"),
-            "sensing": self.sensing.data,
-        }
-
-
-class PlaceForm(FlaskForm):
-    """Where a device sits: a window, or a department's office."""
-
-    window = SelectField(lazy_gettext("窗口"), validate_choice=True)
-    department = SelectField(lazy_gettext("或部门办公室"), validate_choice=True)
-
-    def place(self) -> dict:
-        return {"window": self.window.data or None, "department": self.department.data or None}
-
-
-class AddDeviceForm(DeviceForm, PlaceForm):
-    device_id = StringField(
-        lazy_gettext("编号"), validators=[*_required(lazy_gettext("请输入编号"))]
-    )
-
-
-def _with_choices(registry: Registry, *forms):
-    for form in forms:
-        if hasattr(form, "department"):
-            form.department.choices = department_choices(registry, blank=hasattr(form, "window"))
-        if hasattr(form, "window"):
-            form.window.choices = window_choices(registry, blank=True)
-    return forms
 
 
 def _matches(words, query: str) -> bool:
@@ -139,7 +42,7 @@ def _list_page(forms: dict | None = None, top: list[str] | None = None):
     forms = forms or {}
     window_form = forms.get("window") or AddWindowForm(formdata=None)
     device_form = forms.get("device") or AddDeviceForm(formdata=None)
-    _with_choices(registry, window_form, device_form)
+    with_choices(registry, window_form, device_form)
     query = request.args.get("q", "")
     page = render_template(
         "ops_places.html",
@@ -182,7 +85,7 @@ def _window(window_id: str):
 @permission_required("operate")
 def add_window():
     registry = runtime().registry(fresh=True)
-    (form,) = _with_choices(registry, AddWindowForm())
+    (form,) = with_choices(registry, AddWindowForm())
     if not form.validate_on_submit():
         return _list_page({"window": form})
     window_id = form.window_id.data.strip()
@@ -215,7 +118,7 @@ def _window_page(window_id: str, forms: dict | None = None, top: list[str] | Non
     move_form = forms.get("move") or MoveWindowForm(
         formdata=None, data={"department": window.department}
     )
-    _with_choices(registry, move_form)
+    with_choices(registry, move_form)
     page = render_template(
         "ops_window.html",
         window=window,
@@ -260,7 +163,7 @@ def edit_window(window_id: str):
 @permission_required("operate")
 def move_window(window_id: str):
     registry, window = _window(window_id)
-    (form,) = _with_choices(registry, MoveWindowForm())
+    (form,) = with_choices(registry, MoveWindowForm())
     if not form.validate_on_submit():
         return _window_page(window_id, {"move": form})
 
@@ -315,7 +218,7 @@ def _device(device_id: str):
 @permission_required("operate")
 def add_device():
     registry = runtime().registry(fresh=True)
-    (form,) = _with_choices(registry, AddDeviceForm())
+    (form,) = with_choices(registry, AddDeviceForm())
     if not form.validate_on_submit():
         return _list_page({"device": form})
     device_id = form.device_id.data.strip()
@@ -330,29 +233,13 @@ def add_device():
     return redirect(url_for("ops_places.device", device_id=device_id))
 
 
-def _device_data(device) -> dict:
-    data = {key: getattr(device, key) or "" for key in edits.FIRMWARE_KEYS}
-    if not device.zigbee2mqtt:
-        data["zigbee2mqtt_base"] = ""
-    if not device.tasmota:
-        data["tasmota_full_topic"] = ""
-    return {
-        **data,
-        "kind": device.kind,
-        "uid_reversed": device.uid_reversed,
-        "uid_decimal": device.uid_decimal,
-        "offline_after_minutes": device.offline_after_minutes,
-        "sensing": device.sensing or "",
-    }
-
-
 def _device_page(device_id: str, forms: dict | None = None, top: list[str] | None = None):
     registry, device = _device(device_id)
     forms = forms or {}
-    edit_form = forms.get("edit") or DeviceForm(formdata=None, data=_device_data(device))
+    edit_form = forms.get("edit") or DeviceForm(formdata=None, data=device_data(device))
     place = {"window": device.window or "", "department": device.department or ""}
     place_form = forms.get("move") or PlaceForm(formdata=None, data=place)
-    _with_choices(registry, place_form)
+    with_choices(registry, place_form)
     page = render_template(
         "ops_device.html",
         device=device,
@@ -395,7 +282,7 @@ def edit_device(device_id: str):
 @permission_required("operate")
 def move_device(device_id: str):
     registry, _ = _device(device_id)
-    (form,) = _with_choices(registry, PlaceForm())
+    (form,) = with_choices(registry, PlaceForm())
     if not form.validate_on_submit():
         return _device_page(device_id, {"move": form})
 
