@@ -186,6 +186,8 @@ def test_a_roster_line_is_added_edited_and_ended_and_the_heads_hear_of_it(app):
         "start": "2026-12-01",
         "hours": "09:00-12:00",
     }
+    page = boss.post("/ops/roster", {**form, "days": []}, page="/ops/roster", status=400)
+    assert "请至少选择一天" in page
     boss.post("/ops/roster", form)
     line = registry_of(app).roster[-1]
     assert (line.staff, line.days, len(line.hours)) == ("s003", frozenset({"sat", "sun"}), 1)
