@@ -4,6 +4,7 @@ name, and the choices of a hall's departments and windows."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,11 +62,29 @@ def apply(
     form field their key names (`fields` maps a registry key to a field name; by default
     the field of the same name), the others on top. The registry is re-read after."""
     try:
-        change_registry(runtime().sessions, change(action, target), edit, datetime.now(UTC))
+        change_registry(
+            runtime().sessions, change(action, target), _changing(edit), datetime.now(UTC)
+        )
+    except _Unchanged:
+        return Outcome(True)  # a form saved as it was: nothing to apply or to audit
     except RegistryError as exc:
         return Outcome(False, place_problems(form, exc.problems, fields or {}))
     runtime().registry(fresh=True)
     return Outcome(True)
+
+
+class _Unchanged(Exception):
+    """The edit left the registry as it was."""
+
+
+def _changing(edit: Edit) -> Edit:
+    def checked(mapping: dict) -> None:
+        before = copy.deepcopy(mapping)
+        edit(mapping)
+        if mapping == before:
+            raise _Unchanged
+
+    return checked
 
 
 def preview(action: str, target: str, edit: Edit):

@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hallwatch.registry import edits
-from hallwatch.registry.spec import Device, Registry
+from hallwatch.registry.spec import TASMOTA_FULL_TOPIC, ZIGBEE2MQTT_BASE, Device, Registry
 from hallwatch.registry.values import MAX_TEXT_LEN
 from web.ops_forms import department_choices, window_choices
 
@@ -57,6 +57,14 @@ class MoveWindowForm(FlaskForm):
     department = SelectField(lazy_gettext("部门"), validate_choice=True)
 
 
+def _minutes(value) -> int | float | None:
+    """Minutes as the registry's mapping holds them (a whole number as an int), so a form
+    saved unchanged compares equal to what it was."""
+    if value is None:
+        return None
+    return int(value) if value == int(value) else float(value)
+
+
 class DeviceForm(FlaskForm):
     kind = SelectField(lazy_gettext("类型"), choices=KIND_CHOICES, validate_choice=True)
     zigbee2mqtt = StringField(lazy_gettext("Zigbee2MQTT 名称 (friendly_name)"))
@@ -79,7 +87,7 @@ class DeviceForm(FlaskForm):
             **{key: (getattr(self, key).data or "").strip() for key in edits.FIRMWARE_KEYS},
             "uid_reversed": self.uid_reversed.data,
             "uid_decimal": self.uid_decimal.data,
-            "offline_after_minutes": None if minutes is None else format(minutes, "f"),
+            "offline_after_minutes": _minutes(minutes),
             "sensing": self.sensing.data,
         }
 
@@ -110,10 +118,12 @@ def with_choices(registry: Registry, *forms):
 
 
 def device_data(device: Device) -> dict:
+    """A device as its form shows it: a default left blank, as the registry file leaves it
+    out (so saving the form unchanged changes nothing)."""
     data = {key: getattr(device, key) or "" for key in edits.FIRMWARE_KEYS}
-    if not device.zigbee2mqtt:
+    if data["zigbee2mqtt_base"] == ZIGBEE2MQTT_BASE:
         data["zigbee2mqtt_base"] = ""
-    if not device.tasmota:
+    if data["tasmota_full_topic"] == TASMOTA_FULL_TOPIC:
         data["tasmota_full_topic"] = ""
     return {
         **data,

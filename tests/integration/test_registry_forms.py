@@ -167,6 +167,12 @@ def test_a_device_gets_a_firmware_name_moves_and_a_taken_name_is_refused(app):
         status=400,
     )
     assert re.search(r'id="zigbee2mqtt"[^>]*>\s*</p><p class="error">', page)
+    audit_rows = len(audited(app))
+    unchanged = {"kind": "presence_sensor", "zigbee2mqtt": "1F/W03 seat", "sensing": "radar"}
+    boss.post(
+        "/ops/places/devices/desk-w03-seat", unchanged, page="/ops/places/devices/desk-w03-seat"
+    )
+    assert len(audited(app)) == audit_rows  # saved as it was: nothing applied, nothing audited
     boss.post(
         "/ops/places/devices/desk-w03-card/move",
         {"window": "", "department": "tax"},
