@@ -49,7 +49,8 @@ def hall_part(mapping: Mapping, hall: str) -> Mapping:
     raise RegistryError([f"hall '{hall}': no such hall"])
 
 
-def _entry(mapping: Mapping, section: str, entry_id: str) -> tuple[Mapping, Mapping]:
+def entry_of(mapping: Mapping, section: str, entry_id: str) -> tuple[Mapping, Mapping]:
+    """The hall part and the entry; a refusal naming the id if it is gone."""
     try:
         return find_entry(mapping, section, entry_id)
     except RegistryError:
@@ -76,7 +77,7 @@ def _without(part: Mapping, section: str, keep) -> list[Mapping]:
     return dropped
 
 
-def _set(entry: Mapping, key: str, value: Any) -> None:
+def set_or_drop(entry: Mapping, key: str, value: Any) -> None:
     """Set `key`, or drop it when the form left it empty (None, "", False)."""
     if value in (None, "", False, []):
         entry.pop(key, None)
@@ -93,17 +94,17 @@ def add_person(
     """A new person of `department` in hall `hall`, with their cards if any."""
     _new_id(mapping, "staff", staff_id)
     entry: Mapping = {"id": staff_id, "name": name, "department": department}
-    _set(entry, "badges", list(badges))
+    set_or_drop(entry, "badges", list(badges))
     hall_part(mapping, hall).setdefault("staff", []).append(entry)
 
 
 def rename_person(mapping: Mapping, staff_id: str, name: str) -> None:
-    _entry(mapping, "staff", staff_id)[1]["name"] = name
+    entry_of(mapping, "staff", staff_id)[1]["name"] = name
 
 
 def move_person(mapping: Mapping, staff_id: str, department: str) -> str:
     """Move a person to another department of their hall; the department they left."""
-    _, person = _entry(mapping, "staff", staff_id)
+    _, person = entry_of(mapping, "staff", staff_id)
     left = person["department"]
     if department == left:
         raise problem("staff", staff_id, "department", f"already in department '{left}'")
@@ -114,7 +115,7 @@ def move_person(mapping: Mapping, staff_id: str, department: str) -> str:
 def retire_person(mapping: Mapping, staff_id: str) -> list[Mapping]:
     """Retire a person with every roster line and leave of theirs (the registry's history
     keeps the past); the entries that went with them."""
-    part, person = _entry(mapping, "staff", staff_id)
+    part, person = entry_of(mapping, "staff", staff_id)
     part["staff"] = [e for e in part["staff"] if e is not person]
     gone = []
     for section in LISTS:
@@ -125,7 +126,7 @@ def retire_person(mapping: Mapping, staff_id: str) -> list[Mapping]:
 
 def add_card(mapping: Mapping, staff_id: str, card: str) -> None:
     """One more card for a person (the parser refuses a card someone else holds)."""
-    _, person = _entry(mapping, "staff", staff_id)
+    _, person = entry_of(mapping, "staff", staff_id)
     try:
         number = values.card(card)
     except values.Invalid as exc:
@@ -138,7 +139,7 @@ def add_card(mapping: Mapping, staff_id: str, card: str) -> None:
 
 def remove_card(mapping: Mapping, staff_id: str, card: str) -> None:
     """Take a card from a person, however it was written."""
-    _, person = _entry(mapping, "staff", staff_id)
+    _, person = entry_of(mapping, "staff", staff_id)
     try:
         number = values.card(card)
     except values.Invalid as exc:
@@ -147,7 +148,7 @@ def remove_card(mapping: Mapping, staff_id: str, card: str) -> None:
     kept = [b for b in held if _numbers([b]) != {number}]
     if len(kept) == len(held):
         raise problem("staff", staff_id, "badges", f"'{card}' is not one of their cards")
-    _set(person, "badges", kept)
+    set_or_drop(person, "badges", kept)
 
 
 def _numbers(badges: Iterable[str]) -> set[str]:
@@ -173,7 +174,7 @@ def add_window(
 ) -> None:
     _new_id(mapping, "windows", window_id)
     entry: Mapping = {"id": window_id, "name": name, "department": department}
-    _set(entry, "position", position)
+    set_or_drop(entry, "position", position)
     hall_part(mapping, hall).setdefault("windows", []).append(entry)
 
 
@@ -181,14 +182,14 @@ def edit_window(
     mapping: Mapping, window_id: str, name: str, position: list[int] | None = None
 ) -> None:
     """A window's name and its cell on the floor view (none: placed after the others)."""
-    _, window = _entry(mapping, "windows", window_id)
+    _, window = entry_of(mapping, "windows", window_id)
     window["name"] = name
-    _set(window, "position", position)
+    set_or_drop(window, "position", position)
 
 
 def move_window(mapping: Mapping, window_id: str, department: str) -> str:
     """Give a window to another department; the department that had it."""
-    _, window = _entry(mapping, "windows", window_id)
+    _, window = entry_of(mapping, "windows", window_id)
     had = window["department"]
     if department == had:
         raise problem("windows", window_id, "department", f"already staffed by '{had}'")
@@ -198,7 +199,7 @@ def move_window(mapping: Mapping, window_id: str, department: str) -> str:
 
 def window_dependents(mapping: Mapping, window_id: str) -> list[Mapping]:
     """The devices and roster lines (and any other entry) that point at a window."""
-    part, _ = _entry(mapping, "windows", window_id)
+    part, _ = entry_of(mapping, "windows", window_id)
     return [
         entry
         for section in LISTS
@@ -211,7 +212,7 @@ def window_dependents(mapping: Mapping, window_id: str) -> list[Mapping]:
 def retire_window(mapping: Mapping, window_id: str, with_dependents: bool = False) -> list[Mapping]:
     """Retire a window; refused while devices or roster lines point at it, unless they are to
     go with it (`with_dependents`). The entries that went with it."""
-    part, window = _entry(mapping, "windows", window_id)
+    part, window = entry_of(mapping, "windows", window_id)
     dependents = window_dependents(mapping, window_id)
     if dependents and not with_dependents:
         named = ", ".join(_label(e) for e in dependents)
@@ -236,7 +237,7 @@ def _device_values(device: Mapping, fields: Mapping) -> None:
     """Write the form's values of DEVICE_KEYS onto a device entry, in the file's key order."""
     for key in DEVICE_KEYS:
         if key in fields:
-            _set(device, key, fields[key])
+            set_or_drop(device, key, fields[key])
 
 
 def add_device(mapping: Mapping, hall: str, device_id: str, fields: Mapping) -> None:
@@ -249,7 +250,7 @@ def add_device(mapping: Mapping, hall: str, device_id: str, fields: Mapping) -> 
 
 def edit_device(mapping: Mapping, device_id: str, fields: Mapping) -> None:
     """A device's kind, firmware name and options (the keys given in `fields`)."""
-    _, device = _entry(mapping, "devices", device_id)
+    _, device = entry_of(mapping, "devices", device_id)
     if "kind" in fields and fields["kind"] != device.get("kind"):
         # The reader-only and sensor-only options of the old kind would now be refused.
         for key in ("uid_reversed", "uid_decimal", "sensing"):
@@ -271,5 +272,5 @@ def move_device(
 
 
 def retire_device(mapping: Mapping, device_id: str) -> None:
-    part, device = _entry(mapping, "devices", device_id)
+    part, device = entry_of(mapping, "devices", device_id)
     part["devices"] = [e for e in part["devices"] if e is not device]

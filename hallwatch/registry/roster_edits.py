@@ -14,7 +14,7 @@ from datetime import date
 
 from hallwatch.registry import values
 from hallwatch.registry.changes import Mapping, halls_of
-from hallwatch.registry.edits import _entry, _set
+from hallwatch.registry.edits import entry_of, set_or_drop
 from hallwatch.registry.file import RegistryError
 
 KEY_CHARS = 16  # of the digest's hex: a line is named among a hall's few hundred
@@ -70,9 +70,9 @@ def _line(
     if not days:
         raise roster_problem(staff, "days", "choose at least one day")
     line: Mapping = {"staff": staff, "window": window, "days": list(days)}
-    _set(line, "from", start.isoformat() if start else None)
-    _set(line, "until", until.isoformat() if until else None)
-    _set(line, "hours", hours)
+    set_or_drop(line, "from", start.isoformat() if start else None)
+    set_or_drop(line, "until", until.isoformat() if until else None)
+    set_or_drop(line, "hours", hours)
     return line
 
 
@@ -86,7 +86,7 @@ def add_line(
     hours: list[list[str]] | None = None,
 ) -> Mapping:
     """A new line in the person's hall (the parser checks the window is of the same hall)."""
-    part, _ = _entry(mapping, "staff", staff)
+    part, _ = entry_of(mapping, "staff", staff)
     line = _line(staff, window, days, start, until, hours)
     part.setdefault("roster", []).append(line)
     return line
