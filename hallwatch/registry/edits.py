@@ -79,7 +79,7 @@ def _without(part: Mapping, section: str, keep) -> list[Mapping]:
 
 def set_or_drop(entry: Mapping, key: str, value: Any) -> None:
     """Set `key`, or drop it when the form left it empty (None, "", False)."""
-    if value in (None, "", False, []):
+    if value is None or value is False or value == "" or value == []:  # not 0: refused, not dropped
         entry.pop(key, None)
     else:
         entry[key] = value

@@ -262,3 +262,8 @@ def test_hours_are_read_as_a_form_writes_them():
     assert roster_edits.hours_text([["09:00", "12:00"]]) == "09:00-12:00"
     with pytest.raises(ValueError, match="not a period"):
         roster_edits.hours_of("09:00")
+
+
+def test_zero_minutes_are_refused_rather_than_taken_for_the_default(hall):
+    edits.edit_device(hall, "desk-w01-card", {"offline_after_minutes": 0})
+    refused(read_back, hall, match=r"key 'offline_after_minutes'")
