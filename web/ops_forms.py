@@ -23,7 +23,7 @@ from hallwatch.registry.edits import hall_part
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.roster_edits import line_key
 from hallwatch.registry.spec import Registry
-from web.ops_registry import problem_rows
+from web.ops_registry import SECTION_WORDS, problem_rows
 
 Edit = Callable[[dict], None]
 
@@ -157,5 +157,6 @@ def confirm_page(
         form=form,
         back=back,
         extra=extra or {},
+        sections=SECTION_WORDS,
     )
     return page, 400 if refused or form.errors else 200
