@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hear_alerts": frozenset({HALL_MANAGER, DEPT_HEAD}),
     "hear_escalations": frozenset({ADMIN}),
     "read_digest": frozenset({HALL_MANAGER, DEPT_HEAD}),
+    "hear_registry_changes": frozenset({DEPT_HEAD}),  # their people moved, retired, rostered
 }
 
 
@@ -195,3 +196,15 @@ def told_of(department: str | None, users: Iterable[P]) -> list[P]:
 def holding(permission: str, users: Iterable[P]) -> list[P]:
     """The users whose role holds `permission`, in the given order."""
     return [user for user in users if may(user, permission)]
+
+
+def told_of_change(departments: Iterable[str], users: Iterable[P]) -> list[P]:
+    """Users to tell that a registry change touched these departments (a person moved,
+    retired or rostered): the heads of those departments, in the given order."""
+    concerned = set(departments)
+    return [
+        user
+        for user in users
+        if may(user, "hear_registry_changes")
+        and any(Scope.of(user).sees_department(d) for d in concerned)
+    ]

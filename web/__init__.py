@@ -73,7 +73,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         halls,
         metrics_route,
         operations,
+        ops_places,
         ops_registry_files,
+        ops_roster,
+        ops_staff,
         pages,
         province,
         public_ranking,
@@ -104,6 +107,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         public_ranking.bp,
         province.bp,
         ops_registry_files.bp,
+        ops_staff.bp,
+        ops_places.bp,
+        ops_roster.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import current_app, flash, request
+from flask import current_app, flash, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired, ValidationError
 
@@ -113,16 +114,16 @@ def register_from_form() -> Refusal | None:
         return Refusal(form.card.data, person.id, [], problem_rows(exc.problems))
     runtime.registry(fresh=True)
     department = registry.department_by_id.get(person.department)
-    flash(
-        gettext(
-            "已将卡 %(hex)s(十进制 %(decimal)s)登记给 %(name)s(%(department)s)。"
-            "您保存的名册文件里还没有这张卡:下次上传名册前,请先在“名册”页下载当前名册 (YAML),"
-            "在它的基础上修改,否则这张卡会被停用。",
-            hex=form.card.data,
-            decimal=printed_number(form.card.data),
-            name=person.name,
-            department=department.name if department else person.department,
-        ),
-        "info",
+    said = gettext(
+        "已将卡 %(hex)s(十进制 %(decimal)s)登记给 %(name)s(%(department)s)。"
+        "您保存的名册文件里还没有这张卡:下次上传名册前,请先在“名册”页下载当前名册 (YAML),"
+        "在它的基础上修改,否则这张卡会被停用。",
+        hex=form.card.data,
+        decimal=printed_number(form.card.data),
+        name=person.name,
+        department=department.name if department else person.department,
     )
+    # Markup survives the session's flash storage; its format() escapes what it is given.
+    link = url_for("ops_staff.show", staff_id=person.id)
+    flash(Markup('{} <a href="{}">{}</a>').format(said, link, gettext("查看此人")), "info")
     return None

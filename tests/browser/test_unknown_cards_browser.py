@@ -43,6 +43,7 @@ def test_a_hall_manager_registers_an_unknown_card_to_its_holder(page: Page, log_
 
     expect(page.locator(".flash.info")).to_contain_text(f"已将卡 {card}")
     expect(page.locator(".flash.info")).to_contain_text("登记给 赵六(税务局)")
+    expect(page.locator(".flash.info a")).to_have_attribute("href", "/ops/staff/s004")
     expect(page.locator(f'tr[data-card="{card}"]')).to_have_count(0)
     with db() as session:
         assert load_deployment(session).first.holder_of(card).id == "s004"

@@ -89,6 +89,30 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops_files.roster_import": {"GET": OPERATORS},
     "ops_files.roster_preview": {"POST": OPERATORS},  # without a workbook: 400
     "ops_files.roster_confirm": {"POST": OPERATORS},  # an empty form: 400
+    "ops_staff.index": {"GET": OPS_READERS},
+    "ops_staff.add": {"POST": OPERATORS},  # an empty form: 400
+    "ops_staff.show": {"GET": OPS_READERS},
+    "ops_staff.rename": {"POST": OPERATORS},
+    "ops_staff.move": {"POST": OPERATORS},
+    "ops_staff.retire": {"GET": OPERATORS, "POST": OPERATORS},  # POST unconfirmed: 400
+    "ops_staff.add_card": {"POST": OPERATORS},
+    "ops_staff.remove_card": {"POST": OPERATORS},
+    "ops_places.index": {"GET": OPS_READERS},
+    "ops_places.add_window": {"POST": OPERATORS},
+    "ops_places.window": {"GET": OPS_READERS},
+    "ops_places.edit_window": {"POST": OPERATORS},
+    "ops_places.move_window": {"POST": OPERATORS},
+    "ops_places.retire_window": {"GET": OPERATORS, "POST": OPERATORS},
+    "ops_places.add_device": {"POST": OPERATORS},
+    "ops_places.device": {"GET": OPS_READERS},
+    "ops_places.edit_device": {"POST": OPERATORS},
+    "ops_places.move_device": {"POST": OPERATORS},
+    "ops_places.retire_device": {"GET": OPERATORS, "POST": OPERATORS},
+    "ops_roster.index": {"GET": OPS_READERS},
+    "ops_roster.add": {"POST": OPERATORS},
+    "ops_roster.show": {"GET": OPS_READERS},  # no such line: 404
+    "ops_roster.edit": {"POST": OPERATORS},
+    "ops_roster.end": {"POST": OPERATORS},
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [
@@ -124,6 +148,9 @@ class Hall:
             "user_id": self.spare_user,
             "filename": "floor.js",
             "month": f"{datetime.now(HALL_TZ):%Y-%m}",
+            "staff_id": {"civil": "s001", "tax": "s003"}[department],
+            "device_id": {"civil": "desk-w01-card", "tax": "desk-w03-card"}[department],
+            "line": "no-such-line",  # roster lines are named by a digest: 404 to whoever may ask
         }
 
     def path(self, endpoint: str, who: str, department: str | None = None) -> str:
