@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from console.commands import people, provisioning, records, runners, trial
+from console.commands import audit, people, provisioning, records, runners, trial
 from hallwatch import redact
 
 
@@ -38,6 +38,7 @@ for command in (
     provisioning.provision,
     trial.simulate,
     trial.demo,
+    audit.audit,
 ):
     main.add_command(command)
 

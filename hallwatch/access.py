@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hear_alerts": frozenset({HALL_MANAGER, DEPT_HEAD}),
     "hear_escalations": frozenset({ADMIN}),
     "read_digest": frozenset({HALL_MANAGER, DEPT_HEAD}),
+    "read_audit": frozenset({ADMIN, INSPECTOR}),  # the audit trail (审计日志), every hall's
 }
 
 

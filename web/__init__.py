@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         halls,
         metrics_route,
         operations,
+        ops_audit,
         pages,
         province,
         public_ranking,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         reports_page.bp,
         public_ranking.bp,
         province.bp,
+        ops_audit.bp,
     ):
         app.register_blueprint(blueprint)
     return app

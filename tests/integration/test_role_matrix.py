@@ -85,6 +85,8 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops.delete_user": {"POST": ADMINS},
     "province.overview": {"GET": OPS_READERS},
     "province.province_api": {"GET": OPS_READERS},
+    "ops_audit.index": {"GET": frozenset({ADMIN, INSPECTOR})},
+    "ops_audit.export": {"GET": frozenset({ADMIN, INSPECTOR})},
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [
