@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 
 from hallwatch.metrics.export_csv import CSV_ENCODING, FORMULA_STARTS
 from hallwatch.registry.audit import AuditRow, head, verify
@@ -33,6 +33,13 @@ bp = Blueprint("ops_audit", __name__)
 PAGE_SIZE = 50  # records per page
 CSV_MAX_ROWS = 100_000  # records in one CSV; narrow the filters for more
 CSV_HEADERS = ("序号", "时间", "操作人", "地址", "操作", "对象", "变更", "变更前", "变更后", "哈希")
+
+
+BREAK_WORDS = {
+    "missing": lazy_gettext("记录缺失(被删除)"),
+    "out_of_chain": lazy_gettext("与前一条记录接不上"),
+    "edited": lazy_gettext("内容与哈希不符(被改动)"),
+}
 
 
 @dataclass
@@ -122,6 +129,7 @@ def index():
         "ops_audit.html",
         total=total,
         breaks=breaks,
+        break_words=BREAK_WORDS,
         head=newest,
         actions=present,
         typed=filters.typed,

@@ -135,6 +135,7 @@ class Break:
 
     seq: int
     problem: str
+    kind: str = "edited"  # missing, out_of_chain, edited, head_gone, head_rewritten
 
 
 def _missing(first: int, last: int) -> str:
@@ -146,12 +147,12 @@ def breaks(rows: Iterator[AuditRow]) -> Iterator[Break]:
     expected_seq, expected_prev = 1, GENESIS
     for row in rows:
         if row.seq != expected_seq:
-            yield Break(row.seq, _missing(expected_seq, row.seq - 1))
+            yield Break(row.seq, _missing(expected_seq, row.seq - 1), "missing")
         elif row.prev_hash != expected_prev:
-            yield Break(row.seq, "does not follow the record before it")
+            yield Break(row.seq, "does not follow the record before it", "out_of_chain")
         content = (row.actor, row.address, row.action, row.target, row.before, row.after)
         if row.hash != record_hash(row.seq, row.at, *content, row.prev_hash):
-            yield Break(row.seq, "its content does not match its hash (edited)")
+            yield Break(row.seq, "its content does not match its hash (edited)", "edited")
         expected_seq, expected_prev = row.seq + 1, row.hash
 
 
@@ -204,7 +205,8 @@ def head_problem(session: Session, seq: int, hash_: str) -> Break | None:
     row = session.scalars(select(AuditRow).where(AuditRow.seq == seq)).one_or_none()
     if row is None:
         newest, _ = _last(session)
-        return Break(seq, f"the noted head is gone: the trail ends at record {newest} (cut off)")
+        problem = f"the noted head is gone: the trail ends at record {newest} (cut off)"
+        return Break(seq, problem, "head_gone")
     if row.hash != hash_:
-        return Break(seq, "is not the record noted as head (rewritten)")
+        return Break(seq, "is not the record noted as head (rewritten)", "head_rewritten")
     return None

@@ -5,6 +5,7 @@ page for admins and inspectors, its filters, pages and CSV; `hallwatch audit ver
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import os
 from collections.abc import Iterator
@@ -250,7 +251,7 @@ def test_the_page_shows_a_broken_chain_in_red(app):
         db.commit()
     page = log_in(app, "root", "pw-root-admin").get("/ops/audit").get_data(as_text=True)
     assert '<p class="error audit-broken"><strong>日志链已断裂:第 7 条起' in page
-    assert "第 7 条:its content does not match its hash (edited)" in page
+    assert "第 7 条:内容与哈希不符(被改动)" in page
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
@@ -340,3 +341,25 @@ def test_the_noted_head_catches_a_cut_off_tail(trail):
     done = audit_verify(env, "--expect-head", noted)
     assert done.returncode == 1
     assert "the noted head is gone: the trail ends at record 3" in done.stdout
+
+
+@pytest.mark.parametrize("trail", ["sqlite"], indirect=True)
+def test_the_console_records_users_and_channels_as_its_os_user(trail):
+    env, sessions = trail
+    hallwatch("user", "add", "ops", "--role", "admin", "--password", "pw-ops-1", env=env)
+    hallwatch("user", "add", "ops", "--role", "inspector", "--password", "pw-ops-2", env=env)
+    hook = "https://hooks.example.cn/notify?token=SECRET-TOKEN"
+    hallwatch("user", "channel", "add", "ops", "--kind", "webhook", "--target", hook, env=env)
+    listed = hallwatch("user", "channel", "list", "ops", env=env).stdout
+    channel = listed.split('"id": ')[1].split(",")[0]
+    hallwatch("user", "channel", "remove", "ops", channel, env=env)
+    with sessions() as db:
+        rows = list(db.scalars(select(AuditRow).where(AuditRow.seq > 5).order_by(AuditRow.seq)))
+    assert [r.action for r in rows] == ["user.add", "user.change", "channel.add", "channel.remove"]
+    assert {r.actor for r in rows} == {f"cli:{getpass.getuser()}"}
+    assert (rows[1].before["role"], rows[1].after["role"]) == ("admin", "inspector")
+    assert rows[1].after["password"] == "changed"
+    assert rows[2].after == {"kind": "webhook", "target": "hooks.example.cn", "signed": False}
+    assert rows[3].before == rows[2].after
+    assert "SECRET" not in str([(r.before, r.after) for r in rows])
+    assert "scrypt" not in str([(r.before, r.after) for r in rows])
