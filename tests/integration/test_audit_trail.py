@@ -185,6 +185,25 @@ def test_an_acknowledgement_and_an_appeal_are_recorded(app):
     )
     assert withdrawn.status_code == 200
     assert only(app, "appeal.withdraw").after == {"status": "withdrawn", "note": None}
+    later = {
+        **W01_STRETCH,
+        "start": "2026-11-23T11:00:00+08:00",
+        "end": "2026-11-23T11:30:00+08:00",
+    }
+    second = client.post("/api/appeals", json=later, headers=basic("civil-head", "pw-civil"))
+    assert second.status_code == 201, second.get_data(as_text=True)
+    rejected = client.post(
+        f"/api/appeals/{second.get_json()['id']}/decide",
+        json={"decision": "reject", "note": "无维修记录"},
+        headers=basic("boss", "pw-boss"),
+    )
+    assert rejected.status_code == 200, rejected.get_data(as_text=True)
+    decided = only(app, "appeal.reject")
+    assert (decided.actor, decided.before, decided.after) == (
+        "boss",
+        {"status": "pending"},
+        {"status": "rejected", "note": "无维修记录"},
+    )
     # HTTP Basic clients are recorded when their password is checked.
     assert {"boss", "civil-head"} <= {r.actor for r in records(app, "login")}
 
