@@ -35,6 +35,28 @@ CSV_MAX_ROWS = 100_000  # records in one CSV; narrow the filters for more
 CSV_HEADERS = ("序号", "时间", "操作人", "地址", "操作", "对象", "变更", "变更前", "变更后", "哈希")
 
 
+ACTION_WORDS = {
+    "login": lazy_gettext("登录"),
+    "login.failed": lazy_gettext("登录失败"),
+    "logout": lazy_gettext("退出登录"),
+    "user.add": lazy_gettext("添加用户"),
+    "user.change": lazy_gettext("修改用户"),
+    "user.delete": lazy_gettext("删除用户"),
+    "channel.add": lazy_gettext("添加通知渠道"),
+    "channel.remove": lazy_gettext("删除通知渠道"),
+    "alert.acknowledge": lazy_gettext("确认告警"),
+    "appeal.file": lazy_gettext("提交申诉"),
+    "appeal.accept": lazy_gettext("接受申诉"),
+    "appeal.reject": lazy_gettext("驳回申诉"),
+    "appeal.withdraw": lazy_gettext("撤回申诉"),
+    "card.register": lazy_gettext("登记卡片"),
+    "download.workbook": lazy_gettext("下载报表(Excel)"),
+    "download.ranking": lazy_gettext("下载排名(CSV)"),
+    "download.csv_archive": lazy_gettext("下载报表(CSV 压缩包)"),
+    "download.public_ranking": lazy_gettext("下载公开排名"),
+    "download.registry": lazy_gettext("下载名册文件"),
+    "download.audit": lazy_gettext("导出审计日志"),
+}  # an action not named here (a newer one) is shown by its code alone
 BREAK_WORDS = {
     "missing": lazy_gettext("记录缺失(被删除)"),
     "out_of_chain": lazy_gettext("与前一条记录接不上"),
@@ -130,6 +152,7 @@ def index():
         total=total,
         breaks=breaks,
         break_words=BREAK_WORDS,
+        action_words=ACTION_WORDS,
         head=newest,
         actions=present,
         typed=filters.typed,
