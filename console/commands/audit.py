@@ -7,8 +7,11 @@ import sys
 from datetime import date, datetime, time
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from console.commands.common import open_runtime, read_settings
+
+CANNOT_READ = 2  # exit status when the database cannot be read (1 means broken)
 
 
 @click.group("audit")
@@ -25,19 +28,23 @@ def audit() -> None:
     "unchanged? Without it, cutting off the newest records cannot be seen",
 )
 def verify_command(expect_head: str | None) -> None:
-    """Check every record's hash and number; exit 0 when intact, 1 when broken."""
+    """Check every record's hash and number; exit 0 intact, 1 broken, 2 unreadable."""
     from hallwatch.registry.audit import head, head_problem, head_text, parse_head, verify
 
     try:
         expected = parse_head(expect_head) if expect_head is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expect-head") from None
-    runtime = open_runtime(read_settings())
-    with runtime.sessions() as session:
-        count, breaks = verify(session)
-        newest = head(session)
-        if expected is not None and (problem := head_problem(session, *expected)) is not None:
-            breaks.append(problem)
+    try:
+        runtime = open_runtime(read_settings())
+        with runtime.sessions() as session:
+            count, breaks = verify(session)
+            newest = head(session)
+            if expected is not None and (problem := head_problem(session, *expected)):
+                breaks.append(problem)
+    except SQLAlchemyError as exc:  # exit 2, so that monitoring never reads it as "broken"
+        click.echo(f"cannot read the audit trail: {exc.__class__.__name__}: {exc}", err=True)
+        sys.exit(CANNOT_READ)
     click.echo(f"records: {count}")
     click.echo(f"head: {head_text(*newest)}")
     for found in breaks:

@@ -382,3 +382,12 @@ def test_the_console_records_users_and_channels_as_its_os_user(trail):
     assert rows[3].before == rows[2].after
     assert "SECRET" not in str([(r.before, r.after) for r in rows])
     assert "scrypt" not in str([(r.before, r.after) for r in rows])
+
+
+def test_verify_says_so_when_it_cannot_read_the_trail():
+    """Exit 2, never 1: monitoring must not take a database outage for a broken chain."""
+    url = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    env = {**os.environ, "HALLWATCH_DATABASE_URL": url, "HALLWATCH_SECRET_KEY": "test"}
+    done = audit_verify(env)
+    assert done.returncode == 2
+    assert "cannot read the audit trail" in done.stderr
