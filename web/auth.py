@@ -154,8 +154,8 @@ def _check_password(
     A name or address that must wait is refused without looking at the password, and
     the attempt is not counted. A failure is counted against both, whether the name
     exists or not, so the answer and its timing are the same either way. Each outcome
-    is recorded in the audit trail, a failure with its reason (LOGIN_FAILURES), which
-    only the trail's readers see.
+    is recorded in the audit trail, a failure with its reason (bad password, locked,
+    unknown user), which only the trail's readers see.
     """
     now, address = _now(), request.remote_addr
     with _runtime().sessions() as db:
@@ -192,9 +192,6 @@ def _check_password(
             _seconds(wait),
         )
     return None, wait
-
-
-LOGIN_FAILURES = ("bad password", "locked", "unknown user")  # the reasons a trail records
 
 
 def _note_login(db, username: str, via: str, now: datetime, failure: str | None = None) -> None:
