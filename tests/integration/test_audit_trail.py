@@ -147,21 +147,39 @@ def test_a_user_change_records_before_and_after_but_never_a_password(app):
         assert "scrypt" not in str(row.before) + str(row.after)
 
 
-def test_an_acknowledgement_and_an_appeal_are_recorded(app):
-    runtime = app.extensions["hallwatch"]
-    with runtime.sessions() as db:
+def an_alert(app, window: str = "W01") -> AlertRow:
+    with app.extensions["hallwatch"].sessions() as db:
         alert = AlertRow(
-            key="empty_window:W01:test",
+            key=f"empty_window:{window}:test",
             kind="empty_window",
-            window_id="W01",
+            window_id=window,
             department_id="civil",
             since=at("10:00"),
             opened_at=at("10:10"),
-            message="1号窗口空岗",
+            message="窗口空岗",
             created_at=datetime(2026, 11, 23, 2, 10, tzinfo=UTC),
         )
         db.add(alert)
         db.commit()
+        return alert
+
+
+def test_an_acknowledgement_on_the_page_is_recorded(app):
+    alert = an_alert(app, "W02")
+    page = log_in(app, "civil-head", "pw-civil")
+    answer = page.post(f"/alerts/{alert.id}/ack", data={"note": "已到岗"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    ack = only(app, "alert.acknowledge")
+    assert (ack.actor, ack.address, ack.after["note"], ack.after["window"]) == (
+        "civil-head",
+        "127.0.0.1",
+        "已到岗",
+        "W02",
+    )
+
+
+def test_an_acknowledgement_and_an_appeal_are_recorded(app):
+    alert = an_alert(app)
     client = app.test_client()
     acked = client.post(
         f"/api/alerts/{alert.id}/ack", json={"note": "已电话联系"}, headers=basic("boss", "pw-boss")
