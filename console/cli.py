@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from console.commands import people, provisioning, records, registry_files, runners, trial
+from console.commands import audit, people, provisioning, records, registry_files, runners, trial
 from hallwatch import redact
 
 
@@ -40,6 +40,7 @@ for command in (
     trial.demo,
     registry_files.registry,
     registry_files.roster,
+    audit.audit,
 ):
     main.add_command(command)
 

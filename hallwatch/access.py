@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hear_escalations": frozenset({ADMIN}),
     "read_digest": frozenset({HALL_MANAGER, DEPT_HEAD}),
     "hear_registry_changes": frozenset({DEPT_HEAD}),  # their people moved, retired, rostered
+    "read_audit": frozenset({ADMIN, INSPECTOR}),  # the audit trail (审计日志), every hall's
 }
 
 

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         halls,
         metrics_route,
         operations,
+        ops_audit,
         ops_places,
         ops_registry_files,
         ops_roster,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         ops_staff.bp,
         ops_places.bp,
         ops_roster.bp,
+        ops_audit.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from alerts.records import acknowledge, alert_json, visible_to
 from hallwatch.registry.alerting import AlertRow
+from web.audit_trail import note_acknowledged
 from web.auth import csrf
 from web.halls import selected_hall
 from web.roles import permission_required
@@ -104,8 +105,10 @@ def acknowledge_alert(alert_id: int):
         return jsonify(error=str(exc)), 400
     runtime = _runtime()
     with runtime.sessions() as db:
-        row = acknowledge(db, alert_id, current_user, note, datetime.now(UTC))
+        now = datetime.now(UTC)
+        row = acknowledge(db, alert_id, current_user, note, now)
         if row is None:
             return jsonify(error=f"no alert {alert_id}"), 404
+        note_acknowledged(db, row, now)
         db.commit()
     return jsonify(alert_json(row, runtime.registry().hall.tz))

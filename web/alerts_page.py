@@ -33,6 +33,7 @@ from hallwatch.registry.alerting import AlertRow
 from hallwatch.registry.spec import Registry
 from hallwatch.schedule import day_of, local_midnight
 from web.alerts_api import NOTE_MAX_CHARS
+from web.audit_trail import note_acknowledged
 from web.auth import safe_next
 from web.halls import selected_hall
 from web.pages import ALERT_KIND_WORDS
@@ -290,9 +291,11 @@ def ack(alert_id: int):
         )
         return redirect(back, 303)
     with current_app.extensions["hallwatch"].sessions() as db:
-        row = acknowledge(db, alert_id, current_user, note or None, datetime.now(UTC))
+        now = datetime.now(UTC)
+        row = acknowledge(db, alert_id, current_user, note or None, now)
         if row is None:
             abort(404)
+        note_acknowledged(db, row, now)
         db.commit()
         by, at = row.acknowledged_by, row.acknowledged_at
     if by == current_user.username:

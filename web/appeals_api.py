@@ -30,6 +30,7 @@ from hallwatch.registry.appeals import (
 from hallwatch.registry.models import AppealRow
 from web.alerts_api import _basic_api_client
 from web.appeal_filing import NotInScope, episode_filing, snapshot, window_filing
+from web.audit_trail import note_appeal
 from web.auth import csrf
 from web.roles import permission_required
 from web.timeparam import BadInstant, parse_instant
@@ -135,6 +136,7 @@ def file():
         filing = _filing(_body(), now)
         with _runtime().sessions() as db:
             row = file_appeal(db, filing, current_user.username, now)
+            note_appeal(db, row, "appeal.file", now)
             db.commit()
     except NotInScope as exc:
         return jsonify(error=str(exc)), 404
@@ -190,6 +192,8 @@ def settle(appeal_id: int, accept: bool, note: str) -> AppealRow | None:
         minutes, count = snapshot(registry, row, now) if accept else (None, None)
         stored = to_microseconds(minutes) if minutes is not None else None
         row = decide(db, appeal_id, accept, current_user.username, note, now, scope, stored, count)
+        if row is not None:
+            note_appeal(db, row, f"appeal.{'accept' if accept else 'reject'}", now)
         db.commit()
     return row
 
@@ -202,7 +206,10 @@ def withdraw_appeal(appeal_id: int):
     """Withdraw a pending appeal the user filed."""
     try:
         with _runtime().sessions() as db:
-            row = withdraw(db, appeal_id, current_user.username, datetime.now(UTC), _scope())
+            now = datetime.now(UTC)
+            row = withdraw(db, appeal_id, current_user.username, now, _scope())
+            if row is not None:
+                note_appeal(db, row, "appeal.withdraw", now)
             db.commit()
     except AppealDecided as exc:
         return jsonify(error=str(exc)), 409

@@ -36,6 +36,7 @@ from hallwatch.registry.models import AppealRow
 from hallwatch.registry.spec import Registry
 from web.appeal_filing import NotInScope, appealable_alerts, episode_filing, window_filing
 from web.appeals_api import settle
+from web.audit_trail import note_appeal
 from web.pages import ALERT_KIND_WORDS
 from web.roles import can, permission_required
 from web.scope import visible_windows
@@ -275,7 +276,9 @@ def _filed(filing) -> object:
     """File it; a redirect to the list, or None with the reason flashed."""
     try:
         with _runtime().sessions() as db:
-            row = file_appeal(db, filing, current_user.username, datetime.now(UTC))
+            now = datetime.now(UTC)
+            row = file_appeal(db, filing, current_user.username, now)
+            note_appeal(db, row, "appeal.file", now)
             db.commit()
     except AppealRefused as exc:
         flash(gettext("这段时间或这次告警已有申诉 #%(id)s,不能重复申诉。", id=exc.other), "error")
@@ -365,13 +368,11 @@ def withdraw_appeal(appeal_id: int):
     registry = _runtime().registry()
     try:
         with _runtime().sessions() as db:
-            row = withdraw(
-                db,
-                appeal_id,
-                current_user.username,
-                datetime.now(UTC),
-                visible_to(current_user, registry.hall.id),
-            )
+            now = datetime.now(UTC)
+            scope = visible_to(current_user, registry.hall.id)
+            row = withdraw(db, appeal_id, current_user.username, now, scope)
+            if row is not None:
+                note_appeal(db, row, "appeal.withdraw", now)
             db.commit()
     except AppealDecided:
         flash(gettext("申诉 #%(id)d 已经处理过,不能撤回。", id=appeal_id), "error")

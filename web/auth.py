@@ -27,14 +27,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from hallwatch.registry.models import UserRow
+from hallwatch.registry.models import ID_LEN, UserRow
 from hallwatch.registry.sessions import close_session, open_session, session_user
 from hallwatch.registry.throttle import (
     clear_failures,
@@ -44,6 +44,7 @@ from hallwatch.registry.throttle import (
     take_back,
 )
 from hallwatch.registry.users import authenticate
+from web.audit_trail import note
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,9 @@ def _check_password(
 
     A name or address that must wait is refused without looking at the password, and
     the attempt is not counted. A failure is counted against both, whether the name
-    exists or not, so the answer and its timing are the same either way.
+    exists or not, so the answer and its timing are the same either way. Each outcome
+    is recorded in the audit trail, a failure with its reason (bad password, locked,
+    unknown user), which only the trail's readers see.
     """
     now, address = _now(), request.remote_addr
     with _runtime().sessions() as db:
@@ -162,6 +165,7 @@ def _check_password(
         wait = retry_after(db, username, address, now, before=min(attempt))
         if wait is not None:
             take_back(db, attempt)
+            _note_login(db, username, via, now, "locked")
             db.commit()
             log.info("login as %r from %s (%s) refused: throttled", username, address, via)
             return None, wait
@@ -170,8 +174,12 @@ def _check_password(
             take_back(db, attempt)
             clear_failures(db, username)
             remember_good_address(db, username, address, now)
+            _note_login(db, username, via, now)
             db.commit()
             return WebUser.of(row), None
+        known = db.scalar(select(UserRow.id).where(UserRow.username == username))
+        _note_login(db, username, via, now, "bad password" if known else "unknown user")
+        db.commit()
         wait = retry_after(db, username, address, now)
     if wait is None:
         log.info("login as %r from %s (%s) failed", username, address, via)
@@ -184,6 +192,14 @@ def _check_password(
             _seconds(wait),
         )
     return None, wait
+
+
+def _note_login(db, username: str, via: str, now: datetime, failure: str | None = None) -> None:
+    """A login (or a failed one, and why) in the trail; the actor is the name given."""
+    facts = {"via": via} if failure is None else {"via": via, "reason": failure}
+    action = "login" if failure is None else "login.failed"
+    # A name is stored as given, but no longer than a user name may be.
+    note(db, action, username[:ID_LEN], after=facts, who=username[:ID_LEN], now=now)
 
 
 def _seconds(wait: timedelta) -> int:
@@ -313,6 +329,8 @@ def login():
 def logout():
     with _runtime().sessions() as db:
         close_session(db, session.get(SESSION_TOKEN))  # a copy of the cookie is nobody now
+        if current_user.is_authenticated:
+            note(db, "logout", current_user.username, now=_now())
         db.commit()
     logout_user()
     _clear_session()

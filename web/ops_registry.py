@@ -35,6 +35,7 @@ from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.importing import import_file
 from hallwatch.registry.models import REGISTRY_MODELS
+from web.audit_trail import note_download
 from web.limits import MAX_UPLOAD_BYTES
 
 YAML_TYPE = "application/yaml; charset=utf-8"  # RFC 9512
@@ -185,6 +186,7 @@ def download() -> Response:
     text = f"# HallWatch registry, {now.isoformat(timespec='seconds')}\n"
     text += deployment_yaml(Deployment(halls))
     name = f"hallwatch-registry-{now:%Y%m%d-%H%M}.yaml"
+    note_download("registry", name, halls=[r.hall.id for r in halls])
     return Response(
         text.encode("utf-8"),
         content_type=YAML_TYPE,

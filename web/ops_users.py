@@ -28,7 +28,8 @@ from wtforms.validators import (
 
 from alerts.channels import channels_of
 from hallwatch.access import ADMIN, DEPT_HEAD, HALL_MANAGER, INSPECTOR, ROLES
-from hallwatch.registry.models import ID_LEN
+from hallwatch.registry.audit_facts import PASSWORD_CHANGED, PASSWORD_SET, user_facts, with_password
+from hallwatch.registry.models import ID_LEN, UserRow
 from hallwatch.registry.users import (
     UserChangeRefused,
     create_user,
@@ -38,6 +39,7 @@ from hallwatch.registry.users import (
     update_user,
     valid_username,
 )
+from web.audit_trail import note
 
 MIN_PASSWORD_CHARS = 8  # for passwords set on the page; the CLI leaves this to the operator
 
@@ -216,6 +218,12 @@ def _render(add_form=None, edited: tuple[int, EditUserForm] | None = None, error
     return page, status
 
 
+def _facts_of(db, user_id: int) -> dict | None:
+    """The user as the audit trail records them, before a change (None: no such user)."""
+    user = db.get(UserRow, user_id)
+    return None if user is None else user_facts(user)
+
+
 def list_page():
     return _render()
 
@@ -233,6 +241,8 @@ def add():
                     form.department.data or None,
                 )
                 _save_halls(db, user, form)
+                after = with_password(user_facts(user), PASSWORD_SET)
+                note(db, "user.add", f"user {user.username}", after=after)
                 db.commit()
             except UserChangeRefused as exc:
                 form.username.errors.append(REFUSED_WORDS.get(exc.reason, str(exc)))
@@ -249,6 +259,7 @@ def edit(user_id: int):
     if form.validate_on_submit():
         with _runtime().sessions() as db:
             try:
+                before = _facts_of(db, user_id)
                 user = update_user(
                     db,
                     user_id,
@@ -259,6 +270,9 @@ def edit(user_id: int):
                 )
                 _save_halls(db, user, form)
                 name = user.username
+                password = PASSWORD_CHANGED if form.password.data else None
+                after = with_password(user_facts(user), password)
+                note(db, "user.change", f"user {name}", before=before, after=after)
                 db.commit()
             except UserChangeRefused as exc:
                 if exc.reason == "missing":
@@ -275,7 +289,9 @@ def edit(user_id: int):
 def delete(user_id: int):
     with _runtime().sessions() as db:
         try:
+            before = _facts_of(db, user_id)
             name = delete_user(db, user_id, acting_user_id=current_user.user_id)
+            note(db, "user.delete", f"user {name}", before=before)
             db.commit()
         except UserChangeRefused as exc:
             if exc.reason == "missing":

@@ -28,6 +28,7 @@ from hallwatch.metrics.export_workbook import workbook_bytes
 from hallwatch.metrics.month import Month
 from hallwatch.metrics.source import DaySummaries
 from hallwatch.registry.spec import Registry
+from web.audit_trail import note_download
 from web.public_ranking import public_months
 from web.reports_api import SUMMARIES, appeals_of
 from web.roles import permission_required
@@ -115,7 +116,10 @@ def workbook(month: str):
     """The month as an Excel workbook."""
     report = _report(_month(month), scoped=True)
     fallback = f"hallwatch-report-{report.month:%Y-%m}.xlsx"
-    return _download(workbook_bytes(report), XLSX, _name(report, "在岗情况报表.xlsx"), fallback)
+    name = _name(report, "在岗情况报表.xlsx")
+    data = workbook_bytes(report)
+    note_download("workbook", name, month=f"{report.month:%Y-%m}")
+    return _download(data, XLSX, name, fallback)
 
 
 @bp.get("/reports/<month>.csv")
@@ -125,7 +129,9 @@ def ranking(month: str):
     report = _report(_month(month), scoped=True)
     data = ranking_csv(report.departments, public=False)
     fallback = f"hallwatch-ranking-{report.month:%Y-%m}.csv"
-    return _download(data, CSV, _name(report, "部门排名.csv"), fallback)
+    name = _name(report, "部门排名.csv")
+    note_download("ranking", name, month=f"{report.month:%Y-%m}")
+    return _download(data, CSV, name, fallback)
 
 
 @bp.get("/reports/<month>.zip")
@@ -134,7 +140,10 @@ def csv_archive(month: str):
     """The month's three tables as CSV files in one zip."""
     report = _report(_month(month), scoped=True)
     fallback = f"hallwatch-report-{report.month:%Y-%m}-csv.zip"
-    return _download(csv_zip(report), ZIP, _name(report, "在岗情况报表-CSV.zip"), fallback)
+    name = _name(report, "在岗情况报表-CSV.zip")
+    data = csv_zip(report)
+    note_download("csv_archive", name, month=f"{report.month:%Y-%m}")
+    return _download(data, ZIP, name, fallback)
 
 
 @bp.get("/public/ranking.csv")
@@ -146,7 +155,9 @@ def public_ranking():
     report = _report(_public_month(runtime.registry()), scoped=False)
     data = ranking_csv(report.departments, public=True)
     fallback = f"hallwatch-ranking-{report.month:%Y-%m}.csv"
-    return _download(data, CSV, _name(report, "部门排名.csv"), fallback, public=True)
+    name = _name(report, "部门排名.csv")
+    note_download("public_ranking", name, month=f"{report.month:%Y-%m}")
+    return _download(data, CSV, name, fallback, public=True)
 
 
 def _public_month(registry: Registry) -> Month:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -64,18 +65,58 @@ def user_add(
     halls,
 ) -> None:
     """Create or update user NAME (asks for the password unless given)."""
+    from hallwatch.registry.audit import record
+    from hallwatch.registry.audit_facts import (
+        PASSWORD_CHANGED,
+        PASSWORD_SET,
+        user_facts,
+        with_password,
+    )
+    from hallwatch.registry.models import UserRow
     from hallwatch.registry.users import add_user
 
     password = _new_password(password, password_stdin)
     runtime = open_runtime(read_settings())
     with runtime.sessions() as session:
         try:
-            add_user(session, name, role, password, department, halls=tuple(halls) or None)
+            old = session.query(UserRow).filter_by(username=name).one_or_none()
+            before = user_facts(old) if old is not None else None
+            row = add_user(session, name, role, password, department, halls=tuple(halls) or None)
+            after = with_password(user_facts(row), PASSWORD_CHANGED if before else PASSWORD_SET)
+            action = "user.change" if before else "user.add"
+            record(
+                session,
+                cli_actor(),
+                action,
+                f"user {name}",
+                now=row.updated_at,
+                before=before,
+                after=after,
+            )
             session.commit()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     scope = f" in halls {', '.join(halls)}" if halls else ""
     click.echo(f"user {name!r} saved with role {role}{scope}")
+
+
+def cli_actor() -> str:
+    """Who acts from the console, as the audit trail names them: cli:<os user>."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"cli:uid-{os.getuid()}"
+
+
+def _note_channel(session, action: str, name: str, before=None, after=None) -> None:
+    from datetime import UTC, datetime
+
+    from hallwatch.registry.audit import record
+
+    now = datetime.now(UTC)
+    record(session, cli_actor(), action, f"user {name}", now=now, before=before, after=after)
 
 
 def _new_password(given: str | None, from_stdin: bool) -> str:
@@ -110,11 +151,13 @@ def user_channel() -> None:
 def user_channel_add(name: str, kind: str, target: str, secret: str | None) -> None:
     """Give user NAME a notification channel."""
     from alerts.channels import add_channel
+    from hallwatch.registry.audit_facts import channel_facts
 
     runtime = open_runtime(read_settings())
     with runtime.sessions() as session:
         try:
             row = add_channel(session, name, kind, target, secret)
+            _note_channel(session, "channel.add", name, after=channel_facts(kind, target, secret))
             session.commit()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -149,11 +192,16 @@ def user_channel_list(name: str) -> None:
 def user_channel_remove(name: str, channel_id: int) -> None:
     """Remove channel CHANNEL_ID of user NAME."""
     from alerts.channels import remove_channel
+    from hallwatch.registry.alerting import ChannelRow
+    from hallwatch.registry.audit_facts import channel_facts
 
     runtime = open_runtime(read_settings())
     with runtime.sessions() as session:
         try:
+            gone = session.get(ChannelRow, channel_id)
+            before = channel_facts(gone.kind, gone.target, gone.secret) if gone else None
             remove_channel(session, name, channel_id)
+            _note_channel(session, "channel.remove", name, before=before)
             session.commit()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -4,7 +4,8 @@ A record says who did what, when, from which address, to what, and the before an
 of what changed. Records are numbered without gaps (`seq`) and each carries the hash of
 the one before it with its own content, so a record edited or deleted in the database
 behind the application's back breaks the chain, and `verify` says where. The application
-only appends: an ORM change or deletion of a record is refused at flush.
+only appends: an ORM change or deletion of a record is refused at flush, and the database
+itself refuses a plain UPDATE or DELETE (triggers made by hallwatch.registry.db).
 
 A record is written in the caller's transaction, so a change that is rolled back leaves
 no record of having been made. Two writers at once both try the next number; the unique
@@ -134,6 +135,7 @@ class Break:
 
     seq: int
     problem: str
+    kind: str = "edited"  # missing, out_of_chain, edited, head_gone, head_rewritten
 
 
 def _missing(first: int, last: int) -> str:
@@ -145,13 +147,27 @@ def breaks(rows: Iterator[AuditRow]) -> Iterator[Break]:
     expected_seq, expected_prev = 1, GENESIS
     for row in rows:
         if row.seq != expected_seq:
-            yield Break(row.seq, _missing(expected_seq, row.seq - 1))
+            yield Break(row.seq, _missing(expected_seq, row.seq - 1), "missing")
         elif row.prev_hash != expected_prev:
-            yield Break(row.seq, "does not follow the record before it")
+            yield Break(row.seq, "does not follow the record before it", "out_of_chain")
         content = (row.actor, row.address, row.action, row.target, row.before, row.after)
         if row.hash != record_hash(row.seq, row.at, *content, row.prev_hash):
-            yield Break(row.seq, "its content does not match its hash (edited)")
+            yield Break(row.seq, "its content does not match its hash (edited)", "edited")
         expected_seq, expected_prev = row.seq + 1, row.hash
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The newest record's number and hash ((0, GENESIS) for an empty trail).
+
+    Noted somewhere else (a printout, a ticket, another system), it shows later whether
+    the newest records were cut off: the chain alone cannot tell a short trail from a cut one.
+    """
+    return _last(session)
+
+
+def head_text(seq: int, hash_: str) -> str:
+    """A head as one word, SEQ:HASH, as `hallwatch audit verify --expect-head` takes it."""
+    return f"{seq}:{hash_}"
 
 
 def verify(session: Session) -> tuple[int, list[Break]]:
@@ -169,3 +185,28 @@ def verify(session: Session) -> tuple[int, list[Break]]:
 
     found = list(breaks(counting()))
     return counted, found
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """SEQ:HASH as `head_text` writes it; ValueError saying what is wrong."""
+    seq, _, hash_ = text.strip().partition(":")
+    if not seq.isdigit() or len(hash_) != len(GENESIS) or not set(hash_) <= set("0123456789abcdef"):
+        raise ValueError(f"a head is SEQ:HASH (a number, a colon, 64 hex digits), got {text!r}")
+    return int(seq), hash_
+
+
+def head_problem(session: Session, seq: int, hash_: str) -> Break | None:
+    """Whether the record noted as head (seq, hash) is still there as it was.
+
+    The trail may have grown since; it may not have lost that record or changed it.
+    """
+    if seq == 0:
+        return None
+    row = session.scalars(select(AuditRow).where(AuditRow.seq == seq)).one_or_none()
+    if row is None:
+        newest, _ = _last(session)
+        problem = f"the noted head is gone: the trail ends at record {newest} (cut off)"
+        return Break(seq, problem, "head_gone")
+    if row.hash != hash_:
+        return Break(seq, "is not the record noted as head (rewritten)", "head_rewritten")
+    return None

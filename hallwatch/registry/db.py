@@ -85,9 +85,42 @@ def add_missing_columns(connection: Connection) -> list[str]:
     return added
 
 
+APPEND_ONLY = "audit_log is append-only"  # what the database answers an UPDATE or DELETE
+SQLITE_APPEND_ONLY = [
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+    for verb in ("UPDATE", "DELETE")
+]
+POSTGRES_APPEND_ONLY = [
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
+    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+    *(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = "
+        f"'audit_log_no_{verb.lower()}' AND tgrelid = 'audit_log'::regclass) THEN "
+        f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+        f"FOR EACH {each} EXECUTE FUNCTION audit_log_append_only(); END IF; END $$"
+        for verb, each in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT"))
+    ),
+]
+
+
+def refuse_audit_changes(connection: Connection) -> None:
+    """Triggers by which the database itself refuses to change or delete an audit record.
+
+    The application never does either (hallwatch.registry.audit); these stop anyone with
+    the application's credentials too. A DBA may drop them: the hash chain is the check
+    for that (`hallwatch audit verify`).
+    """
+    dialect = connection.dialect.name
+    statements = POSTGRES_APPEND_ONLY if dialect == "postgresql" else SQLITE_APPEND_ONLY
+    for statement in statements:
+        connection.execute(text(statement))
+
+
 def _upgrade(connection: Connection) -> None:
     """Bring tables an older version created up to this one's."""
     add_missing_columns(connection)
+    refuse_audit_changes(connection)
     if moved := adopt_legacy_rows(connection):
         log.info("database schema: %d day summaries moved to hall_day_summaries", moved)
 

@@ -113,6 +113,8 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops_roster.show": {"GET": OPS_READERS},  # no such line: 404
     "ops_roster.edit": {"POST": OPERATORS},
     "ops_roster.end": {"POST": OPERATORS},
+    "ops_audit.index": {"GET": frozenset({ADMIN, INSPECTOR})},
+    "ops_audit.export": {"GET": frozenset({ADMIN, INSPECTOR})},
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hallwatch.registry.audit import AuditRow, record, verify
+from hallwatch.registry.audit import GENESIS, AuditRow, head, record, verify
 from hallwatch.registry.db import create_schema, make_engine, make_session_factory
+from tests.audit_helpers import drop_append_only_triggers
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
@@ -68,9 +70,37 @@ def test_the_application_cannot_change_or_delete_a_record(sessions):
             db.flush()
 
 
+def test_the_database_refuses_a_plain_update_or_delete(sessions):
+    three_records(sessions)
+    statements = [
+        "UPDATE audit_log SET target = 's002' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_log",
+    ]
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        statements.append("TRUNCATE audit_log")
+    for statement in statements:
+        with sessions() as db:
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.execute(text(statement))
+            db.rollback()
+    with sessions() as db:
+        assert verify(db) == (3, [])
+
+
+def test_the_head_is_the_newest_record(sessions):
+    with sessions() as db:
+        assert head(db) == (0, GENESIS)
+    three_records(sessions)
+    with sessions() as db:
+        newest = db.query(AuditRow).filter_by(seq=3).one()
+        assert head(db) == (3, newest.hash)
+
+
 def test_an_edit_in_the_database_is_found(sessions):
     three_records(sessions)
     with sessions() as db:
+        drop_append_only_triggers(db)
         db.execute(text("UPDATE audit_log SET target = 's002' WHERE seq = 2"))
         db.commit()
         count, found = verify(db)
@@ -83,6 +113,7 @@ def test_an_edit_in_the_database_is_found(sessions):
 def test_a_deleted_record_leaves_a_gap_that_is_found(sessions):
     three_records(sessions)
     with sessions() as db:
+        drop_append_only_triggers(db)
         db.execute(text("DELETE FROM audit_log WHERE seq = 2"))
         db.commit()
         count, found = verify(db)
