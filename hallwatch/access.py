@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "hear_alerts": frozenset({HALL_MANAGER, DEPT_HEAD}),
     "hear_escalations": frozenset({ADMIN}),
     "read_digest": frozenset({HALL_MANAGER, DEPT_HEAD}),
+    "request_staffing": frozenset({DEPT_HEAD, HALL_MANAGER}),  # leave, swaps, replacements
+    "decide_staffing": frozenset({ADMIN, HALL_MANAGER}),
 }
 
 

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Leave, RosterEntry, Swap
