@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         report_downloads,
         reports_api,
         reports_page,
+        staffing_page,
         unavailable,
         window_page,
     )
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         reports_page.bp,
         public_ranking.bp,
         province.bp,
+        staffing_page.bp,
     ):
         app.register_blueprint(blueprint)
     return app
