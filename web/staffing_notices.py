@@ -8,7 +8,7 @@ hall's language, whoever pressed the button.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,18 +25,19 @@ STATUS_NAMES = {"approved": "已批准", "rejected": "已驳回", "withdrawn": "
 STAMP = "%Y-%m-%d %H:%M"
 
 
-def _moment(at: datetime | None, registry: Registry) -> str:
-    return at.astimezone(registry.hall.tz).strftime(STAMP) if at else ""
+def _span(row: StaffingRequestRow, registry: Registry) -> str:
+    """Whole days as dates ("2026-12-10 至 2026-12-11"), anything else with its times."""
+    start, end = (t.astimezone(registry.hall.tz) for t in (row.start, row.end))
+    if start.time() == end.time() == time(0):
+        return f"{start.date()} 至 {end.date() - timedelta(days=1)}"
+    return f"{start.strftime(STAMP)} 至 {end.strftime(STAMP)}"
 
 
 def what(row: StaffingRequestRow, registry: Registry) -> str:
     """One line saying what is asked for, with names (ids of entries since gone)."""
     if row.kind == LEAVE:
         kind = LEAVE_TYPES.get(row.leave_type or "", row.leave_type or "")
-        return (
-            f"{staff_name(registry, row.staff_id)} {_moment(row.start, registry)} 至 "
-            f"{_moment(row.end, registry)} {kind}"
-        )
+        return f"{staff_name(registry, row.staff_id)} {_span(row, registry)} {kind}"
     if row.kind == SWAP:
         if row.staff_id:
             pair = (staff_name(registry, row.staff_id), staff_name(registry, row.other_staff_id))
