@@ -238,12 +238,14 @@ def withdraw(
     row = find(session, request_id, scope)
     if row is None or row.filed_by != username:
         return None
-    return _settle(
+    row = _settle(
         session,
         request_id,
         [*scope, StaffingRequestRow.filed_by == username],
         {"status": WITHDRAWN, "decided_by": username, "decided_at": now},
     )
+    audit.record(session, username, f"{row.kind}.withdraw", f"request {row.id}", now=now)
+    return row
 
 
 def pending_leave(

@@ -166,6 +166,8 @@ def test_only_the_filer_withdraws_and_only_while_pending(sessions):
         row = withdraw(db, request, "civil-head", NOW, visible_to(CIVIL_HEAD))
         db.commit()
         assert row.status == "withdrawn"
+        actions = [r.action for r in db.scalars(select(AuditRow).order_by(AuditRow.seq))]
+        assert actions == ["leave.request", "leave.withdraw"]
     with pytest.raises(RequestDecided):
         settle(sessions, request)
 
