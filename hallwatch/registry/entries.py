@@ -1,5 +1,5 @@
 """One hall's sections read entry by entry (the hall's settings, departments, windows,
-staff, devices, roster, leave): the keys each section allows, each value converted by
+staff, devices, roster, leave, swaps): the keys each section allows, each value converted by
 hallwatch.registry.values, the references within a hall (a window's department, a roster
 line's staff member and window) and what must be unique across the whole deployment (ids,
 cards, the topics that name a device), every problem reported into one shared list.
