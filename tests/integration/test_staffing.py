@@ -4,18 +4,21 @@ the day's schedule follow; a rejection changes nothing; the scope and the roles 
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from alerts.channels import add_channel
+from alerts.outbox import deliver_due
 from hallwatch.config import Settings
 from hallwatch.registry.alerting import OutboxRow
 from hallwatch.registry.load import load_registry
 from hallwatch.registry.spec import Swap
 from hallwatch.registry.staffing import StaffingRequestRow
 from hallwatch.schedule import DaySchedule
+from tests.helpers import wait_until
 from tests.integration.deployments import hall_deployment
 from tests.report_hall import REPORT_HALL, USERS, at
 from tests.web_helpers import basic
@@ -182,3 +185,21 @@ def test_pending_leave_is_marked_on_the_floor_for_its_day(app):
     response = app.test_client().get("/?at=2026-11-23T10:00:00%2B08:00", headers=basic(*BOSS))
     assert response.status_code == 200
     assert "请假待批: 张三" in response.get_data(as_text=True)
+
+
+def test_the_filing_and_the_decision_reach_a_real_mail_server(app, smtp):
+    smtp.start()
+    runtime = app.extensions["hallwatch"]
+    settings = replace(runtime.settings, smtp_url=smtp.url, mail_from="hallwatch@hall.example")
+    post(app, "/staffing/leave", SICK, CIVIL)
+    decide(app, 1, approve=False, note="当天人手不足")
+    stats = deliver_due(runtime.sessions, settings, datetime.now(UTC) + timedelta(seconds=1))
+    assert (stats.sent, stats.failed) == (2, 0)
+    mails = wait_until(lambda: len(smtp.inbox.messages) == 2 and smtp.inbox.messages)
+    told = {mail["To"]: (mail["Subject"], mail.get_content()) for mail in mails}
+    subject, body = told["boss@hall.example"]
+    assert subject == "[测试大厅] 待审批:请假报备 #1"
+    assert "civil-head 提出请假报备:张三 2026-11-23 至 2026-11-23 病假" in body
+    subject, body = told["civil@hall.example"]
+    assert subject == "[测试大厅] 请假报备 #1 已驳回"
+    assert "boss 已驳回:当天人手不足" in body
