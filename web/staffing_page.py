@@ -90,9 +90,9 @@ def _forms(registry: Registry, failed: FlaskForm | None = None) -> dict[str, Fla
         "window_swap": SwapForm(prefix="wswap", formdata=None, by="windows"),
         "replacement": ReplacementForm(prefix="repl", formdata=None),
     }
-    if failed is not None:
-        fresh[_form_key(failed)] = failed
     forms = fresh
+    if failed is not None:
+        forms[_form_key(failed)] = failed
     forms["leave"].staff.choices = people
     for key, choices in (("staff_swap", people), ("window_swap", windows)):
         forms[key].first.choices = choices
@@ -111,9 +111,12 @@ def _form_key(form: FlaskForm) -> str:
     return "window_swap" if form.by.data == "windows" else "staff_swap"
 
 
+def _stamp(at: datetime | None) -> str:
+    return format_datetime(at, STAMP) if at else ""
+
+
 def _row_view(row: StaffingRequestRow, registry: Registry, failed) -> dict:
     pending = row.status == PENDING
-    stamp = lambda at: format_datetime(at, STAMP) if at else ""  # noqa: E731
     decide_form = None
     if pending and can(current_user, "decide_staffing"):
         decide_form = failed[1] if failed and failed[0] == row.id else DecideForm(formdata=None)
@@ -124,11 +127,11 @@ def _row_view(row: StaffingRequestRow, registry: Registry, failed) -> dict:
         "department": department_name(registry, row.department_id),
         "reason": row.reason,
         "filed_by": row.filed_by,
-        "filed_at": stamp(row.filed_at),
+        "filed_at": _stamp(row.filed_at),
         "status": row.status,
         "status_word": STATUS_WORDS.get(row.status, row.status),
         "decided_by": row.decided_by or "",
-        "decided_at": stamp(row.decided_at),
+        "decided_at": _stamp(row.decided_at),
         "note": row.note or "",
         "decide_form": decide_form,
         "withdrawable": pending and row.filed_by == current_user.username,
