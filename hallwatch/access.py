@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_digest": frozenset({HALL_MANAGER, DEPT_HEAD}),
     "hear_registry_changes": frozenset({DEPT_HEAD}),  # their people moved, retired, rostered
     "read_audit": frozenset({ADMIN, INSPECTOR}),  # the audit trail (审计日志), every hall's
+    "request_staffing": frozenset({DEPT_HEAD, HALL_MANAGER}),  # leave, swaps, replacements
+    "decide_staffing": frozenset({ADMIN, HALL_MANAGER}),
 }
 
 

@@ -14,7 +14,14 @@ from functools import cached_property
 
 import chinese_calendar
 
-from hallwatch.registry.spec import WEEKDAYS, HallSettings, Period, Registry, RosterEntry
+from hallwatch.registry.spec import (
+    WEEKDAYS,
+    HallSettings,
+    Period,
+    Registry,
+    RosterEntry,
+    Swap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,15 +181,8 @@ class DaySchedule:
             if leave.start < self.end and leave.end > self.start:
                 leave_by_staff.setdefault(leave.staff, []).append((leave.start, leave.end))
         duties = []
-        for entry in self.registry.roster:
-            if entry.staff not in self.registry.staff_by_id:
-                continue
-            if entry.window not in self.registry.window_by_id:
-                continue
-            if not works_on(entry, self.hall, self.day):
-                continue
-            periods = _periods(self.hall, self.day, entry.hours or self.hall.hours)
-            holes = leave_by_staff.get(entry.staff, [])
+        for staff, window, periods in self._rostered():
+            holes = leave_by_staff.get(staff, [])
             on_leave = [
                 (max(s, ps), min(e, pe))
                 for s, e in holes
@@ -191,14 +191,33 @@ class DaySchedule:
             ]
             duties.append(
                 Duty(
-                    staff=entry.staff,
-                    window=entry.window,
+                    staff=staff,
+                    window=window,
                     periods=tuple(periods),
                     intervals=tuple(subtract(periods, holes)),
                     leave=tuple(union(on_leave)),
                 )
             )
         return tuple(duties)
+
+    def _rostered(self) -> list[tuple[str, str, list[Interval]]]:
+        """(staff, window, periods) of each roster line working today, the day's swaps
+        applied in file order (leave is the swapped-in person's own, taken out after)."""
+        rostered = [
+            (
+                entry.staff,
+                entry.window,
+                _periods(self.hall, self.day, entry.hours or self.hall.hours),
+            )
+            for entry in self.registry.roster
+            if entry.staff in self.registry.staff_by_id
+            and entry.window in self.registry.window_by_id
+            and works_on(entry, self.hall, self.day)
+        ]
+        for swap in self.registry.swaps:
+            if swap.day == self.day:
+                rostered = [swapped(swap, *duty) for duty in rostered]
+        return rostered
 
     @cached_property
     def open_intervals(self) -> dict[str, list[Interval]]:
@@ -232,6 +251,23 @@ class DaySchedule:
 
     def duties_of(self, staff: str) -> list[Duty]:
         return list(self.duties_by_staff.get(staff, ()))
+
+
+def swapped(
+    swap: Swap, staff: str, window: str, periods: list[Interval]
+) -> tuple[str, str, list[Interval]]:
+    """One roster line's duty after a swap: the other person works it, or it moves to the
+    other window."""
+    if swap.staff is not None:
+        staff = _other(swap.staff, staff)
+    if swap.windows is not None:
+        window = _other(swap.windows, window)
+    return staff, window, periods
+
+
+def _other(pair: tuple[str, str], one: str) -> str:
+    first, second = pair
+    return second if one == first else first if one == second else one
 
 
 def _group(duties: tuple[Duty, ...], key: Callable[[Duty], str]) -> dict[str, tuple[Duty, ...]]:

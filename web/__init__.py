@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         report_downloads,
         reports_api,
         reports_page,
+        staffing_page,
         unavailable,
         window_page,
     )
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         ops_places.bp,
         ops_roster.bp,
         ops_audit.bp,
+        staffing_page.bp,
     ):
         app.register_blueprint(blueprint)
     return app

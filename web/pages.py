@@ -23,6 +23,7 @@ from web.halls import selected_hall
 from web.limits import MAX_UPLOAD_BYTES
 from web.roles import can
 from web.scope import visible_departments, visible_windows
+from web.staffing_page import pending_leave_marks
 from web.timeparam import BadInstant, parse_instant
 from web.unavailable import store_down_text
 
@@ -123,6 +124,7 @@ def floor():
         live = live_json(hall, registry, allowed)
     names = _names(registry, allowed)
     placed, unplaced = grid_order(live["windows"]) if live else ([], [])
+    pending = pending_leave_marks(registry, at, allowed)
     local = at.astimezone(tz)
     return render_template(
         "floor.html",
@@ -138,6 +140,7 @@ def floor():
         kinds=ALERT_KIND_WORDS,
         names=names,
         replay=replay,
+        pending_leave=pending,
         wall=request.args.get("wall") == "1",
         day=local.date().isoformat(),
         minute=local.hour * 60 + local.minute,
@@ -151,6 +154,8 @@ def floor():
             "replay_lookback_days": REPLAY_ALERT_LOOKBACK.days,
             "words": _words(),
             "names": names,
+            "pending_leave": pending,
+            "pending_word": gettext("请假待批"),
         },
     )
 

@@ -120,25 +120,38 @@ def change_registry(
     change: Change,
     edit: Callable[[Mapping], None],
     now: datetime,
+    session: Session | None = None,
 ) -> ImportSummary:
     """Apply `edit` (which changes the mapping in place, or raises RegistryError) to the
-    registry in one transaction, validated as a file, and record it in the audit trail."""
-    with session_factory() as session, session.begin():
-        hold_registry(session)
-        before, after, deployment = _edited(session, change, edit)
-        summary = apply_deployment(session, deployment, now)
-        was, is_now = differences(before, after)
-        record(
-            session,
-            change.actor,
-            change.action,
-            change.target,
-            now=now,
-            address=change.address,
-            before=was,
-            after=is_now,
-        )
-        return summary
+    registry in one transaction, validated as a file, and record it in the audit trail.
+
+    With `session`, in the caller's transaction (the caller commits or rolls back), so that
+    a change and what caused it (a request approved) are stored together or not at all.
+    """
+    if session is not None:
+        return _apply_change(session, change, edit, now)
+    with session_factory() as own, own.begin():
+        return _apply_change(own, change, edit, now)
+
+
+def _apply_change(
+    session: Session, change: Change, edit: Callable[[Mapping], None], now: datetime
+) -> ImportSummary:
+    hold_registry(session)
+    before, after, deployment = _edited(session, change, edit)
+    summary = apply_deployment(session, deployment, now)
+    was, is_now = differences(before, after)
+    record(
+        session,
+        change.actor,
+        change.action,
+        change.target,
+        now=now,
+        address=change.address,
+        before=was,
+        after=is_now,
+    )
+    return summary
 
 
 def preview_change(

@@ -25,6 +25,7 @@ from hallwatch.registry.models import (
     LeaveRow,
     RosterRow,
     StaffRow,
+    SwapRow,
     WindowRow,
 )
 from hallwatch.registry.spec import (
@@ -34,6 +35,7 @@ from hallwatch.registry.spec import (
     HallSettings,
     Leave,
     RosterEntry,
+    Swap,
     Window,
 )
 from hallwatch.registry.values import period_texts
@@ -115,6 +117,19 @@ def leave_key(leave: Leave) -> str:
     return _digest("leave", leave.staff, start, end)
 
 
+def _swap_columns(swap: Swap) -> dict[str, Any]:
+    kind, (first, second) = ("staff", swap.staff) if swap.staff else ("windows", swap.windows)
+    return {"day": swap.day, "kind": kind, "first": first, "second": second}
+
+
+def swap_key(swap: Swap) -> str:
+    """The whole swap is its identity."""
+    columns = _swap_columns(swap)
+    return _digest(
+        "swap", swap.day.isoformat(), columns["kind"], columns["first"], columns["second"]
+    )
+
+
 def hall_row_ids(session: Session, deployment: Deployment) -> dict[str, int]:
     """Hall code → its row id: the row it had before, else a new one after the highest."""
     known = {(row.code or DEFAULT_HALL_ID): row.id for row in session.scalars(select(HallRow))}
@@ -149,10 +164,12 @@ def desired_rows(deployment: Deployment, hall_rows: dict[str, int]) -> dict[type
                 "start": v.start.astimezone(UTC),
                 "end": v.end.astimezone(UTC),
                 "reason": v.reason,
+                "type": v.type,
             }
             for r in halls
             for v in r.leave
         },
+        SwapRow: {swap_key(s): _swap_columns(s) for r in halls for s in r.swaps},
     }
 
 

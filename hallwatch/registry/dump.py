@@ -28,12 +28,13 @@ from hallwatch.registry.spec import (
     Registry,
     RosterEntry,
     StaffMember,
+    Swap,
     Window,
 )
 from hallwatch.registry.values import period_texts
 
 LISTS = SECTIONS[1:]  # departments … leave: one entry a line
-QUOTED = frozenset({"badges", "hours", "closed_days", "working_days", "from", "until"})
+QUOTED = frozenset({"badges", "hours", "closed_days", "working_days", "from", "until", "date"})
 LINE_WIDTH = 1 << 16  # an entry stays on one line, however long its names are
 
 
@@ -142,7 +143,15 @@ def _leave(leave: Leave, tz: tzinfo) -> dict[str, Any]:
     }
     if leave.reason:
         entry["reason"] = leave.reason
+    if leave.type:
+        entry["type"] = leave.type
     return entry
+
+
+def _swap(swap: Swap) -> dict[str, Any]:
+    if swap.staff:
+        return {"date": swap.day.isoformat(), "staff": list(swap.staff)}
+    return {"date": swap.day.isoformat(), "windows": list(swap.windows or ())}
 
 
 def _sections(registry: Registry) -> dict[str, list[dict[str, Any]]]:
@@ -155,6 +164,7 @@ def _sections(registry: Registry) -> dict[str, list[dict[str, Any]]]:
         "devices": [_device(d) for d in registry.devices],
         "roster": [_roster(r) for r in registry.roster],
         "leave": [_leave(v, tz) for v in registry.leave],
+        "swaps": [_swap(s) for s in registry.swaps],
     }
     return {name: entries for name, entries in sections.items() if entries}
 
@@ -208,8 +218,8 @@ def _styled(value: Any, key: str | None = None) -> Any:
         return {k: _styled(v, k) for k, v in value.items()}
     if isinstance(value, list):
         items = [_styled(item, key) for item in value]
-        if key in LISTS:
-            return [_Line(item) for item in items]
+        if key in LISTS and all(isinstance(item, dict) for item in items):
+            return [_Line(item) for item in items]  # a section (not a swap's `staff` pair)
         return items if key == HALLS else _Row(items)
     if isinstance(value, str) and key in QUOTED:
         return _Quoted(value)

@@ -1,5 +1,5 @@
 """One hall's sections read entry by entry (the hall's settings, departments, windows,
-staff, devices, roster, leave): the keys each section allows, each value converted by
+staff, devices, roster, leave, swaps): the keys each section allows, each value converted by
 hallwatch.registry.values, the references within a hall (a window's department, a roster
 line's staff member and window) and what must be unique across the whole deployment (ids,
 cards, the topics that name a device), every problem reported into one shared list.
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from hallwatch.registry import values
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
+    LEAVE_TYPES,
     SEAT_SENSINGS,
     TASMOTA_FULL_TOPIC,
     ZIGBEE2MQTT_BASE,
@@ -25,6 +26,7 @@ from hallwatch.registry.spec import (
     Leave,
     RosterEntry,
     StaffMember,
+    Swap,
     Window,
     tasmota_telemetry,
 )
@@ -327,12 +329,13 @@ class HallParser:
         result: list[Leave] = []
         seen: dict[tuple, int] = {}
         for index, e in self.entries("leave", value, label_key="staff"):
-            e.allow_keys(("staff", "from", "until", "reason"))
+            e.allow_keys(("staff", "from", "until", "reason", "type"))
             leave = Leave(
                 staff=e.get("staff", self.staff_ref, required=True),
                 start=e.get("from", values.instant(self.tz, end_of_day=False), required=True),
                 end=e.get("until", values.instant(self.tz, end_of_day=True), required=True),
                 reason=e.get("reason", values.text, default=""),
+                type=e.get("type", values.choice(tuple(LEAVE_TYPES))),
             )
             if leave.start and leave.end and leave.end <= leave.start:
                 start, end = (t.isoformat(timespec="minutes") for t in (leave.start, leave.end))
@@ -343,6 +346,40 @@ class HallParser:
             seen.setdefault(key, index)
             result.append(leave)
         return result
+
+    def swap_list(self, value: Any) -> list[Swap]:
+        """One-day swaps: a `date` and either two `staff` or two `windows` of the hall."""
+        result: list[Swap] = []
+        seen: dict[Swap, int] = {}
+        for index, e in self.entries("swaps", value, label_key="date"):
+            e.allow_keys(("date", "staff", "windows"))
+            day = e.get("date", values.iso_date, required=True)
+            if (e.data.get("staff") is None) == (e.data.get("windows") is None):
+                e.report("a swap names exactly one of 'staff' or 'windows' (two of them)")
+            swap = Swap(
+                day,
+                staff=e.get("staff", _pair(self.staff_ref)),
+                windows=e.get("windows", _pair(self.window_ref)),
+            )
+            if swap in seen:
+                e.report(f"the same swap as swaps[{seen[swap]}]")
+            seen.setdefault(swap, index)
+            result.append(swap)
+        return result
+
+
+def _pair(reference: Callable[[Any], str]) -> Callable[[Any], tuple[str, str]]:
+    """Two different ids, each a reference of the hall."""
+
+    def convert(value: Any) -> tuple[str, str]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise values.Invalid(f"expected a list of two ids, got {values.show(value)}")
+        first, second = (reference(item) for item in value)
+        if first == second:
+            raise values.Invalid(f"'{first}' twice: a swap is between two")
+        return first, second
+
+    return convert
 
 
 def _firmware_topics(device: Device) -> list[tuple[str, str]]:

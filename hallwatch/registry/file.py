@@ -14,7 +14,7 @@ import yaml
 
 from hallwatch.registry import values
 
-SECTIONS = ("hall", "departments", "windows", "staff", "devices", "roster", "leave")
+SECTIONS = ("hall", "departments", "windows", "staff", "devices", "roster", "leave", "swaps")
 HALL_ID_KEY = "id"  # of each hall under `halls:`
 HALLS = "halls"
 

@@ -26,6 +26,7 @@ from hallwatch.registry.models import (
     RegistryRevisionRow,
     RosterRow,
     StaffRow,
+    SwapRow,
     WindowRow,
 )
 from hallwatch.registry.spec import (
@@ -40,6 +41,7 @@ from hallwatch.registry.spec import (
     Registry,
     RosterEntry,
     StaffMember,
+    Swap,
     Window,
 )
 
@@ -90,7 +92,7 @@ def _hall(row: HallRow) -> HallSettings:
     )
 
 
-_LISTED = (DepartmentRow, WindowRow, StaffRow, DeviceRow, RosterRow, LeaveRow)
+_LISTED = (DepartmentRow, WindowRow, StaffRow, DeviceRow, RosterRow, LeaveRow, SwapRow)
 
 
 def _window(row: WindowRow) -> Window:
@@ -176,6 +178,8 @@ def _hall_finder(
             return window_hall.get(row.window_id, first)
         if model is LeaveRow:
             return staff_hall.get(row.staff_id, first)
+        if model is SwapRow:
+            return (staff_hall if row.kind == "staff" else window_hall).get(row.first, first)
         return department_hall.get(row.department_id, first)  # windows, staff, office readers
 
     return hall_of
@@ -195,10 +199,18 @@ def _registry(
         devices=tuple(_device(r) for r in rows[DeviceRow]),
         roster=tuple(_roster_entry(r) for r in rows[RosterRow]),
         leave=tuple(
-            Leave(r.staff_id, r.start.astimezone(hall.tz), r.end.astimezone(hall.tz), r.reason)
+            Leave(
+                r.staff_id, r.start.astimezone(hall.tz), r.end.astimezone(hall.tz), r.reason, r.type
+            )
             for r in rows[LeaveRow]
         ),
+        swaps=tuple(_swap(r) for r in rows[SwapRow]),
     )
+
+
+def _swap(row: SwapRow) -> Swap:
+    pair = (row.first, row.second)
+    return Swap(row.day, pair, None) if row.kind == "staff" else Swap(row.day, None, pair)
 
 
 def load_registry(session: Session, as_of: datetime | None = None) -> Registry:

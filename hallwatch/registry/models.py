@@ -159,6 +159,22 @@ class LeaveRow(Tracked, Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str | None] = mapped_column(String(16), default=None)  # NULL: not said
+
+
+class SwapRow(Tracked, Base):
+    """A one-day swap (调班) of two people or two windows; keyed by a digest of all of it.
+
+    `kind` says which: "staff" or "windows"; `first` and `second` are their ids, as written.
+    """
+
+    __tablename__ = "swaps"
+
+    key: Mapped[str] = mapped_column(String(KEY_LEN), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    first: Mapped[str] = mapped_column(String(ID_LEN))
+    second: Mapped[str] = mapped_column(String(ID_LEN))
 
 
 class UserRow(Base):
@@ -212,6 +228,7 @@ REGISTRY_MODELS = (
     DeviceRow,
     RosterRow,
     LeaveRow,
+    SwapRow,
 )
 
 

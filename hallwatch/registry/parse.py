@@ -31,6 +31,7 @@ def _sections(parser: HallParser, data: dict[Any, Any], settings: HallSettings) 
     devices = parser.device_list(data.get("devices"))
     roster = parser.roster_list(data.get("roster"))
     leave = parser.leave_list(data.get("leave"))
+    swaps = parser.swap_list(data.get("swaps"))
     return Registry(
         hall=settings,
         departments=tuple(departments),
@@ -39,6 +40,7 @@ def _sections(parser: HallParser, data: dict[Any, Any], settings: HallSettings) 
         devices=tuple(devices),
         roster=tuple(roster),
         leave=tuple(leave),
+        swaps=tuple(swaps),
     )
 
 

@@ -123,12 +123,35 @@ class RosterEntry:
     hours: tuple[Period, ...] | None = None  # overrides the hall's hours
 
 
+# Kinds of leave (docs/REGISTRY.md `leave: type`): id → the hall's word for it.
+LEAVE_TYPES: dict[str, str] = {
+    "personal": "事假",
+    "sick": "病假",
+    "annual": "年假",
+    "compensatory": "调休",
+    "official": "公出",
+    "training": "培训",
+    "other": "其他",
+}
+
+
 @dataclass(frozen=True)
 class Leave:
     staff: str
     start: datetime  # aware
     end: datetime  # aware
     reason: str = ""
+    type: str | None = None  # one of LEAVE_TYPES, None when the file does not say
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A one-day shift swap (调班): two people exchange their duties that day, or the people
+    rostered at two windows exchange windows. Exactly one of `staff` and `windows` is set."""
+
+    day: date
+    staff: tuple[str, str] | None = None
+    windows: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,7 @@ class Registry:
     devices: tuple[Device, ...] = ()
     roster: tuple[RosterEntry, ...] = ()
     leave: tuple[Leave, ...] = ()
+    swaps: tuple[Swap, ...] = ()
 
     @cached_property
     def device_by_id(self) -> dict[str, Device]:
@@ -249,4 +273,5 @@ class Registry:
             ),
             roster=tuple(r for r in self.roster if r.window in window_ids),
             leave=self.leave,
+            swaps=self.swaps,
         )

@@ -149,7 +149,7 @@ def test_importing_the_same_file_twice_changes_nothing(sessions, tmp_path):
     with sessions() as session:
         for model in REGISTRY_MODELS:
             stamps = set(session.scalars(select(model.updated_at)))
-            assert stamps == {T0}, model.__tablename__
+            assert stamps <= {T0}, model.__tablename__  # empty for a section not in the file
 
 
 @BACKENDS

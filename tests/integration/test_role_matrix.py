@@ -26,6 +26,7 @@ OPERATORS = frozenset({ADMIN, HALL_MANAGER})
 ACKNOWLEDGERS = frozenset({ADMIN, HALL_MANAGER, DEPT_HEAD})
 ADMINS = frozenset({ADMIN})
 APPELLANTS = frozenset({DEPT_HEAD})
+REQUESTERS = frozenset({DEPT_HEAD, HALL_MANAGER})  # request_staffing
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops_roster.end": {"POST": OPERATORS},
     "ops_audit.index": {"GET": frozenset({ADMIN, INSPECTOR})},
     "ops_audit.export": {"GET": frozenset({ADMIN, INSPECTOR})},
+    "staffing.index": {"GET": READERS},
+    "staffing.file_leave": {"POST": REQUESTERS},  # an empty form: 400
+    "staffing.file_swap": {"POST": REQUESTERS},
+    "staffing.file_replacement": {"POST": REQUESTERS},
+    "staffing.decide_request": {"POST": OPERATORS},  # without a note: 400
+    "staffing.withdraw_request": {"POST": REQUESTERS},  # no such request: 404
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # HEAD follows GET; OPTIONS is Flask's own
 CASES = [
@@ -147,6 +154,7 @@ class Hall:
             "dept_id": department,
             "alert_id": self.alerts[department],
             "appeal_id": 1,  # none: the routes answer 404 to whoever may ask
+            "request_id": 1,  # none either
             "user_id": self.spare_user,
             "filename": "floor.js",
             "month": f"{datetime.now(HALL_TZ):%Y-%m}",

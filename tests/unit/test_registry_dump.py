@@ -21,6 +21,7 @@ from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import deployment_yaml, dump_deployment
 from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.spec import (
+    LEAVE_TYPES,
     WEEKDAYS,
     Department,
     Device,
@@ -29,6 +30,7 @@ from hallwatch.registry.spec import (
     Registry,
     RosterEntry,
     StaffMember,
+    Swap,
     Window,
 )
 from simulator import DEMO_HALL
@@ -232,6 +234,7 @@ FRIENDLY = st.text(
     max_size=24,
 )
 IDS = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+LEAVE_TYPE = st.none() | st.sampled_from(tuple(LEAVE_TYPES))
 MINUTES = st.one_of(
     st.integers(0, 600).map(float),
     st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
@@ -353,8 +356,25 @@ def halls(draw, hall_id: str, prefix: str, cards: set[int]) -> Registry:
         start, end = draw(instants(settings.tz))
         reason = draw(st.just("") | TEXT)
         if not any((v.staff, v.start, v.end) == (person.id, start, end) for v in leave):
-            leave.append(Leave(person.id, start, end, reason))
-    return Registry(settings, *map(tuple, (departments, windows, staff, devices, roster, leave)))
+            leave.append(Leave(person.id, start, end, reason, draw(LEAVE_TYPE)))
+    swaps = draw(swap_lists([s.id for s in staff], window_ids))
+    lists = (departments, windows, staff, devices, roster, leave, swaps)
+    return Registry(settings, *map(tuple, lists))
+
+
+@st.composite
+def swap_lists(draw, staff_ids: list[str], window_ids: list[str]) -> list[Swap]:
+    """Distinct one-day swaps of two different people or two different windows."""
+    swaps: list[Swap] = []
+    for section, ids in (("staff", staff_ids), ("windows", window_ids)):
+        if len(ids) < 2:
+            continue
+        for _ in range(draw(st.integers(0, 2))):
+            pair = tuple(draw(st.lists(st.sampled_from(ids), min_size=2, max_size=2, unique=True)))
+            swap = Swap(draw(st.dates(date(2020, 1, 1), date(2030, 12, 31))), **{section: pair})
+            if swap not in swaps:
+                swaps.append(swap)
+    return swaps
 
 
 @st.composite

@@ -235,7 +235,7 @@ BAD_LINES = [
         "leave:\n",
         "vacations: []\nleave:\n",
         "top level: unknown key 'vacations' (expected hall, departments, windows, staff,"
-        " devices, roster, leave)",
+        " devices, roster, leave, swaps)",
         id="unknown-section",
     ),
     pytest.param(

@@ -38,6 +38,8 @@
     state.appendChild(document.createTextNode(" " + (W.states[w.state] || w.state)));
     a.appendChild(state);
     a.appendChild(el("p", "since", W.since + " " + clock(w.since)));
+    var pending = (cfg.pending_leave || {})[w.id];
+    if (pending) { a.appendChild(el("p", "pending-leave", cfg.pending_word + ": " + pending.join("、"))); }
     var people = el("ul", "people");
     w.signed_in.forEach(function (s) {
       var li = el("li", null, s.name + " ");
