@@ -77,6 +77,13 @@ def _without(part: Mapping, section: str, keep) -> list[Mapping]:
     return dropped
 
 
+def names(entry: Mapping, key: str, entry_id: str) -> bool:
+    """Whether an entry points at `entry_id` under `key`: `window: W01`, or one of a swap's
+    pair (`staff: [s001, s002]`, `windows: [W01, W02]`)."""
+    value = entry.get(key)
+    return value == entry_id or (isinstance(value, list) and entry_id in value)
+
+
 def set_or_drop(entry: Mapping, key: str, value: Any) -> None:
     """Set `key`, or drop it when the form left it empty (None, "", False)."""
     if value is None or value is False or value == "" or value == []:  # not 0: refused, not dropped
@@ -120,7 +127,7 @@ def retire_person(mapping: Mapping, staff_id: str) -> list[Mapping]:
     gone = []
     for section in LISTS:
         if section != "staff":
-            gone += _without(part, section, lambda e: e.get("staff") != staff_id)
+            gone += _without(part, section, lambda e: not names(e, "staff", staff_id))
     return gone
 
 
@@ -205,7 +212,7 @@ def window_dependents(mapping: Mapping, window_id: str) -> list[Mapping]:
         for section in LISTS
         if section != "windows"
         for entry in part.get(section, ())
-        if entry.get("window") == window_id
+        if names(entry, "window", window_id) or names(entry, "windows", window_id)
     ]
 
 
@@ -219,7 +226,11 @@ def retire_window(mapping: Mapping, window_id: str, with_dependents: bool = Fals
         raise problem("windows", window_id, "id", f"still in use by {named}")
     part["windows"] = [e for e in part["windows"] if e is not window]
     for section in LISTS:
-        _without(part, section, lambda e: e.get("window") != window_id)
+        _without(
+            part,
+            section,
+            lambda e: not (names(e, "window", window_id) or names(e, "windows", window_id)),
+        )
     return dependents
 
 
@@ -227,6 +238,8 @@ def _label(entry: Mapping) -> str:
     """An entry as a person reads it: a device's id, a roster line's person and days."""
     if "id" in entry:
         return f"device {entry['id']}" if "kind" in entry else str(entry["id"])
+    if "date" in entry:
+        return f"swap of {entry['date']}"
     return f"roster line of {entry.get('staff')} ({' '.join(entry.get('days', ()))})"
 
 

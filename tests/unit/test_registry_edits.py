@@ -144,6 +144,19 @@ def test_a_window_in_use_is_retired_only_with_what_points_at_it(hall):
     assert read_back(hall).roster == ()
 
 
+def test_a_swap_goes_with_the_person_or_window_it_names(hall):
+    hall["swaps"] = [
+        {"date": "2026-12-09", "staff": ["s001", "s002"]},
+        {"date": "2026-12-10", "windows": ["W01", "W02"]},
+    ]
+    gone = edits.retire_person(hall, "s002")
+    assert {"date": "2026-12-09", "staff": ["s001", "s002"]} in gone
+    assert [s.day.isoformat() for s in read_back(hall).swaps] == ["2026-12-10"]
+    refused(edits.retire_window, hall, "W02", match=r"still in use by .*swap of 2026-12-10")
+    edits.retire_window(hall, "W02", with_dependents=True)
+    assert read_back(hall).swaps == ()
+
+
 # --- devices ---
 
 
