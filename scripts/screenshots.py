@@ -14,8 +14,11 @@ defaults to the demo's (user `manager`, password from var/demo-password).
 The department head: with --dept-user/--dept-password an existing one; otherwise the user
 `docs-dept-head` is created (or updated) with `hallwatch user add` in the demo's database
 (HALLWATCH_DATABASE_URL, by default var/hallwatch.sqlite3 as the demo uses), heading the
-department with the most windows. A page that does not answer 200 is left out and named;
-the exit status is then 1.
+department with the most windows. For staffing.png that department head first files a
+sick leave, so the hall manager's page has a request waiting; ops-staff.png and
+ops-roster.png are the hall manager's; audit.png is the audit page as the inspector
+`docs-inspector` (created or updated the same way). A page that does not answer 200 is
+left out and named; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -44,6 +49,7 @@ DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 DEMO_USER = "manager"
 DEPT_HEAD = "docs-dept-head"
+INSPECTOR = "docs-inspector"
 DEMO_READY_TIMEOUT_S = 240  # the demo waits for the simulator's backlog before its banner
 DEMO_STOP_TIMEOUT_S = 30
 PAGE_TIMEOUT_MS = 30_000  # the report's first look at a month reads every day of it
@@ -69,6 +75,7 @@ class Shot:
     viewport: dict
     phone: bool = False
     max_height: int | None = None  # the full page, cut at this many px (None: the viewport)
+    then: Callable | None = None  # done on the page before the picture, without one of it
 
 
 class Demo:
@@ -146,18 +153,37 @@ def interesting_window(hall: dict) -> str:
     return hall["windows"][0]["id"]
 
 
-def make_dept_head(department: str) -> Login:
-    """Create or update the docs' department head in the demo's database."""
+def make_user(name: str, role: str, department: str | None = None) -> Login:
+    """Create or update one of the docs' users in the demo's database."""
     password = secrets.token_urlsafe(12)
     env = dict(os.environ)
     env.setdefault("HALLWATCH_DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'hallwatch.sqlite3'}")
-    command = [sys.executable, "-m", "console.cli", "user", "add", DEPT_HEAD]
-    command += ["--role", "dept_head", "--department", department, "--password", password]
+    command = [sys.executable, "-m", "console.cli", "user", "add", name, "--role", role]
+    command += ["--department", department] if department else []
+    command += ["--password", password]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"screenshots: hallwatch user add failed: {done.stderr.strip()}")
-    log.info("department head %s heads %s", DEPT_HEAD, department)
-    return Login(DEPT_HEAD, password)
+    log.info("%s %s%s", role, name, f" heads {department}" if department else "")
+    return Login(name, password)
+
+
+def file_leave(page) -> None:
+    """As a department head on /staffing: a sick leave for the first of their people on the
+    next weekday, so the hall manager's page has a request waiting for a decision."""
+    day = date.today() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page.goto("/staffing")
+    form = page.locator("#leave-staff").locator("xpath=ancestor::form")
+    staff = page.locator("#leave-staff option:not([value=''])").first.get_attribute("value")
+    form.locator("#leave-staff").select_option(staff)
+    form.locator("#leave-from-day").fill(day.isoformat())
+    form.locator("#leave-until-day").fill(day.isoformat())
+    form.locator("#leave-type").select_option("sick")
+    form.locator("#leave-reason").fill("发烧就医")
+    with page.expect_navigation():
+        form.locator("[type=submit]").click()
 
 
 def take(browser, url: str, shot: Shot) -> str | None:
@@ -180,6 +206,12 @@ def take(browser, url: str, shot: Shot) -> str | None:
             page.click("form.login button[type=submit]")
         if "/login" in page.url:
             return f"{shot.login.user} could not log in"
+        if shot.then is not None:
+            try:
+                shot.then(page)
+            except Exception as exc:  # noqa: BLE001 (a step that failed is reported, not raised)
+                return f"{shot.then.__name__} failed: {exc}"
+            return None
         answer = page.goto(shot.path)
         if answer is None or answer.status != 200:
             return f"{shot.path} answered {answer.status if answer else 'nothing'}"
@@ -208,13 +240,19 @@ def run(url: str, manager: Login, dept_head: Login | None) -> list[str]:
 
     hall = live(url, manager)
     if dept_head is None:
-        dept_head = make_dept_head(biggest_department(hall))
+        dept_head = make_user(DEPT_HEAD, "dept_head", biggest_department(hall))
+    inspector = make_user(INSPECTOR, "inspector")
     shots = [
         Shot("floor-manager.png", "/", manager, DESKTOP),
         Shot("floor-dept-head.png", "/", dept_head, PHONE, phone=True),
         Shot("window-timeline.png", f"/windows/{interesting_window(hall)}", manager, DESKTOP),
         Shot("alerts.png", "/alerts", manager, DESKTOP),
         Shot("report.png", "/reports", manager, DESKTOP, max_height=REPORT_MAX_HEIGHT),
+        Shot("", "/staffing", dept_head, DESKTOP, then=file_leave),
+        Shot("staffing.png", "/staffing", manager, DESKTOP, max_height=REPORT_MAX_HEIGHT),
+        Shot("ops-staff.png", "/ops/staff", manager, DESKTOP),
+        Shot("ops-roster.png", "/ops/roster", manager, DESKTOP),
+        Shot("audit.png", "/ops/audit", inspector, DESKTOP),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     missing = []
@@ -223,10 +261,11 @@ def run(url: str, manager: Login, dept_head: Login | None) -> list[str]:
         try:
             for shot in shots:
                 reason = take(browser, url, shot)
+                name = shot.file or f"the step on {shot.path}"
                 if reason:
-                    log.warning("%s left out: %s", shot.file, reason)
-                    missing.append(f"{shot.file}: {reason}")
-                else:
+                    log.warning("%s left out: %s", name, reason)
+                    missing.append(f"{name}: {reason}")
+                elif shot.file:
                     log.info("saved %s", (OUT / shot.file).relative_to(ROOT))
         finally:
             browser.close()
