@@ -7,6 +7,7 @@ misread); then Hypothesis over halls built the way the parser could have read th
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -291,7 +292,9 @@ def device(draw, ident: str, windows: list[str], departments: list[str]) -> Devi
     firmware = draw(st.sampled_from(["native", "zigbee2mqtt", "tasmota", "esphome"]))
     extra: dict = {}
     if firmware == "zigbee2mqtt":
-        extra["zigbee2mqtt"] = f"{ident} 座/{draw(FRIENDLY).replace('+', '').replace('#', '')}x"
+        friendly = re.sub(r"/+", "/", draw(FRIENDLY).replace("+", "").replace("#", ""))
+        # No empty topic level (a leading or double /): the parser refuses those, rightly.
+        extra["zigbee2mqtt"] = f"{ident} 座/{friendly.lstrip('/')}x"
         extra["zigbee2mqtt_base"] = draw(st.sampled_from(["zigbee2mqtt", "hall2/zb", "z"]))
     elif firmware == "tasmota":
         extra["tasmota"] = f"t_{ident}"
