@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -25,7 +24,6 @@ from hallwatch.registry.appeals import (
     visible_to,
     withdraw,
 )
-from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.models import AppealRow
 from tests.unit.hall import MONDAY, at
 
@@ -58,19 +56,9 @@ ABSENCE = Filing(
 SNAPSHOT = WindowMinutes(timedelta(minutes=30), empty=timedelta(minutes=30))
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def sessions(request, tmp_path) -> Iterator[sessionmaker[Session]]:
-    from tests.conftest import database_url_for
-
-    for url in database_url_for(request.param, tmp_path):
-        engine = make_engine(url)
-        create_schema(engine)
-        try:
-            yield make_session_factory(engine)
-        finally:
-            engine.dispose()
+@pytest.fixture
+def sessions(databases) -> sessionmaker[Session]:
+    return databases
 
 
 def filed(sessions, filing: Filing = STRETCH) -> int:

@@ -3,7 +3,6 @@ application's back found (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,23 +11,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.registry.audit import GENESIS, AuditRow, head, record, verify
-from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from tests.audit_helpers import drop_append_only_triggers
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sessions(request, tmp_path) -> Iterator[sessionmaker[Session]]:
-    from tests.conftest import database_url_for
-
-    for url in database_url_for(request.param, tmp_path):
-        engine = make_engine(url)
-        create_schema(engine)
-        try:
-            yield make_session_factory(engine)
-        finally:
-            engine.dispose()
+@pytest.fixture
+def sessions(databases) -> sessionmaker[Session]:
+    return databases
 
 
 def three_records(sessions) -> None:

@@ -3,7 +3,6 @@ approval changes the registry (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from hallwatch.access import DEPT_HEAD, HALL_MANAGER, Scope
 from hallwatch.registry.apply import apply_registry
 from hallwatch.registry.audit import AuditRow, verify
-from hallwatch.registry.db import create_schema, make_engine, make_session_factory
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.load import load_registry
 from hallwatch.registry.spec import Swap
@@ -44,21 +42,13 @@ TAX_HEAD = SimpleNamespace(role=DEPT_HEAD, department_id="tax", halls=())
 NEXT_MONDAY = date(2026, 11, 30)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sessions(request, tmp_path) -> Iterator[sessionmaker[Session]]:
-    from tests.conftest import database_url_for
-
-    for url in database_url_for(request.param, tmp_path):
-        engine = make_engine(url)
-        create_schema(engine)
-        factory = make_session_factory(engine)
-        with factory() as db:
-            apply_registry(db, hall(), NOW)
-            db.commit()
-        try:
-            yield factory
-        finally:
-            engine.dispose()
+@pytest.fixture
+def sessions(databases) -> sessionmaker[Session]:
+    """The test hall in an empty database."""
+    with databases() as db:
+        apply_registry(db, hall(), NOW)
+        db.commit()
+    return databases
 
 
 def filer(user, name="civil-head") -> Filed:
