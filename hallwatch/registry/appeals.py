@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hallwatch.access import Scope
+from hallwatch.registry import decided_once
+from hallwatch.registry.decided_once import PENDING, refuse_changes_once_final
 from hallwatch.registry.models import AppealRow
 
 WINDOW, ABSENCE, PULLED_BACK = "window", "absence", "pulled_back"
@@ -28,7 +30,7 @@ EPISODE_KINDS = {ABSENCE: "absent", PULLED_BACK: "pulled_back"}  # subject → a
 EPISODE_SUBJECTS = {kind: subject for subject, kind in EPISODE_KINDS.items()}
 REASONS = ("sensor_fault", "errand", "outage")
 
-PENDING, ACCEPTED, REJECTED, WITHDRAWN = "pending", "accepted", "rejected", "withdrawn"
+ACCEPTED, REJECTED, WITHDRAWN = "accepted", "rejected", "withdrawn"
 FINAL = (ACCEPTED, REJECTED, WITHDRAWN)
 OPEN = (PENDING, ACCEPTED)  # those that do or may excuse something
 REASON_MAX_CHARS = NOTE_MAX_CHARS = 500
@@ -49,13 +51,7 @@ class AppealDecided(AppealRefused):
     """The appeal is already decided or withdrawn: it can never change again."""
 
 
-@event.listens_for(AppealRow, "before_update")
-def _refuse_changes(_mapper, _connection, row: AppealRow) -> None:
-    """No ORM change to a decided appeal reaches the database."""
-    history = inspect(row).attrs.status.history
-    was = history.deleted[0] if history.deleted else row.status
-    if was in FINAL:
-        raise AppealDecided(f"appeal {row.id} is {was}; a decided appeal cannot be changed")
+refuse_changes_once_final(AppealRow, FINAL, AppealDecided, "appeal")
 
 
 @dataclass(frozen=True)
@@ -139,25 +135,14 @@ def visible_to(user, hall: str | None = None) -> list:
 
 
 def find(session: Session, appeal_id: int, scope: list) -> AppealRow | None:
-    return session.scalars(
-        select(AppealRow)
-        .where(AppealRow.id == appeal_id, *scope)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return decided_once.find(session, AppealRow, appeal_id, scope)
 
 
 def _settle(session: Session, appeal_id: int, scope: list, values: dict) -> AppealRow | None:
     """Move a pending appeal in scope to a final state; AppealDecided if it was not pending."""
-    result = session.execute(
-        update(AppealRow)
-        .where(AppealRow.id == appeal_id, AppealRow.status == PENDING, *scope)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    return decided_once.settle(
+        session, AppealRow, appeal_id, scope, values, AppealDecided, "appeal"
     )
-    row = find(session, appeal_id, scope)
-    if row is not None and result.rowcount == 0:
-        raise AppealDecided(f"appeal {appeal_id} is already {row.status}")
-    return row
 
 
 def decide(

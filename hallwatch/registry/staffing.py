@@ -16,19 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String, Text, event, inspect, select, update
+from sqlalchemy import Date, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hallwatch.access import Scope
-from hallwatch.registry import audit
+from hallwatch.registry import audit, decided_once
 from hallwatch.registry.changes import Change, change_registry
+from hallwatch.registry.decided_once import PENDING, refuse_changes_once_final
 from hallwatch.registry.models import ID_LEN, TEXT_LEN, Base, UTCDateTime
 from hallwatch.registry.spec import Registry
 from hallwatch.registry.staffing_edits import add_leave, add_swap, replace_at_window
 
 LEAVE, SWAP, REPLACEMENT = "leave", "swap", "replacement"
 KINDS = (LEAVE, SWAP, REPLACEMENT)
-PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"
+APPROVED, REJECTED, WITHDRAWN = "approved", "rejected", "withdrawn"
 STATUSES = (PENDING, APPROVED, REJECTED, WITHDRAWN)
 FINAL = (APPROVED, REJECTED, WITHDRAWN)
 NOTE_MAX_CHARS = 500
@@ -76,13 +77,7 @@ class RequestDecided(Exception):
     """The request is already decided or withdrawn: it can never change again."""
 
 
-@event.listens_for(StaffingRequestRow, "before_update")
-def _refuse_changes(_mapper, _connection, row: StaffingRequestRow) -> None:
-    """No ORM change to a decided request reaches the database."""
-    history = inspect(row).attrs.status.history
-    was = history.deleted[0] if history.deleted else row.status
-    if was in FINAL:
-        raise RequestDecided(f"request {row.id} is {was}; a decided request cannot be changed")
+refuse_changes_once_final(StaffingRequestRow, FINAL, RequestDecided, "request")
 
 
 @dataclass(frozen=True)
@@ -135,25 +130,14 @@ def visible_to(user, hall: str | None = None) -> list:
 
 
 def find(session: Session, request_id: int, scope: list) -> StaffingRequestRow | None:
-    return session.scalars(
-        select(StaffingRequestRow)
-        .where(StaffingRequestRow.id == request_id, *scope)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return decided_once.find(session, StaffingRequestRow, request_id, scope)
 
 
 def _settle(session: Session, request_id: int, scope: list, values: dict):
     """Move a pending request in scope to a final state; RequestDecided if it was not pending."""
-    result = session.execute(
-        update(StaffingRequestRow)
-        .where(StaffingRequestRow.id == request_id, StaffingRequestRow.status == PENDING, *scope)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    return decided_once.settle(
+        session, StaffingRequestRow, request_id, scope, values, RequestDecided, "request"
     )
-    row = find(session, request_id, scope)
-    if row is not None and result.rowcount == 0:
-        raise RequestDecided(f"request {request_id} is already {row.status}")
-    return row
 
 
 def registry_edit(row: StaffingRequestRow) -> Callable[[dict], None]:
