@@ -11,7 +11,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Tables on Base; appeals also refuses changes to decided appeals.
-from hallwatch.registry import alerting, appeals, audit, sessions, throttle, versions  # noqa: F401
+from hallwatch.registry import (  # noqa: F401
+    alerting,
+    appeals,
+    audit,
+    sessions,
+    throttle,
+    uploads,
+    versions,
+)
 from hallwatch.registry.day_summaries import adopt_legacy_rows
 from hallwatch.registry.models import Base
 

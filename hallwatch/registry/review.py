@@ -65,28 +65,37 @@ class Review:
     def needs_confirmation(self) -> bool:
         return self.stale and bool(self.retired)
 
-    def lines(self) -> list[str]:
-        """One line per section and kind, naming the entries: `windows changed: W01 (综合窗口)`."""
+    def listed(self) -> list[tuple[str, str, list[str]]]:
+        """(kind: added/updated/retired, section, the entries' labels), in the file's order."""
         found = []
-        for word, items in (
-            ("added", self.added),
-            ("changed", [after for _, after in self.changed]),
-            ("retired", self.retired),
+        for kind, labels in (
+            ("added", [(i["section"], label(i)) for i in self.added]),
+            ("updated", [(a["section"], label(a, b)) for b, a in self.changed]),
+            ("retired", [(i["section"], label(i)) for i in self.retired]),
         ):
             by_section: dict[str, list[str]] = {}
-            for item in items:
-                by_section.setdefault(item["section"], []).append(label(item))
-            found += [f"{section} {word}: {', '.join(n)}" for section, n in by_section.items()]
+            for section, text in labels:
+                by_section.setdefault(section, []).append(text)
+            found += [(kind, section, texts) for section, texts in by_section.items()]
         return found
 
+    def lines(self) -> list[str]:
+        """One line per kind and section, naming the entries: `windows added: W04 (4号窗口)`."""
+        words = {"added": "added", "updated": "changed", "retired": "retired"}
+        return [f"{s} {words[kind]}: {', '.join(t)}" for kind, s, t in self.listed()]
 
-def label(item: Listed) -> str:
-    """An entry as a person reads it: its id and name, or what it says (roster, leave)."""
+
+def label(item: Listed, before: Listed | None = None) -> str:
+    """An entry as a person reads it: its id and name (a changed name: old → new), or what it
+    says (roster, leave)."""
     entry = item["entry"]
+    name = entry.get("name")
+    if before is not None and before["entry"].get("name") not in (None, name):
+        name = f"{before['entry']['name']} → {name}"
     if item["section"] == "hall":
-        return f"{item['hall']} ({entry.get('name', '')})"
+        return f"{item['hall']} ({name})"
     if "id" in entry:
-        return f"{entry['id']} ({entry['name']})" if entry.get("name") else str(entry["id"])
+        return f"{entry['id']} ({name})" if name else str(entry["id"])
     if item["section"] == "roster":
         return f"{entry.get('staff')}@{entry.get('window')}"
     return f"{entry.get('staff')} {entry.get('from')}–{entry.get('until')}"

@@ -79,6 +79,7 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops.register_card": {"POST": OPERATORS},  # without a card and a person: 400
     "ops.registry": {"GET": OPERATORS, "POST": OPERATORS},
     "ops.registry_yaml": {"GET": OPERATORS},
+    "ops.registry_preview": {"GET": OPERATORS, "POST": OPERATORS},  # no such upload: 404
     "ops.users": {"GET": ADMINS},
     "ops.add_user": {"POST": ADMINS},
     "ops.edit_user": {"POST": ADMINS},
@@ -120,6 +121,7 @@ class Hall:
             "user_id": self.spare_user,
             "filename": "floor.js",
             "month": f"{datetime.now(HALL_TZ):%Y-%m}",
+            "digest": "0" * 64,  # no such upload
         }
 
     def path(self, endpoint: str, who: str, department: str | None = None) -> str:
