@@ -7,7 +7,8 @@ roster from a date, a leave) are dated entries inside the registry, so a version
 needs a future instant. `load_deployment_at` answers the registry in effect at an instant;
 `registry_for_day` is the one rule for a past day: the registry as it stood at the end of
 that day, so a rename or a leave entered during the day applies to the whole day, and a
-rename today never rewrites last month.
+rename today never rewrites last month (a day before the first import: the registry at the
+end of the day it was first imported).
 
 A database from before versions gets its first version lazily (`keep_history`): the
 current registry, effective from the newest change of its rows; before it, the rows'
@@ -16,6 +17,7 @@ own created/retired instants (`load_deployment(as_of=...)`) are all there is.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import zlib
 from collections import OrderedDict
@@ -40,9 +42,10 @@ from hallwatch.registry.models import (
 )
 from hallwatch.registry.parse import parse_deployment
 from hallwatch.registry.spec import HallSettings
-from hallwatch.schedule import local_midnight
+from hallwatch.schedule import day_of, local_midnight
 
 SUMMARY_LEN = 200
+DIGEST_LEN = 64
 PARSED_KEPT = 16  # parsed versions kept in memory: a month's report reads one or two
 _JUST_BEFORE = timedelta(microseconds=1)
 _TRACKED = (HallRow, DepartmentRow, WindowRow, StaffRow, DeviceRow, RosterRow, LeaveRow)
@@ -57,11 +60,14 @@ class RegistryVersionRow(Base):
     revision: Mapped[int] = mapped_column(Integer)  # the registry revision after the change
     made_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     summary: Mapped[str] = mapped_column(String(SUMMARY_LEN))
+    digest: Mapped[str] = mapped_column(String(DIGEST_LEN))  # sha256 of the file: parsed once
     body: Mapped[bytes] = mapped_column(LargeBinary)  # the registry file, zlib-compressed
 
 
-def pack(deployment: Deployment) -> bytes:
-    return zlib.compress(deployment_yaml(deployment).encode("utf-8"), 6)
+def pack(deployment: Deployment) -> tuple[bytes, str]:
+    """The registry file compressed, and its digest."""
+    text = deployment_yaml(deployment).encode("utf-8")
+    return zlib.compress(text, 6), hashlib.sha256(text).hexdigest()
 
 
 def unpack(body: bytes) -> str:
@@ -75,8 +81,9 @@ def store_version(
     """Keep `deployment` as the registry in effect from `made_at`, in the caller's transaction."""
     if made_at.tzinfo is None:
         raise ValueError(f"a version needs an aware `made_at`, got {made_at.isoformat()}")
+    body, digest = pack(deployment)
     row = RegistryVersionRow(
-        revision=revision, made_at=made_at, summary=summary[:SUMMARY_LEN], body=pack(deployment)
+        revision=revision, made_at=made_at, summary=summary[:SUMMARY_LEN], digest=digest, body=body
     )
     session.add(row)
     session.flush()
@@ -96,9 +103,9 @@ def keep_history(session: Session, revision: int) -> RegistryVersionRow | None:
     return store_version(session, load_deployment(session), revision, max(known), summary)
 
 
-def version_at(session: Session, at: datetime) -> RegistryVersionRow | None:
-    """The version in effect at `at` (without its body loaded twice), None before the first."""
-    stmt = select(RegistryVersionRow.id, RegistryVersionRow.made_at)
+def version_at(session: Session, at: datetime):
+    """The id and instant of the version in effect at `at`, None before the first."""
+    stmt = select(RegistryVersionRow.id, RegistryVersionRow.made_at, RegistryVersionRow.digest)
     stmt = stmt.where(RegistryVersionRow.made_at <= at)
     found = session.execute(
         stmt.order_by(RegistryVersionRow.made_at.desc(), RegistryVersionRow.id.desc()).limit(1)
@@ -107,30 +114,34 @@ def version_at(session: Session, at: datetime) -> RegistryVersionRow | None:
 
 
 def _first_version(session: Session):
-    stmt = select(RegistryVersionRow.id, RegistryVersionRow.made_at)
+    """The id and instant of the first version, None when there is none."""
+    stmt = select(RegistryVersionRow.id, RegistryVersionRow.made_at, RegistryVersionRow.digest)
     order = (RegistryVersionRow.made_at, RegistryVersionRow.id)
     return session.execute(stmt.order_by(*order).limit(1)).first()
 
 
 class _Parsed:
-    """Parsed versions by id, the most recently used kept (parsing a big file takes time)."""
+    """Parsed versions by the digest of their file, the most recently used kept (parsing a
+    big file takes time; the digest, not the row's id, since a process may read several
+    databases, and equal files are one registry)."""
 
     def __init__(self, size: int = PARSED_KEPT):
         self.size = size
-        self._kept: OrderedDict[int, Deployment] = OrderedDict()
+        self._kept: OrderedDict[str, Deployment] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session, version_id: int) -> Deployment:
+    def get(self, session: Session, version) -> Deployment:
+        """`version`: a row of (id, made_at, digest)."""
         with self._lock:
-            if (found := self._kept.get(version_id)) is not None:
-                self._kept.move_to_end(version_id)
+            if (found := self._kept.get(version.digest)) is not None:
+                self._kept.move_to_end(version.digest)
                 return found
         body = session.scalar(
-            select(RegistryVersionRow.body).where(RegistryVersionRow.id == version_id)
+            select(RegistryVersionRow.body).where(RegistryVersionRow.id == version.id)
         )
         parsed = parse_deployment(unpack(body))
         with self._lock:
-            self._kept[version_id] = parsed
+            self._kept[version.digest] = parsed
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
         return parsed
@@ -150,12 +161,12 @@ def load_deployment_at(session: Session, at: datetime) -> Deployment:
         raise ValueError(f"load_deployment_at needs an aware `at`, got {at.isoformat()}")
     found = version_at(session, at)
     if found is not None:
-        return PARSED.get(session, found.id)
+        return PARSED.get(session, found)
     from_rows = load_deployment(session, as_of=at)
     if any(registry.departments for registry in from_rows.halls):
         return from_rows
     first = _first_version(session)
-    return from_rows if first is None else PARSED.get(session, first.id)
+    return from_rows if first is None else PARSED.get(session, first)
 
 
 def end_of_day(hall: HallSettings, day: date, now: datetime) -> datetime:
@@ -165,5 +176,17 @@ def end_of_day(hall: HallSettings, day: date, now: datetime) -> datetime:
 
 def registry_for_day(session: Session, hall: HallSettings, day: date, now: datetime) -> Deployment:
     """The registry a hall day is counted, replayed and reported with: as it stood at the
-    end of that day (capped at `now`), so a change made during a day applies to all of it."""
-    return load_deployment_at(session, end_of_day(hall, day, now))
+    end of that day (capped at `now`), so a change made during a day applies to all of it.
+
+    A day before the registry existed (events older than the first import) is read with
+    the registry as it stood at the end of the day it was first imported: the corrections
+    of the day a hall is set up count for what came before it.
+    """
+    at = end_of_day(hall, day, now)
+    first = _first_version(session)
+    if first is not None and at < first.made_at:
+        from_rows = load_deployment(session, as_of=at)  # a database from before versions
+        if any(registry.departments for registry in from_rows.halls):
+            return from_rows
+        at = end_of_day(hall, day_of(hall, first.made_at), now)
+    return load_deployment_at(session, at)

@@ -87,7 +87,7 @@ def test_the_registry_at_an_instant_is_the_version_in_effect_then(sessions):
     assert now.first.staff_by_id["s001"].department == "tax"
 
 
-def test_before_the_first_import_the_first_version_stands(sessions):
+def test_an_instant_before_the_first_import_has_the_first_version(sessions):
     """Events of a day before the registry was imported can only be read with it."""
     apply(sessions, hall_file(), DEC_8_NOON)
     with sessions() as session:
@@ -143,3 +143,31 @@ def test_an_empty_database_has_no_history_to_keep(sessions):
 
 
 UTC_NOW = datetime(2026, 12, 8, 4, 0, tzinfo=UTC)
+
+
+def test_a_day_before_the_first_import_uses_the_registry_of_the_day_it_was_imported(sessions):
+    """A hall set up today, with events of last week: today's corrections count for them."""
+    morning = datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI)
+    apply(sessions, hall_file(), morning)
+    apply(sessions, hall_file("综合窗口"), DEC_8_NOON)  # corrected the same day
+    apply(sessions, hall_file("改名窗口"), DEC_8_NOON + timedelta(days=1))  # the day after
+    hall = hall_file().first.hall
+    later = DEC_8_NOON + timedelta(days=2)
+    with sessions() as session:
+        last_week = registry_for_day(session, hall, date(2026, 12, 1), later)
+        assert window_name(last_week) == "综合窗口"
+        assert window_name(load_deployment_at(session, NOV_1)) == "1号窗口"  # an instant: the first
+
+
+def test_two_databases_never_share_a_parsed_version(tmp_path):
+    """The parsed versions are kept by their file's digest, not by the row's id."""
+    names = []
+    for index, window in enumerate(("东1号窗口", "西1号窗口")):
+        engine = make_engine(f"sqlite:///{tmp_path / f'hall-{index}.sqlite3'}")
+        create_schema(engine)
+        factory = make_session_factory(engine)
+        apply(factory, hall_file(window), NOV_1)  # version 1 in each
+        with factory() as session:
+            names.append(window_name(load_deployment_at(session, DEC_8_NOON)))
+        engine.dispose()
+    assert names == ["东1号窗口", "西1号窗口"]
