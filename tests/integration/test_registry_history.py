@@ -1,11 +1,12 @@
 """A registry with history, on real InfluxDB and a real registry database (SQLite and
 PostgreSQL): renaming a window and moving a clerk today leaves last month's report (the
 command's CSV and workbook, the JSON reports API) byte-identical, and a replay of last month
-unchanged; what today shows takes the change at once."""
+(the API, the floor view, `hallwatch check --at`) unchanged; today takes the change at once."""
 
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import replace
 from datetime import datetime, time, timedelta
@@ -92,6 +93,11 @@ def last_months_report(env: dict, home: Path, monday) -> dict[str, bytes]:
         assert response.status_code == 200, response.get_data(as_text=True)
         found[path] = response.get_data()
     found["/ (replay)"] = replay_names(client, replayed)
+    checked = hallwatch("check", "--at", replayed, "--dry-run", env=env)
+    found["check --at"] = json.dumps(
+        [{k: v for k, v in alert.items() if k != "id"} for alert in json.loads(checked.stdout)],
+        ensure_ascii=False,
+    ).encode()
     return found
 
 
@@ -108,6 +114,7 @@ def test_last_months_report_is_byte_identical_after_a_rename_and_a_move_today(ha
     before = last_months_report(env, home, monday)
     assert any("1号窗口".encode() in data for name, data in before.items() if "xlsx" in name)
     assert before["/ (replay)"] == "1号窗口".encode()
+    assert '"kind": "empty_window"' in before["check --at"].decode()  # W01, empty at 10:25
     (home / "renamed.yaml").write_text(RENAMED, encoding="utf-8")
     done = hallwatch("import", str(home / "renamed.yaml"), env=env)
     assert "W01" in done.stdout and "s002" in done.stdout  # what changed, by id
