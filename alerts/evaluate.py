@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
@@ -61,8 +61,11 @@ class Evaluator:
             today = day_of(registry.hall, now)
             days = self._days_to_close(registry, today, foreign)
             past += [(registry.hall.id, day) for day in days]
-            found += [(registry, day, self._episodes_of(registry, day, now)) for day in days]
-            found.append((registry, today, self._today(registry, today, now)))
+            for day in days:
+                then = self._registry_of(registry, day)
+                found.append((registry, then, day, self._episodes_of(then, day, now)))
+            then = self._registry_of(registry, today)
+            found.append((registry, then, today, self._today(then, today, now)))
         with self.runtime.sessions() as session:
             begin_write(session)
             changes = [
@@ -71,13 +74,13 @@ class Evaluator:
                     reconcile(
                         session,
                         eps,
-                        registry,
+                        then,
                         now,
                         _bounds(registry, day),
                         foreign_departments(deployment, registry),
                     ),
                 )
-                for registry, day, eps in found
+                for registry, then, day, eps in found
             ]
             if not dry_run:
                 self._notify(session, deployment, changes, now)
@@ -111,6 +114,13 @@ class Evaluator:
             days |= _days_left_open(session, registry, today, foreign)
         hall = registry.hall.id
         return sorted(day for day in days if (hall, day) not in self.closed_days)
+
+    def _registry_of(self, registry: Registry, day: date) -> Registry:
+        """The hall as it stood at the end of `day` (`hallwatch check --at` a past instant)."""
+        if not hasattr(self.runtime, "day_registry"):  # a stand-in runtime: one registry
+            return registry
+        # The present, not the instant evaluated: a day before today is a past day.
+        return self.runtime.day_registry(registry, day, datetime.now(UTC))
 
     def _episodes_of(self, registry: Registry, day: date, now: datetime) -> list[Episode]:
         start = local_midnight(registry.hall, day)

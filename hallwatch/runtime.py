@@ -2,7 +2,8 @@
 
 A deployment may hold several halls (docs/MULTI-HALL.md). `registry()` is one hall:
 the one asked for, else the one `hall_chooser` names (the web app's: the hall of the
-request), else the first, which is the whole of a single-hall deployment.
+request), else the first, which is the whole of a single-hall deployment. A past day is
+read with the registry as it stood at the end of that day (`registry_on`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from hallwatch.registry.db import create_schema, make_engine, make_session_facto
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.load import load_deployment, registry_revision
 from hallwatch.registry.spec import Registry
+from hallwatch.registry.versions import keep_history, registry_for_day
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
 
@@ -45,6 +47,7 @@ class Runtime:
     _revision: int = -1  # registry_revision() when _deployment was read
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _days: dict[str, DayEvents] = field(default_factory=dict)  # hall id → its day in memory
+    _history_kept: bool = False  # a database from before versions has been given its first
 
     @classmethod
     def from_settings(
@@ -98,6 +101,31 @@ class Runtime:
             hall = self.hall_chooser()
         return self.deployment(fresh).hall(hall)
 
+    def registry_on(
+        self, day: date, hall: str | None = None, now: datetime | None = None
+    ) -> Registry:
+        """One hall as it stood at the end of `day` (today, or a day to come: as it is now)."""
+        return self.day_registry(self.registry(hall=hall), day, now or datetime.now(UTC))
+
+    def day_registry(self, current: Registry, day: date, now: datetime) -> Registry:
+        """The hall of `current` (a hall of the current registry) as it stood at the end of
+        `day`: the registry that day is replayed, counted and reported with."""
+        if day >= day_of(current.hall, now):
+            return current
+        with self.sessions() as session:
+            if not self._history_kept:
+                with session.begin():
+                    keep_history(session, registry_revision(session))
+                self._history_kept = True
+            then = registry_for_day(session, current.hall, day, now)
+        return then.by_id.get(current.hall.id) or current  # a hall added since: as it is
+
+    def registry_through(self, end: datetime, now: datetime, hall: str | None = None) -> Registry:
+        """The registry a report of a range ending at `end` names things by: its last day's."""
+        current = self.registry(hall=hall)
+        last = min(end, now) - timedelta(microseconds=1)
+        return self.day_registry(current, day_of(current.hall, last), now)
+
     def hall_devices(self, registry: Registry) -> frozenset[str] | None:
         """The devices a hall's reads of the event store keep (None: all, for one hall)."""
         return self.deployment().own_devices(registry)
@@ -115,8 +143,10 @@ class Runtime:
         return self.stored_history(registry, local_midnight(hall, day_of(hall, at)), at)
 
     def hall_state(self, at: datetime, hall: str | None = None) -> tuple[Registry, HallState]:
-        """The hall at `at`: today's kept up incrementally, a past day's replayed from InfluxDB."""
+        """The hall at `at`: today's kept up incrementally, a past day's replayed from InfluxDB
+        with the registry of that day."""
         registry = self.registry(hall=hall)
+        registry = self.day_registry(registry, day_of(registry.hall, at), datetime.now(UTC))
         today = self._today_of(registry, at)
         if today is not None:
             return registry, today.state(registry, at)

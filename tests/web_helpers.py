@@ -72,3 +72,18 @@ LOCKED_WORDS = "登录失败次数过多"
 
 def session_data(app, cookie: str) -> dict:
     return app.session_interface.get_signing_serializer(app).loads(cookie)
+
+
+REVISION_FIELD = re.compile(r'name="revision"[^>]*value="(\d+)"')
+
+
+def confirm_preview(client, preview: str, headers: dict, retire: bool = False, token: str = ""):
+    """Confirm a registry upload's preview page (its path) as its button does; with `retire`,
+    tick the confirmation of an older file's retirements. The response of the confirmation."""
+    page = client.get(preview, headers=headers).get_data(as_text=True)
+    data = {"revision": REVISION_FIELD.search(page)[1]}
+    if retire:
+        data["retire"] = "y"
+    if token:
+        data["csrf_token"] = token
+    return client.post(preview, data=data, headers=headers)

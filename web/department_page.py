@@ -115,6 +115,7 @@ def show(dept_id: str):
     except BadDay as exc:
         return render_template("department.html", **page, error=str(exc), day=today, view=None), 400
     frame_if_store_down("department.html", **page, day=day, view=None)
+    registry = runtime.day_registry(registry, day, now)  # a past day: its own names and roster
     view = load_day(runtime, registry, day, now)
     return render_template(
         "department.html",

@@ -269,6 +269,13 @@ def registry():
     return ops_registry.page()
 
 
+@bp.route("/registry/preview/<digest>", methods=["GET", "POST"])
+@permission_required("operate")
+def registry_preview(digest: str):
+    """What an uploaded registry file would change, and its confirmation."""
+    return ops_registry.preview(digest)
+
+
 @bp.get("/registry.yaml")
 @permission_required("operate")
 def registry_yaml():

@@ -1,15 +1,18 @@
 """Registry upload (/ops/registry): the current registry at a glance, and a new file imported
-through the very function `hallwatch import` calls, so the validation is the same: a file
-with any problem is refused whole and nothing changes. The registry in the database can be
-downloaded as a file (/ops/registry.yaml), cards registered on the pages included."""
+in two steps through the very functions `hallwatch import` calls, so the validation is the
+same: a file with any problem is refused whole and nothing changes. The upload shows what
+the file would add, change and retire (/ops/registry/preview/<digest>, the file kept
+server-side by its hash); "确认导入" applies it, validated again, unless the registry moved
+meanwhile (then it is shown again); an older file's retirements need a tick of their own.
+The registry in the database can be downloaded as a file (/ops/registry.yaml, with its
+`revision:`), cards registered on the pages included."""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import (
     Response,
@@ -27,14 +30,24 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import func, select
+from wtforms import BooleanField, HiddenField
 
 from hallwatch.access import Scope
 from hallwatch.registry.apply import ImportSummary, SectionCounts
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.dump import deployment_yaml
 from hallwatch.registry.file import RegistryError
-from hallwatch.registry.importing import import_file
+from hallwatch.registry.load import load_deployment, registry_revision
 from hallwatch.registry.models import REGISTRY_MODELS
+from hallwatch.registry.review import (
+    Importer,
+    RegistryMoved,
+    RetirementsNotConfirmed,
+    Review,
+    confirm_import,
+    review_import,
+)
+from hallwatch.registry.uploads import forget_upload, keep_upload, upload_of
 from web.audit_trail import note_download
 from web.limits import MAX_UPLOAD_BYTES
 
@@ -73,6 +86,11 @@ class RegistryUploadForm(FlaskForm):
     )
 
 
+class ConfirmImportForm(FlaskForm):
+    revision = HiddenField()  # the registry's revision the preview showed
+    retire = BooleanField(lazy_gettext("我确认停用以上条目(此文件来自较早的名册版本)"))
+
+
 def _runtime():
     return current_app.extensions["hallwatch"]
 
@@ -106,20 +124,9 @@ def _summary_json(summary: ImportSummary, filename: str) -> dict:
     }
 
 
-def _import(data: bytes, filename: str) -> ImportSummary:
-    """Import uploaded bytes through `import_file` (which reads a path); RegistryError if bad.
-
-    A user limited to some halls changes only those (hallwatch.registry.scoped)."""
-    handle, path = tempfile.mkstemp(prefix="hallwatch-upload-", suffix=".yaml")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        try:
-            return import_file(_runtime().sessions, path, halls=Scope.of(current_user).halls)
-        except RegistryError as exc:
-            raise RegistryError([p.replace(path, filename) for p in exc.problems]) from exc
-    finally:
-        os.unlink(path)
+def _review(text: str) -> Review:
+    """What the file would do for this user (limited to their halls); RegistryError if bad."""
+    return review_import(_runtime().sessions, text, datetime.now(UTC), Scope.of(current_user).halls)
 
 
 def _check_upload(form: RegistryUploadForm) -> bytes | None:
@@ -150,14 +157,14 @@ def page():
         if form.validate_on_submit() and (data := _check_upload(form)) is not None:
             filename = os.path.basename(form.file.data.filename or "registry.yaml")
             try:
-                summary = _import(data, filename)
+                _review(data.decode("utf-8-sig"))
             except RegistryError as exc:
                 problems = problem_rows(exc.problems)
             else:
-                _runtime().registry(fresh=True)
-                session[SUMMARY_KEY] = _summary_json(summary, filename)
-                flash(gettext("名册已导入:%(n)s 处变更。", n=summary.changes))
-                return redirect(url_for("ops.registry"))
+                now = datetime.now(UTC)
+                who = current_user.username
+                digest = keep_upload(_runtime().sessions, who, filename, data, now)
+                return redirect(url_for("ops.registry_preview", digest=digest))
     registry = _runtime().registry(fresh=True)
     return render_template(
         "ops_registry.html",
@@ -177,14 +184,17 @@ def page():
 def download() -> Response:
     """The halls the user may see, from the database, as a registry file (attachment)."""
     runtime = _runtime()
-    deployment = runtime.deployment(fresh=True)
+    with runtime.sessions() as db:
+        # The revision before the rows: a file never claims a newer revision than it holds.
+        revision = registry_revision(db)
+        deployment = load_deployment(db)
     scope = Scope.of(current_user)
     halls = tuple(r for r in deployment.halls if scope.sees_hall(r.hall.id))
     if not halls:
         abort(404)
     now = datetime.now(runtime.registry().hall.tz)
     text = f"# HallWatch registry, {now.isoformat(timespec='seconds')}\n"
-    text += deployment_yaml(Deployment(halls))
+    text += deployment_yaml(Deployment(halls), revision)
     name = f"hallwatch-registry-{now:%Y%m%d-%H%M}.yaml"
     note_download("registry", name, halls=[r.hall.id for r in halls])
     return Response(
@@ -192,3 +202,65 @@ def download() -> Response:
         content_type=YAML_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def preview(digest: str):
+    """GET: what the uploaded file would add, change and retire. POST: import it."""
+    upload = upload_of(_runtime().sessions, current_user.username, digest)
+    if upload is None:
+        abort(404)
+    form = ConfirmImportForm()
+    status, problems = 200, []
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                return _confirm(upload, form)
+            except RegistryError as exc:
+                problems = problem_rows(exc.problems)
+            except RetirementsNotConfirmed:
+                form.retire.errors.append(gettext("请勾选确认后再导入:此文件会停用以上条目。"))
+            except RegistryMoved:
+                flash(gettext("名册在此期间已被修改,请重新核对变化后再确认。"))
+                return redirect(url_for("ops.registry_preview", digest=digest))
+    try:
+        review = _review(upload.text)
+    except RegistryError as exc:  # the registry moved so that the file no longer fits
+        review, problems = None, problems or problem_rows(exc.problems)
+    if review is not None:
+        form.revision.data = str(review.revision)
+    return render_template(
+        "ops_registry_preview.html",
+        form=form,
+        upload=upload,
+        review=review,
+        problems=problems,
+        listed=review.listed() if review else [],
+        sections=SECTION_WORDS,
+        changes=CHANGE_WORDS,
+    ), status
+
+
+def _confirm(upload, form: ConfirmImportForm):
+    """Import the kept file as the preview showed it; RegistryMoved if the registry moved."""
+    runtime = _runtime()
+    importer = Importer(
+        current_user.username,
+        upload.filename,
+        request.remote_addr or "",
+        Scope.of(current_user).halls,
+    )
+    expected = int(form.revision.data) if (form.revision.data or "").isdigit() else -1
+    review = confirm_import(
+        runtime.sessions,
+        upload.text,
+        datetime.now(UTC),
+        importer,
+        confirm_retirements=form.retire.data,
+        expect_revision=expected,
+    )
+    forget_upload(runtime.sessions, current_user.username, upload.digest)
+    runtime.registry(fresh=True)
+    session[SUMMARY_KEY] = _summary_json(review.summary, upload.filename)
+    flash(gettext("名册已导入:%(n)s 处变更。", n=review.summary.changes))
+    return redirect(url_for("ops.registry"))

@@ -68,6 +68,7 @@ def ranking():
     except BadMonth as exc:
         return _uncached(render_template("public_ranking.html", **page, error=str(exc)), 400)
     page.update(month=month, month_text=month_label(month))
+    registry = runtime.registry_through(month.bounds(hall)[1], now, hall.id)  # its names then
     try:
         summaries = month_summaries(runtime, registry, month, now)
     except QueryError:

@@ -91,6 +91,7 @@ def _report(month: Month, scoped: bool) -> MonthReport:
     if month > Month.of(now.astimezone(registry.hall.tz).date()):  # before bounds: 9999-12
         raise Refused(400, f"'month' {month} has not begun yet")
     start, end = month.bounds(registry.hall)
+    registry = runtime.registry_through(end, now, registry.hall.id)  # its names then
     summaries = current_app.extensions.setdefault(SUMMARIES, DaySummaries())
     days = summaries.between(runtime, registry, start, end, now)
     scope = _scope(registry) if scoped else (None, None)

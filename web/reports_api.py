@@ -101,6 +101,7 @@ def _report(rows_of, key: str, scope, period, row_key: str):
         start, end = period(registry, now)
     except BadParameter as exc:
         return jsonify(error=str(exc)), 400
+    registry = _runtime().registry_through(end, now, registry.hall.id)  # its names then
     totals = _totals(registry, start, end, now)
     adjustments, _ = appeals_of(registry, start, end)
     rows = published(rows_of, row_key, registry, totals, adjustments)
@@ -131,6 +132,7 @@ def coverage_report():
     now = datetime.now(UTC)
     try:
         start, end = _range(registry, now)
+        registry = _runtime().registry_through(end, now, registry.hall.id)
         totals = _totals(registry, start, end, now)
     except BadParameter as exc:
         return jsonify(error=str(exc)), 400

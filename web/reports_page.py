@@ -156,6 +156,8 @@ def month_report():
         month = parse_month(request.args.get("month"), this_month, this_month, EARLIEST)
     except BadMonth as exc:
         return render_template("reports.html", **page, error=str(exc)), 400
+    registry = runtime.registry_through(month.bounds(hall)[1], now, hall.id)  # its names then
+    allowed = visible_departments(current_user, registry)
     department = _chosen_department(registry, allowed)
     page.update(month=month, month_text=month_label(month), department=department)
     frame_if_store_down("reports.html", saying=NO_REPORT_NOW, **page)

@@ -49,6 +49,10 @@ def show(window_id: str):
         day = parse_day(request.args.get("day"), today)
     except BadDay as exc:
         return render_template("window.html", **page, error=str(exc), day=today, view=None), 400
+    then = runtime.day_registry(registry, day, now)  # a past day: its own names and roster
+    if window_id in then.window_by_id:
+        registry, window = then, then.window_by_id[window_id]
+        page = {"window": window, "department": registry.department_by_id.get(window.department)}
     frame_if_store_down("window.html", **page, day=day, view=None)
     view = load_day(runtime, registry, day, now)
     return render_template(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -14,20 +16,62 @@ from console.commands.common import open_runtime, read_settings
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_registry(file: Path) -> None:
-    """Load the hall registry FILE (YAML) into the database; a bad file changes nothing."""
+@click.option("--dry-run", is_flag=True, help="Show what the file would change; apply nothing")
+@click.option(
+    "--confirm-retirements",
+    is_flag=True,
+    help="Import a file made from an older revision even though it retires entries",
+)
+def import_registry(file: Path, dry_run: bool, confirm_retirements: bool) -> None:
+    """Load the hall registry FILE (YAML) into the database; a bad file changes nothing.
+
+    Prints what it added, changed and retired. A file whose `revision:` is older than the
+    registry's and which would retire entries is refused unless --confirm-retirements.
+    """
     from hallwatch.registry.file import RegistryError
-    from hallwatch.registry.importing import import_file
+    from hallwatch.registry.importing import file_text
+    from hallwatch.registry.review import (
+        Importer,
+        RetirementsNotConfirmed,
+        confirm_import,
+        review_import,
+    )
 
     runtime = open_runtime(read_settings())
+    now = datetime.now(UTC)
     try:
-        summary = import_file(runtime.sessions, file)
+        text = file_text(file)
+        if dry_run:
+            review = review_import(runtime.sessions, text, now)
+        else:
+            importer = Importer(f"cli:{_os_user()}", file.name)
+            review = confirm_import(runtime.sessions, text, now, importer, confirm_retirements)
     except RegistryError as exc:
         click.echo(f"{file}: refused, nothing was imported:", err=True)
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)
-    click.echo(f"{file}: imported. {summary}")
+    except RetirementsNotConfirmed as exc:
+        click.echo(f"{file}: refused, nothing was imported: {exc}:", err=True)
+        for line in exc.review.lines():
+            click.echo(f"  {line}", err=True)
+        click.echo("Import it with --confirm-retirements to retire them.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{file}: {'would change (dry run, nothing applied)' if dry_run else 'imported'}. "
+        f"{review.summary}"
+    )
+    if review.needs_confirmation:
+        click.echo("(made from an older revision: its retirements need --confirm-retirements)")
+    for line in review.lines():
+        click.echo(f"  {line}")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment (a bare container)
+        return "unknown"
 
 
 @click.group()

@@ -56,6 +56,7 @@ def report(month_text: str, file_format: str, out: Path, hall_id: str | None) ->
     start, end = month.bounds(registry.hall)
     if start > now:
         raise click.BadParameter(f"{month} has not begun yet", param_hint="--month")
+    registry = runtime.registry_through(end, now, registry.hall.id)  # its names then
     try:
         days = DaySummaries().between(runtime, registry, start, end, now)
     except QueryError as exc:

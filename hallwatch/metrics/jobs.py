@@ -1,8 +1,8 @@
 """Keeping the table of day summaries current: the work of `hallwatch alerts`' summary jobs.
 
 Plain functions of (runtime, now). A closed day's row is (re)computed when it is
-missing, was computed for a registry that no longer applies to the day, or when
-InfluxDB holds other points for the day than the row was computed from (a late
+missing, was computed for another registry than the day's own (`Runtime.day_registry`),
+or when InfluxDB holds other points for the day than the row was computed from (a late
 event: a collector's backlog, a device's spool): the row keeps their number and
 newest receipt time, and one aggregate query per run (`EventStore.receipts`)
 gives the same two numbers for every recent day.
@@ -86,10 +86,11 @@ def refresh_hall_days(
     stored = stored_days(runtime.sessions, hall.id, first, today - ONE_DAY)
     done = []
     for day in sorted(held):
-        fingerprint = day_fingerprint(registry, day)
+        then = runtime.day_registry(registry, day, now)  # the day as its own registry had it
+        fingerprint = day_fingerprint(then, day)
         if is_current(stored.get(day), fingerprint, held[day]):
             continue
-        summary, _ = compute_day(runtime, registry, day, now)
+        summary, _ = compute_day(runtime, then, day, now)
         # The counts read before computing: a point written meanwhile makes the next run look again.
         save_summary(runtime.sessions, hall.id, summary, fingerprint, held[day], now)
         done.append(day)

@@ -84,21 +84,23 @@ class DaySummaries:
     def between(
         self, runtime: Runtime, registry: Registry, start: datetime, end: datetime, now: datetime
     ) -> list[DaySummary]:
-        """One summary per hall day of [start, min(end, now)), the first and last clipped."""
+        """One summary per hall day of [start, min(end, now)), the first and last clipped, each
+        counted with the registry of its day (`Runtime.day_registry`); `registry` names the hall."""
         hall = registry.hall
         parts = day_parts(hall, start, min(end, now))
         whole = {day for day, lo, hi in parts if (lo, hi) == _whole(hall, day)}
         closed = sorted(d for d in whole if settled(hall, d, now))
-        prints = {day: day_fingerprint(registry, day) for day in closed}
+        then = {day: runtime.day_registry(registry, day, now) for day, _, _ in parts}
+        prints = {day: day_fingerprint(then[day], day) for day in closed}
         found = self._look_up(runtime, registry, prints)
         summaries = []
         for day, lo, hi in parts:
             if day in prints:
-                summary = found.get(day) or self._compute(runtime, registry, day, now, prints[day])
+                summary = found.get(day) or self._compute(runtime, then[day], day, now, prints[day])
             else:
-                events = events_of_day(runtime, registry, day, now)
+                events = events_of_day(runtime, then[day], day, now)
                 cut = (None, None) if day in whole else (lo, hi)
-                summary = day_summary(registry, events, day, now, *cut)
+                summary = day_summary(then[day], events, day, now, *cut)
             summaries.append(summary)
         return summaries
 
@@ -106,7 +108,8 @@ class DaySummaries:
         """The whole of hall day `day` as seen at `now` (stored once it is settled)."""
         if settled(registry.hall, day, now):
             return self.between(runtime, registry, *_whole(registry.hall, day), now)[0]
-        return day_summary(registry, events_of_day(runtime, registry, day, now), day, now)
+        then = runtime.day_registry(registry, day, now)
+        return day_summary(then, events_of_day(runtime, then, day, now), day, now)
 
     def _look_up(
         self, runtime: Runtime, registry: Registry, prints: dict[date, str]

@@ -2,7 +2,8 @@
 the wanted ones and added, restored, updated or retired, counted per section in an
 `ImportSummary`, and the registry's revision counted. An entry missing from a newer file is
 retired (kept with `retired_at`), so what happened before still has its window, person and
-device; one that reappears is restored. Re-importing the same file writes nothing.
+device; one that reappears is restored. Re-importing the same file writes nothing. A
+change is also kept as a version of the whole registry (`hallwatch.registry.versions`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from hallwatch.registry.columns import Desired, desired_rows, hall_row_ids, primary_key_name
 from hallwatch.registry.deployment import Deployment
+from hallwatch.registry.load import registry_revision
 from hallwatch.registry.models import Base, RegistryRevisionRow
 from hallwatch.registry.spec import Registry
+from hallwatch.registry.versions import keep_history, store_version
 
 
 @dataclass
@@ -102,10 +105,13 @@ def apply_deployment(session: Session, deployment: Deployment, now: datetime) ->
     transaction; a hall missing from it is retired with all it holds."""
     if now.tzinfo is None:
         raise ValueError(f"apply_deployment needs an aware `now`, got {now.isoformat()}")
+    keep_history(session, registry_revision(session))
     summary = ImportSummary()
     for model, desired in desired_rows(deployment, hall_row_ids(session, deployment)).items():
         summary.sections[model.__tablename__] = _sync(session, model, desired, now)
     _count_revision(session)
+    if summary.changes:
+        store_version(session, deployment, registry_revision(session), now, str(summary))
     return summary
 
 

@@ -16,8 +16,10 @@ from hallwatch.registry import (  # noqa: F401
     appeals,
     audit,
     sessions,
-    staffing,  # noqa: F401
+    staffing,
     throttle,
+    uploads,
+    versions,
 )
 from hallwatch.registry.day_summaries import adopt_legacy_rows
 from hallwatch.registry.models import Base

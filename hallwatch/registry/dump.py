@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from hallwatch.registry.deployment import Deployment
-from hallwatch.registry.file import HALL_ID_KEY, HALLS, SECTIONS
+from hallwatch.registry.file import HALL_ID_KEY, HALLS, REVISION, SECTIONS
 from hallwatch.registry.spec import (
     DEFAULT_HALL_ID,
     TASMOTA_FULL_TOPIC,
@@ -237,6 +237,8 @@ def registry_yaml(mapping: dict[str, Any]) -> str:
     )
 
 
-def deployment_yaml(deployment: Deployment) -> str:
-    """The deployment as a registry file `hallwatch import` takes back unchanged."""
-    return registry_yaml(dump_deployment(deployment))
+def deployment_yaml(deployment: Deployment, revision: int | None = None) -> str:
+    """The deployment as a registry file `hallwatch import` takes back unchanged; with the
+    registry `revision` it was exported from (an import of an older one is reviewed)."""
+    mapping = dump_deployment(deployment)
+    return registry_yaml(mapping if revision is None else {REVISION: revision, **mapping})

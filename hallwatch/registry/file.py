@@ -17,6 +17,8 @@ from hallwatch.registry import values
 SECTIONS = ("hall", "departments", "windows", "staff", "devices", "roster", "leave", "swaps")
 HALL_ID_KEY = "id"  # of each hall under `halls:`
 HALLS = "halls"
+REVISION = "revision"  # optional, either form: the registry revision the file was exported from
+_REVISION_TEXT = re.compile(r"[0-9]{1,9}")
 
 
 class RegistryError(ValueError):
@@ -27,6 +29,19 @@ class RegistryError(ValueError):
         super().__init__(
             f"{len(self.problems)} problem(s) in the registry file: " + "; ".join(self.problems)
         )
+
+
+def file_revision(data: dict[Any, Any], problems: list[str]) -> int | None:
+    """The file's `revision:` (None when it has none); a bad one is added to `problems`."""
+    value = data.get(REVISION)
+    if value is None:
+        return None
+    if isinstance(value, str) and _REVISION_TEXT.fullmatch(value):
+        return int(value)
+    problems.append(
+        f"top level: key '{REVISION}': expected a whole number, got {values.show(value)}"
+    )
+    return None
 
 
 class _TextLoader(yaml.SafeLoader):

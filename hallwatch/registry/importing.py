@@ -36,23 +36,30 @@ def import_file(
     With `halls` (the importer is limited to them), only those halls change: see
     hallwatch.registry.scoped; the result is validated whole again, as a file would be.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RegistryError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
-    deployment = parse_deployment(text)
+    deployment = parse_deployment(file_text(path))
     with session_factory() as session, session.begin():
         hold_registry(session)
-        if halls:
-            deployment = _within(session, deployment, Scope(tuple(halls)))
+        deployment = scoped(session, deployment, halls)
         return apply_deployment(session, deployment, now or datetime.now(UTC))
 
 
-def _within(session: Session, uploaded: Deployment, scope: Scope) -> Deployment:
+def file_text(path: Path | str) -> str:
+    """A registry file's text (UTF-8, a BOM allowed); RegistryError if it is not text."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
+
+
+def scoped(session: Session, uploaded: Deployment, halls: Collection[str]) -> Deployment:
+    """What an importer limited to `halls` makes of `uploaded` (none: all of it)."""
+    if not halls:
+        return uploaded
     in_force = set(current_halls(session))  # none yet: load_deployment's default is no hall
     current = [r for r in load_deployment(session).halls if r.hall.id in in_force]
-    return parse_deployment(deployment_yaml(within_halls(current, uploaded, scope)))
+    within = within_halls(current, uploaded, Scope(tuple(halls)))
+    return parse_deployment(deployment_yaml(within))
 
 
 def hold_registry(session: Session) -> None:

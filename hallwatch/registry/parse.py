@@ -19,7 +19,15 @@ from typing import Any
 from hallwatch.registry import values
 from hallwatch.registry.deployment import Deployment
 from hallwatch.registry.entries import HALL_KEYS, Entry, HallParser, Unique
-from hallwatch.registry.file import HALL_ID_KEY, HALLS, SECTIONS, RegistryError, load_yaml
+from hallwatch.registry.file import (
+    HALL_ID_KEY,
+    HALLS,
+    REVISION,
+    SECTIONS,
+    RegistryError,
+    file_revision,
+    load_yaml,
+)
 from hallwatch.registry.spec import HallSettings, Registry
 
 
@@ -49,7 +57,7 @@ def _one_hall(data: dict[Any, Any], problems: list[str]) -> Registry:
     problems += [
         f"top level: unknown key '{key}' (expected {', '.join(SECTIONS)})"
         for key in data
-        if key not in SECTIONS
+        if key not in (*SECTIONS, REVISION)
     ]
     parser = HallParser(problems)
     return _sections(parser, data, parser.hall(data.get("hall")))
@@ -66,7 +74,7 @@ def _beside_halls(key: Any) -> str:
 
 def _several_halls(data: dict[Any, Any], problems: list[str]) -> list[Registry]:
     """The `halls:` form: a list of halls, each with its id, settings and own sections."""
-    problems += [_beside_halls(key) for key in data if key != HALLS]
+    problems += [_beside_halls(key) for key in data if key not in (HALLS, REVISION)]
     listed = data[HALLS]
     if not isinstance(listed, list) or not listed:
         problems.append(f"{HALLS}: expected a non-empty list of halls, got {values.show(listed)}")
@@ -95,15 +103,21 @@ def _several_halls(data: dict[Any, Any], problems: list[str]) -> list[Registry]:
 
 def parse_deployment(text: str) -> Deployment:
     """Every hall in `text` (YAML, either form), or RegistryError listing every problem found."""
+    return read_registry_file(text)[0]
+
+
+def read_registry_file(text: str) -> tuple[Deployment, int | None]:
+    """`parse_deployment`, with the file's `revision:` (None when it names none)."""
     data = load_yaml(text)
     problems: list[str] = []
+    revision = file_revision(data, problems)
     if HALLS in data:
         halls = _several_halls(data, problems)
     else:
         halls = [_one_hall(data, problems)]
     if problems:
         raise RegistryError(problems)
-    return Deployment(tuple(halls))
+    return Deployment(tuple(halls)), revision
 
 
 def parse_registry(text: str) -> Registry:

@@ -9,7 +9,7 @@ from io import BytesIO
 
 from hallwatch.registry.users import add_user
 from tests.halls import HALL_TZ, HALL_YAML
-from tests.web_helpers import app_for, basic
+from tests.web_helpers import app_for, basic, confirm_preview
 
 ADMIN = ("root", "pw-root-123")
 
@@ -39,14 +39,19 @@ def registry_of(app):
     return app.extensions["hallwatch"].registry(fresh=True)
 
 
-def upload(app, content: bytes, filename="hall.yaml", user=MANAGER):
-    return post(
-        app,
+def upload(app, content: bytes, filename="hall.yaml", user=MANAGER, confirm=True, retire=False):
+    """Upload a registry file, and (`confirm`) confirm its preview as the page's button does:
+    the last response (a refused upload's own)."""
+    client = app.test_client()
+    response = client.post(
         "/ops/registry",
-        {"file": (BytesIO(content), filename)},
-        user=user,
+        data={"file": (BytesIO(content), filename)},
+        headers=basic(*user),
         content_type="multipart/form-data",
     )
+    if not confirm or response.status_code != 302:
+        return response
+    return confirm_preview(client, response.headers["Location"], basic(*user), retire)
 
 
 def get(app, path, user=MANAGER, status=200, **query):

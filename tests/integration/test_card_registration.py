@@ -24,7 +24,7 @@ from hallwatch.registry.users import add_user
 from tests.conftest import database_url_for
 from tests.helpers import BACKENDS, deployment_env, wait_until
 from tests.mqtt_helpers import publish, publisher
-from tests.web_helpers import app_for, basic
+from tests.web_helpers import app_for, basic, confirm_preview
 
 MANAGER = ("boss", "pw-boss")
 INSPECTOR = ("eye", "pw-eye-123")
@@ -193,9 +193,11 @@ def test_the_registry_download_is_the_registry_and_uploads_back_unchanged(app):
         data={"csrf_token": token, "file": (BytesIO(text.encode()), "hall.yaml")},
         headers=manager.headers,
         content_type="multipart/form-data",
-        follow_redirects=True,
     )
-    assert "名册已导入:0 处变更。" in upload.get_data(as_text=True)
+    preview = upload.headers["Location"]
+    assert "此文件与当前名册相同" in manager.page(preview)
+    confirm_preview(manager.client, preview, manager.headers, token=token)
+    assert "名册已导入:0 处变更。" in manager.page("/ops/registry")
 
 
 @BACKENDS

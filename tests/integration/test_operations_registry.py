@@ -18,7 +18,7 @@ from tests.integration.ops_pages import (
     registry_of,
     upload,
 )
-from tests.web_helpers import basic
+from tests.web_helpers import basic, confirm_preview
 
 
 @pytest.fixture
@@ -48,13 +48,19 @@ def test_the_registry_page_summarises_and_a_good_file_is_imported(app):
     assert response.status_code == 302 and response.headers["Location"].endswith("/ops/registry")
     assert "W04" in registry_of(app).window_by_id
     client = app.test_client()
-    after = client.post(
+    uploaded = client.post(
         "/ops/registry",
         data={"file": (BytesIO(hall_yaml("W05")), "hall.yml")},
         headers=basic(*MANAGER),
         content_type="multipart/form-data",
-        follow_redirects=True,
-    ).get_data(as_text=True)
+    )
+    preview = uploaded.headers["Location"]  # nothing applied yet: first what it would do
+    assert "/ops/registry/preview/" in preview and "W05" not in registry_of(app).window_by_id
+    shown = client.get(preview, headers=basic(*MANAGER)).get_data(as_text=True)
+    assert re.search(r"新增</th><td>窗口</td><td><code>W05 \(4号窗口\)</code>", shown)
+    assert re.search(r"停用</th><td>窗口</td><td><code>W04 \(4号窗口\)</code>", shown)
+    assert confirm_preview(client, preview, basic(*MANAGER)).status_code == 302
+    after = client.get("/ops/registry", headers=basic(*MANAGER)).get_data(as_text=True)
     assert "名册已导入:2 处变更。" in after  # W04 retired, W05 added
     imported = re.search(r'<section class="ops-imported".*?</section>', after, re.S)[0]
     windows = re.search(r"<th scope=\"row\">窗口</th>(.*?)</tr>", imported, re.S)[1]

@@ -80,6 +80,7 @@ EXPECTED: dict[str, dict[str, frozenset[str] | Public]] = {
     "ops.register_card": {"POST": OPERATORS},  # without a card and a person: 400
     "ops.registry": {"GET": OPERATORS, "POST": OPERATORS},
     "ops.registry_yaml": {"GET": OPERATORS},
+    "ops.registry_preview": {"GET": OPERATORS, "POST": OPERATORS},  # no such upload: 404
     "ops.users": {"GET": ADMINS},
     "ops.add_user": {"POST": ADMINS},
     "ops.edit_user": {"POST": ADMINS},
@@ -161,6 +162,7 @@ class Hall:
             "staff_id": {"civil": "s001", "tax": "s003"}[department],
             "device_id": {"civil": "desk-w01-card", "tax": "desk-w03-card"}[department],
             "line": "no-such-line",  # roster lines are named by a digest: 404 to whoever may ask
+            "digest": "0" * 64,  # no such upload
         }
 
     def path(self, endpoint: str, who: str, department: str | None = None) -> str:

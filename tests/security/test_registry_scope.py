@@ -15,7 +15,7 @@ from hallwatch.registry.file import RegistryError
 from hallwatch.registry.load import load_deployment
 from tests.conftest import database_url_for
 from tests.halls import two_halls_deployment, two_halls_yaml
-from tests.web_helpers import app_for, basic
+from tests.web_helpers import app_for, basic, confirm_preview
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,18 @@ def halls_of(app) -> dict:
 
 
 def upload(app, text: str, who: str = "east_mgr"):
-    return app.test_client().post(
+    """Upload and confirm: the last response (a refused upload's own)."""
+    client = app.test_client()
+    headers = basic(who, f"pw-{who}")
+    response = client.post(
         "/ops/registry",
         data={"file": (BytesIO(text.encode()), "halls.yaml")},
-        headers=basic(who, f"pw-{who}"),
+        headers=headers,
         content_type="multipart/form-data",
     )
+    if response.status_code != 302:
+        return response
+    return confirm_preview(client, response.headers["Location"], headers)
 
 
 def test_a_file_that_touches_another_hall_is_refused_whole(app):
