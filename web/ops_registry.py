@@ -65,6 +65,7 @@ SECTION_WORDS = {
     "devices": lazy_gettext("设备"),
     "roster": lazy_gettext("排班"),
     "leave": lazy_gettext("请假"),
+    "swaps": lazy_gettext("调班"),
 }
 CHANGE_WORDS = {
     "added": lazy_gettext("新增"),
