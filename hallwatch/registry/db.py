@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -121,9 +121,24 @@ def refuse_audit_changes(connection: Connection) -> None:
     for that (`hallwatch audit verify`).
     """
     dialect = connection.dialect.name
+    if _append_only_already(connection, dialect):
+        return  # a read-only account (the collector's, the web's) need not be able to create them
     statements = POSTGRES_APPEND_ONLY if dialect == "postgresql" else SQLITE_APPEND_ONLY
     for statement in statements:
         connection.execute(text(statement))
+
+
+def _append_only_already(connection: Connection, dialect: str) -> bool:
+    """Whether every append-only trigger of audit_log is there (a read, no DDL)."""
+    if dialect == "postgresql":
+        names = ("audit_log_no_update", "audit_log_no_delete", "audit_log_no_truncate")
+        query = "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('audit_log') "
+        query += "AND tgname IN :names"
+    else:
+        names = ("audit_log_no_update", "audit_log_no_delete")
+        query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN :names"
+    statement = text(query).bindparams(bindparam("names", expanding=True))
+    return connection.execute(statement, {"names": list(names)}).scalar() == len(names)
 
 
 def _upgrade(connection: Connection) -> None:
