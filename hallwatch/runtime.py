@@ -8,12 +8,14 @@ read with the registry as it stood at the end of that day (`registry_on`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hallwatch.config import Settings
@@ -28,6 +30,8 @@ from hallwatch.registry.spec import Registry
 from hallwatch.registry.versions import keep_history, registry_for_day
 from hallwatch.schedule import day_of, local_midnight
 from hallwatch.state import HallState, hall_at
+
+log = logging.getLogger(__name__)
 
 REGISTRY_TTL_S = 5.0  # how stale the web's view of the registry may be
 
@@ -112,13 +116,21 @@ class Runtime:
         `day`: the registry that day is replayed, counted and reported with."""
         if day >= day_of(current.hall, now):
             return current
+        if not self._history_kept:
+            self._keep_history()
         with self.sessions() as session:
-            if not self._history_kept:
-                with session.begin():
-                    keep_history(session, registry_revision(session))
-                self._history_kept = True
             then = registry_for_day(session, current.hall, day, now)
         return then.by_id.get(current.hall.id) or current  # a hall added since: as it is
+
+    def _keep_history(self) -> None:
+        """Keep the first version of a database from before versions, once per process. A
+        read-only database account cannot: past days then read the rows' own history."""
+        try:
+            with self.sessions() as session, session.begin():
+                keep_history(session, registry_revision(session))
+        except DBAPIError as exc:
+            log.warning("cannot keep the registry's first version (a read-only account?): %s", exc)
+        self._history_kept = True
 
     def registry_through(self, end: datetime, now: datetime, hall: str | None = None) -> Registry:
         """The registry a report of a range ending at `end` names things by: its last day's."""
