@@ -23,6 +23,7 @@ from hallwatch.registry.edits import hall_part
 from hallwatch.registry.file import RegistryError
 from hallwatch.registry.roster_edits import line_key
 from hallwatch.registry.spec import Registry
+from web.ops_notify import Notice, queue
 from web.ops_registry import SECTION_WORDS, problem_rows
 
 Edit = Callable[[dict], None]
@@ -57,14 +58,20 @@ def apply(
     target: str,
     edit: Edit,
     fields: Mapping[str, str] | None = None,
+    notice: Notice | None = None,
 ) -> Outcome:
-    """Apply `edit` to the registry in one transaction; a refusal's problems go beside the
-    form field their key names (`fields` maps a registry key to a field name; by default
-    the field of the same name), the others on top. The registry is re-read after."""
+    """Apply `edit` to the registry in one transaction, with its `notice` to the heads
+    concerned; a refusal's problems go beside the form field their key names (`fields` maps
+    a registry key to a field name; by default the field of the same name), the others on
+    top. The registry is re-read after."""
+    now = datetime.now(UTC)
     try:
-        change_registry(
-            runtime().sessions, change(action, target), _changing(edit), datetime.now(UTC)
-        )
+        with runtime().sessions() as db, db.begin():
+            change_registry(
+                runtime().sessions, change(action, target), _changing(edit), now, session=db
+            )
+            if notice is not None:
+                queue(db, notice, now)
     except _Unchanged:
         return Outcome(True)  # a form saved as it was: nothing to apply or to audit
     except RegistryError as exc:

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Optional, ValidationError
 from hallwatch.registry import roster_edits, values
 from hallwatch.registry.spec import WEEKDAYS, Registry
 from web.ops_forms import apply, errors_of, keyed_lines, runtime, staff_choices, window_choices
-from web.ops_notify import tell_departments
+from web.ops_notify import Notice
 from web.roles import permission_required
 
 bp = Blueprint("ops_roster", __name__, url_prefix="/ops/roster")
@@ -106,10 +106,10 @@ def _departments(registry: Registry, staff: str, *windows: str) -> set[str]:
     return {d for d in found if d}
 
 
-def _tell(registry: Registry, staff: str, windows: tuple[str, ...], what: str) -> None:
+def _notice(registry: Registry, staff: str, windows: tuple[str, ...], what: str) -> Notice:
     person = registry.staff_by_id.get(staff)
     name = person.name if person else staff
-    tell_departments(
+    return Notice(
         _departments(registry, staff, *windows),
         registry.hall.id,
         f"排班变更:{name}",
@@ -160,12 +160,11 @@ def add():
     def edit(mapping: dict) -> None:
         roster_edits.add_line(mapping, staff, **values)
 
-    outcome = apply(form, "roster.add", f"staff {staff}", edit, FIELDS)
+    what = f"新增 {values['window']} {' '.join(values['days'])}"
+    notice = _notice(registry, staff, (values["window"],), what)
+    outcome = apply(form, "roster.add", f"staff {staff}", edit, FIELDS, notice)
     if not outcome.done:
         return _list_page(form, outcome.top)
-    _tell(
-        registry, staff, (values["window"],), f"新增 {values['window']} {' '.join(values['days'])}"
-    )
     flash(gettext("已添加排班。"), "info")
     return redirect(url_for("ops_roster.index", q=staff))
 
@@ -223,11 +222,12 @@ def edit(line: str):
     def change(mapping: dict) -> None:
         roster_edits.edit_line(mapping, line, **values)
 
-    outcome = apply(form, "roster.edit", f"staff {entry['staff']}", change, FIELDS)
+    windows = (entry["window"], values["window"])
+    what = f"{values['window']} {' '.join(values['days'])}"
+    notice = _notice(registry, entry["staff"], windows, what)
+    outcome = apply(form, "roster.edit", f"staff {entry['staff']}", change, FIELDS, notice)
     if not outcome.done:
         return _line_page(line, form, top=outcome.top)
-    windows = (entry["window"], values["window"])
-    _tell(registry, entry["staff"], windows, f"{values['window']} {' '.join(values['days'])}")
     flash(gettext("已保存排班。"), "info")
     return redirect(url_for("ops_roster.index", q=entry["staff"]))
 
@@ -244,9 +244,12 @@ def end(line: str):
     def change(mapping: dict) -> None:
         roster_edits.end_line(mapping, line, last_day)
 
-    outcome = apply(form, "roster.end", f"staff {entry['staff']}", change, {"until": "last_day"})
+    notice = _notice(
+        registry, entry["staff"], (entry["window"],), f"{entry['window']} 至 {last_day} 止"
+    )
+    fields = {"until": "last_day"}
+    outcome = apply(form, "roster.end", f"staff {entry['staff']}", change, fields, notice)
     if not outcome.done:
         return _line_page(line, end=form, top=outcome.top)
-    _tell(registry, entry["staff"], (entry["window"],), f"{entry['window']} 至 {last_day} 止")
     flash(gettext("排班将于 %(day)s 之后结束。", day=last_day.isoformat()), "info")
     return redirect(url_for("ops_roster.index", q=entry["staff"]))

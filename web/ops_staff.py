@@ -24,7 +24,7 @@ from web.ops_forms import (
     preview,
     runtime,
 )
-from web.ops_notify import tell_departments
+from web.ops_notify import Notice
 from web.roles import permission_required
 
 bp = Blueprint("ops_staff", __name__, url_prefix="/ops/staff")
@@ -219,17 +219,17 @@ def move(staff_id: str):
     def edit(mapping: dict) -> None:
         edits.move_person(mapping, staff_id, form.department.data)
 
-    outcome = apply(form, "staff.move", f"staff {staff_id}", edit)
-    if not outcome.done:
-        return _person_page(staff_id, {"move": form}, outcome.top)
     new = _department_name(registry, form.department.data)
     old = _department_name(registry, person.department)
-    tell_departments(
+    notice = Notice(
         (person.department, form.department.data),
         registry.hall.id,
         f"人员调动:{person.name}",
         f"{person.name}({person.id})已由{old}调至{new}。",
     )
+    outcome = apply(form, "staff.move", f"staff {staff_id}", edit, notice=notice)
+    if not outcome.done:
+        return _person_page(staff_id, {"move": form}, outcome.top)
     flash(gettext("已将 %(name)s 调至 %(department)s。", name=person.name, department=new), "info")
     return redirect(url_for("ops_staff.show", staff_id=staff_id))
 
@@ -244,14 +244,14 @@ def retire(staff_id: str):
         edits.retire_person(mapping, staff_id)
 
     if request.method == "POST" and form.validate_on_submit():
-        outcome = apply(form, "staff.retire", f"staff {staff_id}", edit)
+        notice = Notice(
+            (person.department,),
+            registry.hall.id,
+            f"人员停用:{person.name}",
+            f"{person.name}({person.id})已停用,其排班与请假一并移除。",
+        )
+        outcome = apply(form, "staff.retire", f"staff {staff_id}", edit, notice=notice)
         if outcome.done:
-            tell_departments(
-                (person.department,),
-                registry.hall.id,
-                f"人员停用:{person.name}",
-                f"{person.name}({person.id})已停用,其排班与请假一并移除。",
-            )
             flash(gettext("已停用 %(name)s。", name=person.name), "info")
             return redirect(url_for("ops_staff.index"))
         form.confirm.errors = outcome.top
