@@ -143,6 +143,12 @@ def errors_of(form: FlaskForm) -> bool:
     return any(f.errors for f in form)
 
 
+def answered(page: str, forms: Mapping[str, FlaskForm], top: list[str] | None) -> tuple:
+    """A page with its forms: 400 when one of them, or the change, was refused."""
+    failed = top or any(errors_of(f) for f in forms.values())
+    return page, 400 if failed else 200
+
+
 def keyed_lines(hall: str) -> list[tuple[str, dict]]:
     """The hall's roster lines as its file writes them, each with its key (`line_key`)."""
     mapping = dump_deployment(runtime().deployment(fresh=True))

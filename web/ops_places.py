@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 
 from hallwatch.registry import edits
-from web.ops_forms import ConfirmForm, apply, confirm_page, errors_of, preview, runtime
+from web.ops_forms import ConfirmForm, answered, apply, confirm_page, preview, runtime
 from web.ops_place_forms import (
     KIND_WORDS,
     AddDeviceForm,
@@ -60,8 +60,7 @@ def _list_page(forms: dict | None = None, top: list[str] | None = None):
         device_form=device_form,
         top=top or [],
     )
-    failed = top or any(errors_of(f) for f in forms.values())
-    return page, 400 if failed else 200
+    return answered(page, forms, top)
 
 
 @bp.get("")
@@ -131,8 +130,7 @@ def _window_page(window_id: str, forms: dict | None = None, top: list[str] | Non
         move_form=move_form,
         top=top or [],
     )
-    failed = top or any(errors_of(f) for f in forms.values())
-    return page, 400 if failed else 200
+    return answered(page, forms, top)
 
 
 @bp.get("/windows/<window_id>")
@@ -250,8 +248,7 @@ def _device_page(device_id: str, forms: dict | None = None, top: list[str] | Non
         place_form=place_form,
         top=top or [],
     )
-    failed = top or any(errors_of(f) for f in forms.values())
-    return page, 400 if failed else 200
+    return answered(page, forms, top)
 
 
 @bp.get("/devices/<device_id>")

@@ -16,6 +16,7 @@ from hallwatch.registry.spec import Registry, StaffMember
 from hallwatch.registry.values import MAX_TEXT_LEN
 from web.ops_forms import (
     ConfirmForm,
+    answered,
     apply,
     confirm_page,
     department_choices,
@@ -179,8 +180,7 @@ def _person_page(staff_id: str, forms: dict | None = None, top: list[str] | None
         remove_form=RemoveCardForm(formdata=None),
         top=top or [],
     )
-    failed = top or any(errors_of(f) for f in forms.values())
-    return page, 400 if failed else 200
+    return answered(page, forms, top)
 
 
 @bp.get("/<staff_id>")
