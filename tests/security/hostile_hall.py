@@ -23,6 +23,7 @@ import yaml
 from flask import Flask, url_for
 
 from collector.collector import Collector
+from hallwatch.access import Scope
 from hallwatch.config import Settings
 from hallwatch.influx.client import InfluxClient
 from hallwatch.metrics.appeals import to_microseconds
@@ -31,6 +32,8 @@ from hallwatch.mqtt import make_client
 from hallwatch.registry.appeals import Filing, decide, file_appeal
 from hallwatch.registry.parse import parse_registry
 from hallwatch.registry.spec import Registry
+from hallwatch.registry.staffing import Filed, file_request
+from hallwatch.registry.staffing_rules import leave_request
 from hallwatch.registry.users import add_user
 from tests.halls import ROLES
 from tests.helpers import SHANGHAI, InfluxDB, deployment_env, hallwatch, influx_admin, wait_until
@@ -140,6 +143,7 @@ class HostileHall:
     spare_user: int
     sessions: dict[str, tuple[str, str]]  # who → (session cookie, CSRF token)
     appeals: dict[str, int]  # department → an appeal of it (civil's accepted, tax's pending)
+    requests: dict[str, int]  # department → a pending leave request of one of its people
 
     def client(self, who: str):
         client = self.app.test_client()
@@ -236,6 +240,19 @@ def _add_appeal(db, department: str, window: str) -> int:
     return appeal
 
 
+PEOPLE = {"civil": "s001", "tax": "s003"}  # department → one of its people
+
+
+def _add_leave_request(db, registry: Registry, department: str, staff: str) -> int:
+    """A pending leave request for tomorrow, its reason an attack."""
+    start = datetime.now(HALL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    start += timedelta(days=1)
+    filed = Filed(registry, Scope(), HOSTILE_USER, start)
+    marker = "CIVILX" if department == "civil" else "TAXX"
+    row = leave_request(filed, staff, start, start + timedelta(hours=8), "sick", evil(marker, 6))
+    return file_request(db, filed, row).id
+
+
 @contextmanager
 def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
     influx = InfluxDB(influxd.url, f"hw_sec_{uuid.uuid4().hex[:8]}")
@@ -254,6 +271,7 @@ def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
         spare = add_user(db, "spare", "inspector", password_of("spare")).id
         alerts = {"civil": add_alert(db, "civil", "W01"), "tax": add_alert(db, "tax", "W03")}
         appeals = {"civil": _add_appeal(db, "civil", "W01"), "tax": _add_appeal(db, "tax", "W03")}
+        requests = {d: _add_leave_request(db, registry, d, s) for d, s in PEOPLE.items()}
         db.commit()
     _acknowledge(app, HOSTILE_USER, alerts["civil"], PAYLOADS[4])
     collector = _Collector(mosquitto.url, influx, registry)
@@ -273,7 +291,7 @@ def hostile_hall(tmp: Path, mosquitto, influxd) -> Iterator[HostileHall]:
         collector.stop()
     sessions = {who: sign_in(app, who) for who in ("anonymous", *ROLES)}
     try:
-        yield HostileHall(env, app, influx, registry, alerts, spare, sessions, appeals)
+        yield HostileHall(env, app, influx, registry, alerts, spare, sessions, appeals, requests)
     finally:
         influx_admin(influx.url, f'DROP DATABASE "{influx.db}"')
 
@@ -285,6 +303,11 @@ def path_args(hall: HostileHall, department: str = "civil") -> dict:
         "dept_id": department,
         "alert_id": hall.alerts[department],
         "appeal_id": hall.appeals[department],
+        "request_id": hall.requests[department],
+        "staff_id": PEOPLE[department],
+        "device_id": {"civil": "desk-w01-card", "tax": "desk-w03-card"}[department],
+        "line": "no-such-line",  # roster lines are named by a digest of their content
+        "digest": "0" * 64,  # no such upload
         "user_id": hall.spare_user,
         "filename": "floor.js",
         "month": f"{datetime.now(HALL_TZ):%Y-%m}",

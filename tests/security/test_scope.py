@@ -30,6 +30,22 @@ ID_ROUTES: dict[str, tuple[str, str]] = {
     "report_downloads.workbook": ("GET", "contents"),
     "report_downloads.ranking": ("GET", "contents"),
     "report_downloads.csv_archive": ("GET", "contents"),
+    "staffing.decide_request": ("POST", "403"),  # a department head decides nothing
+    "staffing.withdraw_request": ("POST", "404"),
+    # The registry's pages are for operations: a department head gets none of them.
+    "ops.registry_preview": ("GET", "403"),
+    **{f"ops_staff.{name}": ("POST", "403") for name in ("rename", "move", "add_card")},
+    **{f"ops_staff.{name}": ("GET", "403") for name in ("show", "retire")},
+    "ops_staff.remove_card": ("POST", "403"),
+    **{f"ops_places.{name}": ("GET", "403") for name in ("window", "device")},
+    **{f"ops_places.retire_{name}": ("GET", "403") for name in ("window", "device")},
+    **{
+        f"ops_places.{verb}_{name}": ("POST", "403")
+        for verb in ("edit", "move")
+        for name in ("window", "device")
+    },
+    "ops_roster.show": ("GET", "403"),
+    **{f"ops_roster.{name}": ("POST", "403") for name in ("edit", "end")},
 }
 NOT_DATA = {"static"}  # path parameters that name no department's data
 PUBLIC = {"public_ranking.ranking", "report_downloads.public_ranking"}  # names are published
